@@ -1,0 +1,91 @@
+"""Errors the runtime raises, each with the HTTP status and error code clients see.
+
+The HTTP layer maps these to the JSON error envelope; everything else becomes a 500 whose details go only to
+the log. Messages here are written for the client: they say what to do, and never carry secrets or stack text.
+"""
+
+from __future__ import annotations
+
+
+class AgentFrameworkError(Exception):
+    """Base of every error the runtime raises on purpose."""
+
+    status: int = 500
+    code: str = "internal_error"
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+
+
+class ConfigurationError(AgentFrameworkError, ValueError):
+    """Configuration is missing or wrong; the message names the setting or argument to fix."""
+
+    status = 500
+    code = "configuration_error"
+
+
+class InvalidRequestError(AgentFrameworkError, ValueError):
+    status = 400
+    code = "invalid_request"
+
+
+class AgentNotFoundError(AgentFrameworkError, LookupError):
+    status = 404
+    code = "agent_not_found"
+
+
+class SessionNotFoundError(AgentFrameworkError, LookupError):
+    status = 404
+    code = "session_not_found"
+
+
+class SessionBusyError(AgentFrameworkError):
+    """Another turn changed the session first; the client may retry."""
+
+    status = 409
+    code = "session_busy"
+
+
+class FeatureNotAvailableError(AgentFrameworkError):
+    """A documented feature this build does not provide; the message names it."""
+
+    status = 501
+    code = "not_available"
+
+
+class MaxTurnsExceededError(AgentFrameworkError):
+    status = 500
+    code = "max_turns_exceeded"
+
+
+class ProviderError(AgentFrameworkError):
+    """The model provider failed or answered something unusable."""
+
+    status = 502
+    code = "provider_error"
+
+
+class ProviderRateLimitError(ProviderError):
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ProviderTimeoutError(ProviderError):
+    status = 504
+    code = "provider_timeout"
+
+
+class ProviderAuthenticationError(ProviderError):
+    """The provider refused the credentials (a rotated or wrong key)."""
+
+    status = 502
+    code = "provider_authentication_failed"

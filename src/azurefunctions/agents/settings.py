@@ -1,0 +1,151 @@
+"""Every environment setting the runtime reads, named once.
+
+The infrastructure's app settings and stack outputs, the README's configuration table and the samples all use
+these names, so a rename happens here and nowhere else. This module imports nothing beyond the standard
+library: the infrastructure tests import it from a different virtual environment.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment setting: its name, what it is for, its default, and who provides it."""
+
+    name: str
+    description: str
+    default: str | None = None
+    group: str = "runtime"
+    secret: bool = False
+    provisioned: bool = False  # set as an app setting by the infrastructure
+
+    def get(self, environ: os._Environ[str] | dict[str, str] | None = None) -> str | None:
+        value = (os.environ if environ is None else environ).get(self.name)
+        if value is None or value.strip() == "":
+            return self.default
+        return value.strip()
+
+
+# Model selection
+AGENT_PROVIDER = Setting(
+    "AGENT_PROVIDER",
+    "Model provider of the samples: openai, azure_openai, anthropic, google, ollama or offline. "
+    "Unset: Azure OpenAI when AZURE_OPENAI_ENDPOINT is set, else OpenAI when OPENAI_API_KEY is set, "
+    "else the labelled offline model (locally only).",
+    group="model",
+    provisioned=True,
+)
+AGENT_MODEL = Setting(
+    "AGENT_MODEL", "Model name used by the samples (overrides each sample's default).", group="model"
+)
+OPENAI_API_KEY = Setting("OPENAI_API_KEY", "OpenAI API key.", group="model", secret=True)
+OPENAI_BASE_URL = Setting(
+    "OPENAI_BASE_URL", "OpenAI-compatible endpoint (the openai SDK's own variable).", group="model"
+)
+AZURE_OPENAI_ENDPOINT = Setting(
+    "AZURE_OPENAI_ENDPOINT", "Azure OpenAI endpoint, https://<resource>.openai.azure.com/.", group="model",
+    provisioned=True,
+)
+AZURE_OPENAI_API_KEY = Setting(
+    "AZURE_OPENAI_API_KEY", "Azure OpenAI key. Unset: Entra ID (managed identity) is used.", group="model",
+    secret=True,
+)
+AZURE_OPENAI_API_VERSION = Setting(
+    "AZURE_OPENAI_API_VERSION", "Azure OpenAI API version.", default="2024-10-21", group="model"
+)
+AZURE_OPENAI_DEPLOYMENT = Setting(
+    "AZURE_OPENAI_DEPLOYMENT", "Azure OpenAI deployment name used as the model.", group="model",
+    provisioned=True,
+)
+ANTHROPIC_API_KEY = Setting("ANTHROPIC_API_KEY", "Anthropic API key.", group="model", secret=True)
+ANTHROPIC_BASE_URL = Setting("ANTHROPIC_BASE_URL", "Anthropic endpoint override.", group="model")
+GOOGLE_API_KEY = Setting("GOOGLE_API_KEY", "Google Gemini API key.", group="model", secret=True)
+GOOGLE_GEMINI_BASE_URL = Setting("GOOGLE_GEMINI_BASE_URL", "Gemini endpoint override.", group="model")
+OLLAMA_HOST = Setting("OLLAMA_HOST", "Ollama server URL.", default="http://127.0.0.1:11434", group="model")
+
+# Azure platform and identity
+AZURE_CLIENT_ID = Setting(
+    "AZURE_CLIENT_ID", "Client ID of the user-assigned managed identity the app runs as.", group="azure",
+    provisioned=True,
+)
+AZURE_KEY_VAULT_ENDPOINT = Setting(
+    "AZURE_KEY_VAULT_ENDPOINT",
+    "Key Vault URI. Set: provider keys missing from the environment are read from the secret "
+    "<provider>-api-key with managed identity.",
+    group="azure",
+    provisioned=True,
+)
+APPLICATIONINSIGHTS_CONNECTION_STRING = Setting(
+    "APPLICATIONINSIGHTS_CONNECTION_STRING",
+    "Application Insights connection string (no key: ingestion uses Entra ID). Set: telemetry is on.",
+    group="telemetry",
+    provisioned=True,
+)
+APPLICATIONINSIGHTS_AUTHENTICATION_STRING = Setting(
+    "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+    "ClientId=<identity client id>;Authorization=AAD: Entra ID ingestion.",
+    group="telemetry",
+    provisioned=True,
+)
+CAPTURE_MESSAGE_CONTENT = Setting(
+    "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
+    "true records message content, tool arguments and results in spans (off by default).",
+    default="false",
+    group="telemetry",
+)
+WEBSITE_INSTANCE_ID = Setting(
+    "WEBSITE_INSTANCE_ID", "Set by the platform in Azure; tells the runtime it is not running locally.",
+    group="platform",
+)
+
+# Conversation state
+COSMOS_ENDPOINT = Setting(
+    "COSMOS_ENDPOINT", "Cosmos DB account endpoint. Set: sessions live in Cosmos DB.", group="state",
+    provisioned=True,
+)
+COSMOS_DATABASE = Setting("COSMOS_DATABASE", "Cosmos DB database.", default="agents", group="state",
+                          provisioned=True)
+COSMOS_CONTAINER = Setting("COSMOS_CONTAINER", "Cosmos DB container (partition key /pk).", default="state",
+                           group="state", provisioned=True)
+SESSION_DB_PATH = Setting(
+    "AGENTS_SESSION_DB",
+    "SQLite file of the embedded session store used locally.",
+    default=".agents-data/sessions.sqlite3",
+    group="state",
+)
+SESSION_TTL_SECONDS = Setting(
+    "AGENTS_SESSION_TTL_SECONDS", "Idle sessions expire after this many seconds.", default="2592000",
+    group="state",
+)
+
+# HTTP
+MAX_BODY_BYTES = Setting(
+    "AGENTS_MAX_BODY_BYTES", "Largest accepted request body in bytes (413 above).", default="1048576",
+    group="http",
+)
+PUBLIC_URL = Setting(
+    "AGENTS_PUBLIC_URL", "Public base URL of the app (cards, links). Unset: taken from the request.",
+    group="http",
+)
+
+
+def all_settings() -> list[Setting]:
+    """Every setting declared above, in declaration order."""
+    return [value for value in globals().values() if isinstance(value, Setting)]
+
+
+def running_in_azure() -> bool:
+    """True on the Functions platform, where the offline model is never chosen silently."""
+    return WEBSITE_INSTANCE_ID.get() is not None
+
+
+def get_int(setting: Setting) -> int:
+    """An integer setting, with an error that names the variable when it is not one."""
+    raw = setting.get()
+    try:
+        return int(raw or "")
+    except ValueError:
+        raise ValueError(f"{setting.name} must be an integer, got {raw!r}") from None

@@ -1,0 +1,190 @@
+"""Public request, response and model-configuration types."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
+
+from . import settings
+from .messages import Usage
+
+SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+
+
+class LLMProvider(str, Enum):
+    OPENAI = "openai"
+    AZURE_OPENAI = "azure_openai"
+    ANTHROPIC = "anthropic"
+    GOOGLE = "google"
+    OLLAMA = "ollama"
+    OFFLINE = "offline"
+
+
+class LLMConfig(BaseModel):
+    """Which model an agent talks to, and how.
+
+    Unset keys and endpoints fall back to each SDK's own environment variables when the provider is first
+    used, so the same code runs with keys in ``local.settings.json`` locally and in app settings in Azure.
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    provider: LLMProvider = LLMProvider.OPENAI
+    model_name: str = Field(default="gpt-4o-mini", validation_alias=AliasChoices("model_name", "model"))
+    api_key: Any = None  # a string, or a secret reference resolved at first use
+    endpoint: str | None = Field(default=None, validation_alias=AliasChoices("endpoint", "azure_endpoint"))
+    base_url: str | None = Field(default=None, validation_alias=AliasChoices("base_url", "api_base"))
+    api_version: str | None = None
+    azure_deployment: str | None = Field(default=None, validation_alias=AliasChoices("azure_deployment",
+                                                                                    "deployment"))
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, gt=0)
+    timeout: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=2, ge=0, le=10)
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def azure_endpoint(self) -> str | None:
+        return self.endpoint
+
+    @classmethod
+    def from_env(cls, model_name: str | None = None, **overrides: Any) -> LLMConfig:
+        """The samples' model-selection rule (README "Configuration"), implemented once.
+
+        ``AGENT_PROVIDER`` when set; else Azure OpenAI when ``AZURE_OPENAI_ENDPOINT`` is set (managed identity
+        when no key); else OpenAI when ``OPENAI_API_KEY`` is set; else the labelled offline model, locally
+        only. In Azure with nothing configured the first request fails with an error naming the settings.
+        """
+        model = settings.AGENT_MODEL.get() or model_name
+        chosen = settings.AGENT_PROVIDER.get()
+        if chosen:
+            try:
+                provider = LLMProvider(chosen.lower())
+            except ValueError:
+                names = ", ".join(p.value for p in LLMProvider)
+                raise ValueError(f"AGENT_PROVIDER={chosen!r} is not one of: {names}") from None
+        elif settings.AZURE_OPENAI_ENDPOINT.get():
+            provider = LLMProvider.AZURE_OPENAI
+        elif settings.OPENAI_API_KEY.get():
+            provider = LLMProvider.OPENAI
+        elif settings.running_in_azure():
+            # Never the offline model silently in Azure: Azure OpenAI without an endpoint fails at the first
+            # request with an error that names AZURE_OPENAI_ENDPOINT, OPENAI_API_KEY and AGENT_PROVIDER.
+            provider = LLMProvider.AZURE_OPENAI
+        else:
+            provider = LLMProvider.OFFLINE
+        if provider is LLMProvider.AZURE_OPENAI:
+            model = settings.AZURE_OPENAI_DEPLOYMENT.get() or model
+        values: dict[str, Any] = {"provider": provider}
+        if model:
+            values["model_name"] = model
+        values.update(overrides)
+        return cls(**values)
+
+
+class ChatRequest(BaseModel):
+    """One user turn. Known fields of the wrong type are rejected; unknown fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    message: StrictStr
+    user_id: StrictStr | None = Field(default=None, max_length=256)
+    session_id: StrictStr | None = Field(default=None, validation_alias=AliasChoices("session_id",
+                                                                                    "conversation_id"))
+    context: dict[str, Any] = Field(default_factory=dict)
+    stream: StrictBool = False
+
+    @field_validator("message")
+    @classmethod
+    def _message_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("message must not be empty")
+        return value
+
+    @field_validator("session_id")
+    @classmethod
+    def _session_id_shape(cls, value: str | None) -> str | None:
+        if value is not None and not SESSION_ID_PATTERN.match(value):
+            raise ValueError("session_id must be 1-128 characters: letters, digits, '.', '_', ':' or '-'")
+        return value
+
+    @field_validator("context", mode="before")
+    @classmethod
+    def _context_is_object(cls, value: Any) -> Any:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise ValueError("context must be a JSON object")
+        return value
+
+
+@dataclass
+class ToolCallRecord:
+    """A tool call made during a turn, as the response reports it."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+    result: str | None = None
+    is_error: bool = False
+    agent: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "arguments": self.arguments,
+            "result": self.result,
+            "is_error": self.is_error,
+            "agent": self.agent,
+        }
+
+
+@dataclass
+class ChatResponse:
+    """The outcome of one turn: the answer, or an error message, with what happened on the way."""
+
+    status: Literal["success", "error"] = "success"
+    response: str | None = None
+    agent: str | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    error_code: str | None = None
+    session_id: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    tool_calls: list[ToolCallRecord] = field(default_factory=list)
+    handoff_path: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def conversation_id(self) -> str | None:
+        return self.session_id
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "success"
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "status": self.status,
+            "response": self.response,
+            "agent": self.agent,
+            "session_id": self.session_id,
+            "conversation_id": self.session_id,
+            "context": self.context,
+            "usage": self.usage.to_dict(),
+            "tool_calls": [call.to_dict() for call in self.tool_calls],
+            "handoff_path": list(self.handoff_path),
+        }
+        if self.error is not None:
+            data["error"] = self.error
+            data["error_code"] = self.error_code
+        data.update(self.metadata)
+        return data
+
+    def __str__(self) -> str:
+        return self.response if self.status == "success" and self.response is not None else f"Error: {self.error}"
