@@ -1,0 +1,41 @@
+"""Builds the provider for an ``LLMConfig``, importing only that provider's SDK."""
+
+from __future__ import annotations
+
+import importlib
+
+from ..errors import ConfigurationError
+from ..types import LLMConfig, LLMProvider
+from .base import ModelProvider
+
+# provider -> (module, class); each module imports its SDK at import time, so it is loaded only here.
+_PROVIDERS: dict[LLMProvider, tuple[str, str]] = {
+    LLMProvider.OPENAI: (".openai_provider", "OpenAIProvider"),
+    LLMProvider.AZURE_OPENAI: (".openai_provider", "AzureOpenAIProvider"),
+    LLMProvider.ANTHROPIC: (".anthropic_provider", "AnthropicProvider"),
+    LLMProvider.GOOGLE: (".google_provider", "GoogleProvider"),
+    LLMProvider.OLLAMA: (".ollama_provider", "OllamaProvider"),
+    LLMProvider.OFFLINE: (".offline", "OfflineProvider"),
+}
+
+_EXTRAS: dict[LLMProvider, str] = {
+    LLMProvider.OPENAI: "openai",
+    LLMProvider.AZURE_OPENAI: "openai",
+    LLMProvider.ANTHROPIC: "anthropic",
+    LLMProvider.GOOGLE: "google",
+    LLMProvider.OLLAMA: "ollama",
+}
+
+
+def create_provider(config: LLMConfig) -> ModelProvider:
+    module_name, class_name = _PROVIDERS[config.provider]
+    try:
+        module = importlib.import_module(module_name, __package__)
+    except ModuleNotFoundError as exc:
+        extra = _EXTRAS.get(config.provider, config.provider.value)
+        raise ConfigurationError(
+            f"The {config.provider.value} provider needs its SDK: "
+            f"pip install 'azurefunctions-agent-framework[{extra}]' ({exc.name} is missing)"
+        ) from exc
+    provider_class: type[ModelProvider] = getattr(module, class_name)
+    return provider_class(config)  # type: ignore[call-arg]
