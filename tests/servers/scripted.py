@@ -1,0 +1,92 @@
+"""Scripted model behaviour shared by every provider-faithful test server.
+
+A test queues ``Reply`` objects; each model call takes the next one (or, when the queue is empty, a default
+that calls the first offered tool once and then answers quoting the tool result, so agents with tools show a
+real tool loop). Every server records the JSON requests it received, so tests can assert on what the SDK sent.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class ScriptedToolCall:
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    id: str | None = None
+
+
+@dataclass
+class Reply:
+    """One model answer, or one failure, in a provider-neutral form."""
+
+    text: str = ""
+    tool_calls: list[ScriptedToolCall] = field(default_factory=list)
+    input_tokens: int = 11
+    output_tokens: int = 7
+    delay: float = 0.0  # seconds before the response starts
+    chunk_delay: float = 0.0  # seconds between streamed chunks
+    chunk_size: int = 4  # characters per streamed text chunk
+    status: int | None = None  # an HTTP error status instead of an answer
+    retry_after: float | None = None
+    malformed: bool = False  # a body the SDK cannot parse
+    raw_arguments: str | None = None  # tool-call arguments sent verbatim (e.g. invalid JSON)
+
+    def chunks(self) -> list[str]:
+        size = max(1, self.chunk_size)
+        return [self.text[i : i + size] for i in range(0, len(self.text), size)] or []
+
+
+class Script:
+    """The queue of replies and the log of requests of one test server."""
+
+    def __init__(self) -> None:
+        self._replies: deque[Reply] = deque()
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+
+    def add(self, *replies: Reply) -> Script:
+        with self._lock:
+            self._replies.extend(replies)
+        return self
+
+    def clear(self) -> None:
+        with self._lock:
+            self._replies.clear()
+            self.requests.clear()
+            self.headers.clear()
+
+    def next_id(self, prefix: str) -> str:
+        return f"{prefix}{next(self._ids)}"
+
+    def record(self, body: dict[str, Any], headers: dict[str, str]) -> None:
+        with self._lock:
+            self.requests.append(body)
+            self.headers.append(headers)
+
+    def take(self, tools: list[str], last_tool_result: str | None) -> Reply:
+        """The next queued reply, else the default tool-loop behaviour."""
+        with self._lock:
+            if self._replies:
+                return self._replies.popleft()
+        if last_tool_result is not None:
+            return Reply(text=f"Here is what I found: {last_tool_result}")
+        if tools:
+            return Reply(tool_calls=[ScriptedToolCall(name=tools[0], arguments={})])
+        return Reply(text="Hello from the scripted model.")
+
+    @property
+    def calls(self) -> int:
+        return len(self.requests)
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"))
