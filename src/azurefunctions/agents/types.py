@@ -159,6 +159,9 @@ class ChatResponse:
     tool_calls: list[ToolCallRecord] = field(default_factory=list)
     handoff_path: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: HTTP status of a failed turn and the provider's Retry-After, for the HTTP layer; not serialised.
+    status_code: int | None = field(default=None, repr=False)
+    retry_after: float | None = field(default=None, repr=False)
 
     @property
     def conversation_id(self) -> str | None:

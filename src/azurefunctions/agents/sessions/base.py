@@ -40,6 +40,22 @@ class Session:
             "updated_at": self.updated_at,
         }
 
+    def recent(self, limit: int | None) -> list[Message]:
+        """The last ``limit`` messages, the window of history a model sees (all of them when ``None``).
+
+        The window never starts with a tool result whose tool call fell outside it: providers reject a tool
+        result without its call, so such orphans are dropped and the window may come out a little shorter.
+        """
+        if limit is None:
+            return list(self.messages)
+        if limit < 0:
+            raise ValueError(f"limit must be zero or more, got {limit}")
+        window = self.messages[max(0, len(self.messages) - limit):] if limit else []
+        start = 0
+        while start < len(window) and window[start].role == "tool":
+            start += 1
+        return list(window[start:])
+
 
 class SessionStore(ABC):
     """Async storage of sessions with optimistic concurrency."""

@@ -1,0 +1,183 @@
+"""``Agent``: instructions, tools, a model, and the override point ``process_request``."""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigurationError
+from .tools.base import Tool
+from .tools.function_tool import FunctionTool, as_tool
+from .types import ChatRequest, ChatResponse, LLMConfig
+
+if TYPE_CHECKING:
+    from .providers.base import ModelProvider
+
+DEFAULT_MAX_TURNS = 10
+
+
+class Agent:
+    """An AI agent: what it is told, the tools it may call, and the model it talks to.
+
+    The agent is configuration plus the model connection; the loop that runs a turn lives in ``Runner``, which
+    goes through ``process_request`` so that subclasses can pre- and post-process every request.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        instructions: str = "",
+        tools: Iterable[Callable[..., Any] | Tool] | None = None,
+        llm_config: LLMConfig | None = None,
+        description: str | None = None,
+        mcp_servers: Iterable[Any] | None = None,
+        handoff_config: Any = None,
+        enable_conversational_agent: bool = True,
+        streaming: bool = False,
+        expose_instructions: bool = False,
+        expose_tools: bool = True,
+        max_turns: int = DEFAULT_MAX_TURNS,
+        history_window: int = 50,
+        version: str = "1.0.0",
+        a2a_agents: Iterable[Any] | None = None,
+        **unknown: Any,
+    ) -> None:
+        if unknown:
+            raise TypeError(f"Agent() got unexpected keyword argument(s): {', '.join(sorted(unknown))}")
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError("Agent name must be a non-empty string")
+        if not all(c.isalnum() or c in "_-." for c in name) or len(name) > 64:
+            raise ValueError(f"Agent name {name!r} must be 1-64 letters, digits, '_', '-' or '.' (it is a URL path)")
+        if not isinstance(instructions, str):
+            raise TypeError("instructions must be a string")
+        if llm_config is not None and not isinstance(llm_config, LLMConfig):
+            raise TypeError("llm_config must be an LLMConfig")
+        if not isinstance(max_turns, int) or max_turns < 1:
+            raise ValueError("max_turns must be a positive integer")
+        self.name = name
+        self.instructions = instructions
+        self.llm_config = llm_config if llm_config is not None else LLMConfig.from_env()
+        self.description = description or (instructions.split(".")[0][:200] if instructions else name)
+        self.handoff_config = handoff_config
+        self.enable_conversational_agent = enable_conversational_agent
+        self.streaming = streaming
+        self.expose_instructions = expose_instructions
+        self.expose_tools = expose_tools
+        self.max_turns = max_turns
+        self.history_window = history_window
+        self.version = version
+        self._tools: dict[str, Tool] = {}
+        for item in tools or []:
+            self.add_tool(item)
+        self.mcp_servers: list[Any] = list(mcp_servers or [])
+        self.a2a_agents: list[Any] = list(a2a_agents or [])
+        self._providers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ModelProvider] = (
+            weakref.WeakKeyDictionary())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, provider={self.llm_config.provider.value!r})"
+
+    # Tools ---------------------------------------------------------------------------------------------------
+    @property
+    def tools(self) -> list[Tool]:
+        return list(self._tools.values())
+
+    def add_tool(self, tool: Callable[..., Any] | Tool) -> Tool:
+        resolved = as_tool(tool)
+        if resolved.name in self._tools:
+            raise ValueError(f"agent {self.name!r} already has a tool named {resolved.name!r}")
+        self._tools[resolved.name] = resolved
+        return resolved
+
+    def tool(self, func: Callable[..., Any] | None = None, *, name: str | None = None,
+             description: str | None = None) -> Any:
+        """Decorator registering a function as a tool: ``@agent.tool`` or ``@agent.tool(name=...)``.
+
+        The function itself is returned, so it stays callable as before.
+        """
+        def register(f: Callable[..., Any]) -> Callable[..., Any]:
+            self.add_tool(FunctionTool(f, name=name, description=description))
+            return f
+
+        return register(func) if func is not None else register
+
+    def add_mcp_server(self, server: Any) -> None:
+        """Add an MCP server whose tools this agent may call; takes effect from the next turn."""
+        if not hasattr(server, "list_tools"):
+            raise TypeError("add_mcp_server() expects an MCPServer")
+        self.mcp_servers.append(server)
+
+    async def list_tools(self) -> list[Tool]:
+        """Function tools plus the tools of every MCP server, listed for one turn."""
+        tools = list(self._tools.values())
+        for server in self.mcp_servers:
+            tools.extend(await server.list_tools())
+        for remote in self.a2a_agents:
+            tools.append(remote.as_tool() if hasattr(remote, "as_tool") else as_tool(remote))
+        return tools
+
+    # Model ---------------------------------------------------------------------------------------------------
+    @property
+    def provider(self) -> ModelProvider:
+        """The model provider for the running event loop (SDK clients cannot cross loops)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise ConfigurationError("Agent.provider is only available inside a running event loop") from None
+        provider = self._providers.get(loop)
+        if provider is None:
+            from .providers.factory import create_provider
+
+            provider = create_provider(self.llm_config)
+            self._providers[loop] = provider
+        return provider
+
+    # Requests ------------------------------------------------------------------------------------------------
+    async def process_request(self, request_data: dict[str, Any] | ChatRequest | str) -> ChatResponse:
+        """Run one turn. Override to pre- or post-process; call ``super().process_request`` for the turn."""
+        from .runner import Runner
+
+        return await Runner.for_agent(self)._execute(request_data)
+
+    async def chat(self, message: str, *, session_id: str | None = None, user_id: str | None = None,
+                   context: dict[str, Any] | None = None) -> str:
+        """The agent's answer to ``message`` (for tests and scripts); raises if the turn failed."""
+        response = await self.process_request(
+            {"message": message, "session_id": session_id, "user_id": user_id, "context": context or {}})
+        if response.status != "success":
+            from .errors import AgentFrameworkError
+
+            raise AgentFrameworkError(response.error or "the turn failed", code=response.error_code)
+        return response.response or ""
+
+    def info(self) -> dict[str, Any]:
+        """What ``GET /api/agents/{name}/info`` shows; instructions only when ``expose_instructions``."""
+        data: dict[str, Any] = {
+            "name": self.name,
+            "description": self.description,
+            "type": type(self).__name__,
+            "version": self.version,
+            "provider": self.llm_config.provider.value,
+            "model": self.llm_config.model_name,
+            "streaming": self.streaming,
+            "conversational": self.enable_conversational_agent,
+        }
+        if self.expose_instructions:
+            data["instructions"] = self.instructions
+        if self.expose_tools:
+            data["tools"] = [{"name": t.name, "description": t.description, "parameters": t.parameters}
+                             for t in self._tools.values()]
+            data["mcp_servers"] = [getattr(s, "name", str(s)) for s in self.mcp_servers]
+        if self.handoff_config is not None and hasattr(self.handoff_config, "describe"):
+            data["handoffs"] = self.handoff_config.describe()
+        return data
+
+    async def aclose(self) -> None:
+        for provider in list(self._providers.values()):
+            await provider.aclose()
+        self._providers.clear()
+        for server in self.mcp_servers:
+            if hasattr(server, "aclose"):
+                await server.aclose()

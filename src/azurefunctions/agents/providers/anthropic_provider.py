@@ -1,0 +1,235 @@
+"""Anthropic Claude through the official ``anthropic`` SDK (Messages API, async client).
+
+Translation at the edge: the system prompt goes in ``system``; assistant tool calls become ``tool_use``
+blocks; tool results become ``tool_result`` blocks in the following user message (all results of one model
+turn in one message, as the API wants); ``max_tokens``, which the API requires, defaults to 4096. Streaming
+reads the raw SSE events, so text deltas reach the caller as they arrive and tool-call arguments are
+assembled from ``input_json_delta`` fragments. The SDK's own retries are off: ``retry.py`` retries once for
+every provider, with a bound on the total wait.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlparse
+
+import anthropic
+
+from .. import settings
+from ..errors import ProviderError, ProviderTimeoutError
+from ..messages import Message, ToolCall, Usage
+from ..types import LLMConfig
+from .base import ModelDelta, ModelProvider, ModelRequest, ModelResponse, ModelStreamItem, parse_tool_arguments
+from .credentials import resolve_api_key
+from .retry import RetryPolicy, call_with_retries, clean_detail, parse_retry_after, status_error
+
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+DEFAULT_MAX_TOKENS = 4096
+
+_STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "tool_calls",
+                 "max_tokens": "length", "refusal": "content_filter", "pause_turn": "stop"}
+
+_JSON_INSTRUCTION = "Answer with one JSON object and nothing else."
+
+
+class AnthropicProvider(ModelProvider):
+    provider_name = "anthropic"
+
+    def __init__(self, config: LLMConfig) -> None:
+        self.config = config
+        self._api_key = resolve_api_key(config.api_key, settings.ANTHROPIC_API_KEY)
+        base_url = config.base_url or settings.ANTHROPIC_BASE_URL.get() or DEFAULT_BASE_URL
+        self.client = anthropic.AsyncAnthropic(
+            api_key=self._api_key, base_url=base_url, timeout=config.timeout, max_retries=0)
+        self.server_address = urlparse(base_url).hostname
+        self.retry_policy = RetryPolicy(max_retries=config.max_retries)
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[ModelStreamItem]:
+        params = self._params(request)
+        return call_with_retries(self.retry_policy, lambda: self._attempt(params, request.stream))
+
+    def _params(self, request: ModelRequest) -> dict[str, Any]:
+        system_parts, messages = to_anthropic_messages(request.messages)
+        if request.system:
+            system_parts.insert(0, request.system)
+        if request.json_output:
+            system_parts.append(_JSON_INSTRUCTION)
+        params: dict[str, Any] = {
+            "model": request.model,
+            "messages": messages,
+            "max_tokens": request.max_tokens or self.config.max_tokens or DEFAULT_MAX_TOKENS,
+        }
+        if system_parts:
+            params["system"] = "\n\n".join(system_parts)
+        if request.tools:
+            params["tools"] = [
+                {"name": tool.name, "description": tool.description,
+                 "input_schema": tool.parameters or {"type": "object", "properties": {}}}
+                for tool in request.tools
+            ]
+        temperature = request.temperature if request.temperature is not None else self.config.temperature
+        if temperature is not None:
+            params["temperature"] = temperature
+        params.update(self.config.extra)
+        return params
+
+    async def _attempt(self, params: dict[str, Any], stream: bool) -> AsyncIterator[ModelStreamItem]:
+        try:
+            if stream:
+                async for item in self._stream(params):
+                    yield item
+            else:
+                message = await self.client.messages.create(**params)
+                result = from_anthropic_message(message)
+                if result.text:
+                    yield ModelDelta(result.text)
+                yield result
+        except anthropic.AnthropicError as exc:
+            raise self._translate(exc) from exc
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ProviderError("anthropic returned a malformed response") from exc
+
+    async def _stream(self, params: dict[str, Any]) -> AsyncIterator[ModelStreamItem]:
+        events = await self.client.messages.create(**params, stream=True)
+        result = ModelResponse()
+        text: list[str] = []
+        # content block index -> [id, name, argument fragments]
+        calls: dict[int, tuple[str, str, list[str]]] = {}
+        started = False
+        async for event in events:
+            kind = event.type
+            if kind == "message_start":
+                started = True
+                result.response_id = event.message.id
+                result.model = event.message.model
+                result.usage = _usage(event.message.usage, result.usage)
+            elif kind == "content_block_start":
+                block = event.content_block
+                if block.type == "tool_use":
+                    calls[event.index] = (block.id, block.name, [])
+                elif block.type == "text" and block.text:
+                    text.append(block.text)
+                    yield ModelDelta(block.text)
+            elif kind == "content_block_delta":
+                delta = event.delta
+                if delta.type == "text_delta" and delta.text:
+                    text.append(delta.text)
+                    yield ModelDelta(delta.text)
+                elif delta.type == "input_json_delta" and event.index in calls:
+                    calls[event.index][2].append(delta.partial_json)
+            elif kind == "message_delta":
+                if event.delta.stop_reason:
+                    result.finish_reason = _STOP_REASONS.get(event.delta.stop_reason, event.delta.stop_reason)
+                result.usage = _usage(event.usage, result.usage)
+        if not started:
+            raise ProviderError("anthropic ended the stream before it started a message")
+        result.text = "".join(text)
+        result.tool_calls = [
+            parse_tool_arguments(call_id, name, "".join(parts) or None)
+            for _, (call_id, name, parts) in sorted(calls.items())
+        ]
+        result.usage.requests = 1
+        yield result
+
+    def _translate(self, exc: anthropic.AnthropicError) -> ProviderError:
+        if isinstance(exc, anthropic.APITimeoutError):
+            return ProviderTimeoutError(
+                f"anthropic did not answer within {self.config.timeout:g} s (LLMConfig.timeout)")
+        if isinstance(exc, anthropic.APIStatusError):
+            return status_error("anthropic", exc.status_code, _error_message(exc),
+                                parse_retry_after(dict(exc.response.headers)),
+                                key_setting=settings.ANTHROPIC_API_KEY.name, secret=self._api_key)
+        if isinstance(exc, anthropic.APIConnectionError):
+            return ProviderError(f"could not reach anthropic at {self.server_address}: "
+                                 f"{clean_detail(str(exc.__cause__ or exc), self._api_key)}")
+        if isinstance(exc, anthropic.APIResponseValidationError):
+            return ProviderError("anthropic returned a malformed response")
+        return ProviderError(f"anthropic request failed: {clean_detail(str(exc), self._api_key)}")
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
+def _error_message(exc: anthropic.APIStatusError) -> str | None:
+    body = exc.body
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return str(error["message"])
+    return None
+
+
+def _usage(usage: Any, previous: Usage) -> Usage:
+    """Anthropic reports input once (message_start) and output cumulatively (message_delta)."""
+    if usage is None:
+        return previous
+    input_tokens = sum(
+        getattr(usage, name, None) or 0
+        for name in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+    )
+    output_tokens = getattr(usage, "output_tokens", None)
+    return Usage(
+        input_tokens=input_tokens or previous.input_tokens,
+        output_tokens=output_tokens if output_tokens is not None else previous.output_tokens,
+        requests=1,
+    )
+
+
+def from_anthropic_message(message: Any) -> ModelResponse:
+    text: list[str] = []
+    calls: list[ToolCall] = []
+    for block in message.content:
+        if block.type == "text":
+            text.append(block.text)
+        elif block.type == "tool_use":
+            raw = block.input if isinstance(block.input, dict) else None
+            calls.append(parse_tool_arguments(block.id, block.name, raw if raw is not None else str(block.input)))
+    return ModelResponse(
+        text="".join(text),
+        tool_calls=calls,
+        finish_reason=_STOP_REASONS.get(message.stop_reason or "", message.stop_reason),
+        usage=_usage(message.usage, Usage()),
+        model=message.model,
+        response_id=message.id,
+    )
+
+
+def to_anthropic_messages(messages: list[Message]) -> tuple[list[str], list[dict[str, Any]]]:
+    """System texts found in the history, and the Messages API ``messages`` with same-role turns merged."""
+    system: list[str] = []
+    out: list[dict[str, Any]] = []
+
+    def add(role: str, blocks: list[dict[str, Any]]) -> None:
+        if not blocks:
+            return
+        if out and out[-1]["role"] == role:
+            out[-1]["content"].extend(blocks)
+        else:
+            out.append({"role": role, "content": blocks})
+
+    for message in messages:
+        if message.role == "system":
+            if message.content:
+                system.append(message.content)
+        elif message.role == "user":
+            add("user", [{"type": "text", "text": message.content}] if message.content else [])
+        elif message.role == "assistant":
+            blocks: list[dict[str, Any]] = []
+            if message.content:
+                blocks.append({"type": "text", "text": message.content})
+            for call in message.tool_calls:
+                blocks.append({"type": "tool_use", "id": call.id, "name": call.name,
+                               "input": call.arguments if call.invalid_arguments is None else {}})
+            add("assistant", blocks)
+        elif message.role == "tool":
+            block: dict[str, Any] = {"type": "tool_result", "tool_use_id": message.tool_call_id or "",
+                                     "content": message.content}
+            if message.is_error:
+                block["is_error"] = True
+            add("user", [block])
+    # Tool results must lead their user message: move any user text after them.
+    for entry in out:
+        if entry["role"] == "user":
+            entry["content"].sort(key=lambda b: 0 if b["type"] == "tool_result" else 1)
+    return system, out

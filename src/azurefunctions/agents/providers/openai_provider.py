@@ -1,0 +1,224 @@
+"""OpenAI and Azure OpenAI through the official ``openai`` SDK (Chat Completions, async client)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlparse
+
+import openai
+
+from .. import settings
+from ..errors import (
+    ConfigurationError,
+    ProviderAuthenticationError,
+    ProviderError,
+    ProviderRateLimitError,
+    ProviderTimeoutError,
+)
+from ..messages import Message, Usage
+from ..types import LLMConfig
+from .base import ModelDelta, ModelProvider, ModelRequest, ModelResponse, ModelStreamItem, parse_tool_arguments
+from .credentials import resolve_api_key
+
+AZURE_OPENAI_SCOPE = "https://cognitiveservices.azure.com/.default"
+
+
+class OpenAIProvider(ModelProvider):
+    provider_name = "openai"
+
+    def __init__(self, config: LLMConfig) -> None:
+        self.config = config
+        self.client = self._make_client(config)
+        self.server_address = urlparse(str(self.client.base_url)).hostname
+
+    def _make_client(self, config: LLMConfig) -> Any:
+        api_key = resolve_api_key(config.api_key, settings.OPENAI_API_KEY)
+        return openai.AsyncOpenAI(
+            api_key=api_key,
+            base_url=config.base_url or settings.OPENAI_BASE_URL.get(),
+            timeout=config.timeout,
+            max_retries=config.max_retries,
+        )
+
+    def _model(self, request: ModelRequest) -> str:
+        return request.model
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[ModelStreamItem]:
+        params: dict[str, Any] = {
+            "model": self._model(request),
+            "messages": to_openai_messages(request.system, request.messages),
+        }
+        if request.tools:
+            params["tools"] = [
+                {"type": "function",
+                 "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
+                for t in request.tools
+            ]
+        temperature = request.temperature if request.temperature is not None else self.config.temperature
+        if temperature is not None:
+            params["temperature"] = temperature
+        max_tokens = request.max_tokens or self.config.max_tokens
+        if max_tokens is not None:
+            params["max_tokens"] = max_tokens
+        if request.json_output:
+            params["response_format"] = {"type": "json_object"}
+        params.update(self.config.extra)
+        try:
+            if request.stream:
+                async for item in self._stream(params):
+                    yield item
+            else:
+                response = await self.client.chat.completions.create(**params)
+                result = _from_completion(response)
+                if result.text:
+                    yield ModelDelta(result.text)
+                yield result
+        except openai.OpenAIError as exc:
+            raise _translate(exc, self.provider_name) from exc
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ProviderError(f"{self.provider_name} returned a malformed response") from exc
+
+    async def _stream(self, params: dict[str, Any]) -> AsyncIterator[ModelStreamItem]:
+        stream = await self.client.chat.completions.create(
+            **params, stream=True, stream_options={"include_usage": True})
+        text: list[str] = []
+        calls: dict[int, dict[str, str]] = {}
+        result = ModelResponse()
+        async for chunk in stream:
+            result.response_id = result.response_id or chunk.id
+            result.model = chunk.model or result.model
+            if chunk.usage is not None:
+                result.usage = Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0, 1)
+            for choice in chunk.choices:
+                delta = choice.delta
+                if delta is not None and delta.content:
+                    text.append(delta.content)
+                    yield ModelDelta(delta.content)
+                for call in (delta.tool_calls or []) if delta is not None else []:
+                    slot = calls.setdefault(call.index, {"id": "", "name": "", "arguments": ""})
+                    if call.id:
+                        slot["id"] = call.id
+                    if call.function is not None:
+                        slot["name"] += call.function.name or ""
+                        slot["arguments"] += call.function.arguments or ""
+                if choice.finish_reason:
+                    result.finish_reason = choice.finish_reason
+        result.text = "".join(text)
+        result.tool_calls = [
+            parse_tool_arguments(slot["id"] or f"call_{index}", slot["name"], slot["arguments"])
+            for index, slot in sorted(calls.items())
+        ]
+        if result.usage.requests == 0:
+            result.usage.requests = 1
+        yield result
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
+class AzureOpenAIProvider(OpenAIProvider):
+    """Azure OpenAI: an API key when one is configured, else Entra ID (the app's managed identity)."""
+
+    provider_name = "azure.ai.openai"
+
+    def _make_client(self, config: LLMConfig) -> Any:
+        endpoint = config.endpoint or config.base_url or settings.AZURE_OPENAI_ENDPOINT.get()
+        if not endpoint:
+            raise ConfigurationError(
+                "No model is configured: set AZURE_OPENAI_ENDPOINT (Azure OpenAI with managed identity), "
+                "or OPENAI_API_KEY, or choose a provider with AGENT_PROVIDER."
+            )
+        api_version = config.api_version or settings.AZURE_OPENAI_API_VERSION.get()
+        api_key = resolve_api_key(config.api_key, settings.AZURE_OPENAI_API_KEY, required=False)
+        common: dict[str, Any] = {
+            "azure_endpoint": endpoint,
+            "api_version": api_version,
+            "timeout": config.timeout,
+            "max_retries": config.max_retries,
+        }
+        if config.azure_deployment:
+            common["azure_deployment"] = config.azure_deployment
+        if api_key:
+            return openai.AsyncAzureOpenAI(api_key=api_key, **common)
+        try:
+            from azure.identity.aio import DefaultAzureCredential, get_bearer_token_provider
+        except ModuleNotFoundError as exc:
+            raise ConfigurationError(
+                "Azure OpenAI without AZURE_OPENAI_API_KEY uses Entra ID: "
+                "pip install 'azurefunctions-agent-framework[azure]'"
+            ) from exc
+        self._credential = DefaultAzureCredential()
+        token_provider = get_bearer_token_provider(self._credential, AZURE_OPENAI_SCOPE)
+        return openai.AsyncAzureOpenAI(azure_ad_token_provider=token_provider, **common)
+
+    def _model(self, request: ModelRequest) -> str:
+        return self.config.azure_deployment or request.model
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        credential = getattr(self, "_credential", None)
+        if credential is not None:
+            await credential.close()
+
+
+def to_openai_messages(system: str | None, messages: list[Message]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if system:
+        out.append({"role": "system", "content": system})
+    for m in messages:
+        if m.role == "tool":
+            out.append({"role": "tool", "tool_call_id": m.tool_call_id or "", "content": m.content})
+        elif m.role == "assistant":
+            item: dict[str, Any] = {"role": "assistant", "content": m.content or None}
+            if m.tool_calls:
+                item["tool_calls"] = [
+                    {"id": c.id, "type": "function",
+                     "function": {"name": c.name,
+                                  "arguments": c.invalid_arguments if c.invalid_arguments is not None
+                                  else json.dumps(c.arguments)}}
+                    for c in m.tool_calls
+                ]
+            out.append(item)
+        else:
+            out.append({"role": m.role, "content": m.content})
+    return out
+
+
+def _from_completion(response: Any) -> ModelResponse:
+    if not getattr(response, "choices", None):
+        raise ProviderError("the model returned no choices")
+    choice = response.choices[0]
+    message = choice.message
+    usage = response.usage
+    return ModelResponse(
+        text=message.content or "",
+        tool_calls=[
+            parse_tool_arguments(c.id, c.function.name, c.function.arguments) for c in message.tool_calls or []
+        ],
+        finish_reason=choice.finish_reason,
+        usage=Usage(usage.prompt_tokens or 0, usage.completion_tokens or 0, 1) if usage else Usage(requests=1),
+        model=response.model,
+        response_id=response.id,
+    )
+
+
+def _translate(exc: Exception, provider: str) -> ProviderError:
+    if isinstance(exc, openai.APITimeoutError):
+        return ProviderTimeoutError(f"{provider} did not answer in time")
+    if isinstance(exc, openai.RateLimitError):
+        retry_after = None
+        raw = exc.response.headers.get("retry-after") if exc.response is not None else None
+        try:
+            retry_after = float(raw) if raw is not None else None
+        except ValueError:
+            retry_after = None
+        return ProviderRateLimitError(f"{provider} rate limit reached; retry later", retry_after=retry_after)
+    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+        return ProviderAuthenticationError(f"{provider} refused the credentials (HTTP {exc.status_code})")
+    if isinstance(exc, openai.APIStatusError):
+        return ProviderError(f"{provider} answered HTTP {exc.status_code}")
+    if isinstance(exc, openai.APIConnectionError):
+        return ProviderError(f"could not reach {provider}")
+    return ProviderError(f"{provider} returned a malformed response")

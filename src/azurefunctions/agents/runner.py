@@ -1,0 +1,358 @@
+"""``Runner``: runs an agent's turns, framework-agnostic (no HTTP in here).
+
+One loop, and it is a stream of events: ``run_stream`` yields them as they happen; ``run`` is the same events
+collected into a ``ChatResponse``. A turn loads the session, runs the model/tool loop (and handoffs), then
+saves the session, so any trigger (HTTP, queue, timer, a test) gets identical behaviour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from .errors import (
+    AgentFrameworkError,
+    InvalidRequestError,
+    MaxTurnsExceededError,
+    ProviderRateLimitError,
+    SessionNotFoundError,
+)
+from .events import (
+    AgentEvent,
+    TextDelta,
+    ToolCallCompleted,
+    ToolCallStarted,
+    TurnCompleted,
+    TurnFailed,
+    TurnStarted,
+    UsageReported,
+)
+from .messages import Message, ToolCall, Usage
+from .providers.base import ModelRequest, ModelResponse
+from .sessions.base import Session, SessionStore
+from .tools.base import Tool, ToolContext, ToolOutput
+from .types import ChatRequest, ChatResponse, ToolCallRecord
+
+if TYPE_CHECKING:
+    from .agent import Agent
+
+logger = logging.getLogger("azurefunctions.agents")
+
+_current_runner: contextvars.ContextVar[Runner | None] = contextvars.ContextVar("current_runner", default=None)
+_default_store: SessionStore | None = None
+
+
+def _process_default_store() -> SessionStore:
+    """Programmatic runners share one in-memory store per process unless given one."""
+    global _default_store
+    if _default_store is None:
+        from .sessions.memory import MemorySessionStore
+
+        _default_store = MemorySessionStore()
+    return _default_store
+
+
+def normalize_request(request: ChatRequest | Mapping[str, Any] | str) -> ChatRequest:
+    """A ``ChatRequest`` from a string, a dict or a request; bad input raises ``InvalidRequestError``."""
+    if isinstance(request, ChatRequest):
+        return request
+    if isinstance(request, str):
+        request = {"message": request}
+    if not isinstance(request, Mapping):
+        raise InvalidRequestError("the request must be a string, a dict or a ChatRequest")
+    try:
+        return ChatRequest.model_validate(dict(request))
+    except ValidationError as exc:
+        raise InvalidRequestError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "body"
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            message = "is required"
+        elif err["type"] == "string_type":
+            message = "must be a string"
+        elif err["type"] == "bool_type":
+            message = "must be true or false"
+        elif err["type"] == "dict_type":
+            message = "must be a JSON object"
+        problems.append(f"{where} {message}" if not message.startswith(where) else message)
+    return "; ".join(problems)
+
+
+@dataclass
+class _Turn:
+    """What a turn accumulates on the way to its ``ChatResponse``."""
+
+    request: ChatRequest
+    session: Session | None
+    agent: Agent
+    turn_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    usage: Usage = field(default_factory=Usage)
+    tool_calls: list[ToolCallRecord] = field(default_factory=list)
+    handoff_path: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def session_id(self) -> str | None:
+        return self.session.id if self.session is not None else self.request.session_id
+
+    def response(self, text: str) -> ChatResponse:
+        return ChatResponse(
+            status="success", response=text, agent=self.agent.name, context=dict(self.request.context),
+            session_id=self.session_id, usage=self.usage, tool_calls=self.tool_calls,
+            handoff_path=self.handoff_path or [self.agent.name], metadata=self.metadata,
+        )
+
+
+class Runner:
+    """Executes one agent's turns, with sessions from ``session_store``.
+
+    ``agents`` is the registry of agents this runner may hand off to (an ``AgentFunctionApp`` passes all of
+    its agents); a runner built from one agent knows only that agent and its handoff targets.
+    """
+
+    def __init__(self, agent: Agent, *, session_store: SessionStore | None = None,
+                 agents: Mapping[str, Agent] | None = None) -> None:
+        from .agent import Agent
+
+        if not isinstance(agent, Agent):
+            raise TypeError(f"Runner() expects an Agent, got {type(agent).__name__}")
+        self.agent = agent
+        self.session_store = session_store if session_store is not None else _process_default_store()
+        self.agents: dict[str, Agent] = dict(agents or {})
+        self.agents.setdefault(agent.name, agent)
+
+    @classmethod
+    def for_agent(cls, agent: Agent) -> Runner:
+        """The runner currently running ``agent`` (inside ``Runner.run``), else a new one."""
+        current = _current_runner.get()
+        if current is not None and current.agent is agent:
+            return current
+        return cls(agent)
+
+    # Public API -------------------------------------------------------------------------------------------
+    async def run(self, request: ChatRequest | Mapping[str, Any] | str) -> ChatResponse:
+        """Run one turn through ``agent.process_request`` and return its response; never raises for a
+        failed turn (the response says ``status="error"``)."""
+        try:
+            chat_request = normalize_request(request)
+        except InvalidRequestError as exc:
+            return ChatResponse(status="error", agent=self.agent.name, error=exc.message, error_code=exc.code)
+        token = _current_runner.set(self)
+        try:
+            result = await self.agent.process_request(chat_request.model_dump())
+        finally:
+            _current_runner.reset(token)
+        return _as_response(result, self.agent.name, chat_request)
+
+    def run_sync(self, request: ChatRequest | Mapping[str, Any] | str) -> ChatResponse:
+        """``run`` for synchronous code (not inside a running event loop)."""
+        return asyncio.run(self.run(request))
+
+    async def run_stream(self, request: ChatRequest | Mapping[str, Any] | str) -> AsyncIterator[AgentEvent]:
+        """The turn's events as they happen, ending with ``TurnCompleted`` or ``TurnFailed``."""
+        if type(self.agent).process_request is _base_process_request():
+            async for event in self._events(request, stream=True):
+                yield event
+            return
+        # A subclass customises process_request: its result is authoritative, so stream it as one turn.
+        response = await self.run(request)
+        yield TurnStarted(session_id=response.session_id, agent=response.agent or self.agent.name,
+                          turn_id=uuid.uuid4().hex)
+        if response.status == "success":
+            if response.response:
+                yield TextDelta(agent=response.agent or self.agent.name, text=response.response)
+            yield TurnCompleted(response=response)
+        else:
+            yield TurnFailed(code=response.error_code or "agent_error", message=response.error or "",
+                             agent=response.agent, session_id=response.session_id, response=response)
+
+    async def _execute(self, request: ChatRequest | Mapping[str, Any] | str) -> ChatResponse:
+        """The base ``process_request``: the event loop, collected."""
+        return await collect(self._events(request, stream=False))
+
+    # The loop ---------------------------------------------------------------------------------------------
+    async def _events(self, raw: ChatRequest | Mapping[str, Any] | str, *,
+                      stream: bool) -> AsyncIterator[AgentEvent]:
+        turn: _Turn | None = None
+        try:
+            request = normalize_request(raw)
+            session = await self._load_session(request)
+            turn = _Turn(request=request, session=session, agent=self.agent)
+            yield TurnStarted(session_id=turn.session_id, agent=self.agent.name, turn_id=turn.turn_id)
+            history = list(session.messages) if session is not None else []
+            history.append(Message(role="user", content=request.message))
+            text = ""
+            async for event in self._agent_loop(turn, self.agent, history, stream):
+                if isinstance(event, _Final):
+                    text = event.text
+                else:
+                    yield event
+            if session is not None:
+                session.messages = history
+                session.active_agent = turn.agent.name
+                await self.session_store.save(session)
+            yield TurnCompleted(response=turn.response(text))
+        except AgentFrameworkError as exc:
+            if not isinstance(exc, InvalidRequestError | SessionNotFoundError):
+                logger.warning("turn of agent %s failed: %s", self.agent.name, exc.message)
+            yield _failure(exc, turn, self.agent.name)
+        except Exception:
+            logger.exception("turn of agent %s failed", self.agent.name)
+            yield _failure(AgentFrameworkError("The agent failed to answer; the error was logged."), turn,
+                           self.agent.name)
+
+    async def _agent_loop(self, turn: _Turn, agent: Agent, history: list[Message],
+                          stream: bool) -> AsyncIterator[Any]:
+        """Model call, tool calls, repeat: until the model answers without tools or ``max_turns``."""
+        tools = await agent.list_tools()
+        tool_map = {tool.name: tool for tool in tools}
+        provider = agent.provider
+        config = agent.llm_config
+        for _ in range(agent.max_turns):
+            request = ModelRequest(
+                model=config.model_name, system=agent.instructions or None, messages=history,
+                tools=[tool.spec() for tool in tools], temperature=config.temperature,
+                max_tokens=config.max_tokens, stream=stream,
+            )
+            result: ModelResponse | None = None
+            async for item in provider.stream(request):
+                if isinstance(item, ModelResponse):
+                    result = item
+                else:
+                    yield TextDelta(agent=agent.name, text=item.text)
+            if result is None:
+                raise AgentFrameworkError("the model returned no response", code="provider_error", status=502)
+            turn.usage.add(result.usage)
+            yield UsageReported(agent=agent.name, model=result.model or config.model_name,
+                                input_tokens=result.usage.input_tokens, output_tokens=result.usage.output_tokens)
+            history.append(Message(role="assistant", content=result.text, tool_calls=result.tool_calls,
+                                   agent=agent.name))
+            if not result.tool_calls:
+                yield _Final(result.text)
+                return
+            for call in result.tool_calls:
+                yield ToolCallStarted(agent=agent.name, call_id=call.id, name=call.name, arguments=call.arguments)
+            outputs = await asyncio.gather(*(self._call_tool(turn, agent, tool_map, call)
+                                             for call in result.tool_calls))
+            for call, output in zip(result.tool_calls, outputs, strict=True):
+                turn.tool_calls.append(ToolCallRecord(id=call.id, name=call.name, arguments=call.arguments,
+                                                      result=output.content, is_error=output.is_error,
+                                                      agent=agent.name))
+                history.append(Message(role="tool", content=output.content, tool_call_id=call.id, name=call.name,
+                                       is_error=output.is_error, agent=agent.name))
+                yield ToolCallCompleted(agent=agent.name, call_id=call.id, name=call.name, result=output.content,
+                                        is_error=output.is_error)
+        raise MaxTurnsExceededError(
+            f"Agent {agent.name} did not finish within max_turns={agent.max_turns} model calls; "
+            "raise max_turns or simplify the task.")
+
+    async def _call_tool(self, turn: _Turn, agent: Agent, tools: dict[str, Tool], call: ToolCall) -> ToolOutput:
+        tool = tools.get(call.name)
+        if tool is None:
+            return ToolOutput(f"Tool {call.name!r} is not available to agent {agent.name}. "
+                              f"Available tools: {', '.join(sorted(tools)) or 'none'}.", is_error=True)
+        if call.invalid_arguments is not None:
+            return ToolOutput(f"Invalid arguments for tool {call.name}: not a JSON object: "
+                              f"{call.invalid_arguments[:200]}", is_error=True)
+        context = ToolContext(agent_name=agent.name, session_id=turn.session_id, user_id=turn.request.user_id,
+                              call_id=call.id, context=dict(turn.request.context))
+        try:
+            return await tool.invoke(call.arguments, context)
+        except Exception as exc:  # a Tool implementation that raised instead of returning an error
+            logger.exception("tool %s raised", call.name)
+            return ToolOutput(f"Tool {call.name} failed: {type(exc).__name__}", is_error=True)
+
+    # Sessions ---------------------------------------------------------------------------------------------
+    async def _load_session(self, request: ChatRequest) -> Session | None:
+        if not self.agent.enable_conversational_agent:
+            return None
+        if request.session_id is None:
+            return Session(id=uuid.uuid4().hex, user_id=request.user_id, active_agent=self.agent.name)
+        session = await self.session_store.load(request.session_id)
+        if session is None:
+            return Session(id=request.session_id, user_id=request.user_id, active_agent=self.agent.name)
+        if session.user_id is not None and session.user_id != request.user_id:
+            # Someone else's session: answer as if it did not exist, so ids cannot be probed.
+            raise SessionNotFoundError(f"session {request.session_id} was not found")
+        session.messages = _window(session.messages, self.agent.history_window)
+        return session
+
+
+@dataclass
+class _Final:
+    text: str
+
+
+def _window(messages: list[Message], size: int) -> list[Message]:
+    """The last ``size`` messages, starting at a user message so no tool result loses its call."""
+    if len(messages) <= size:
+        return messages
+    start = len(messages) - size
+    while start < len(messages) and messages[start].role != "user":
+        start += 1
+    return messages[start:]
+
+
+def _failure(exc: AgentFrameworkError, turn: _Turn | None, agent_name: str) -> TurnFailed:
+    response = ChatResponse(
+        status="error", agent=turn.agent.name if turn else agent_name, error=exc.message, error_code=exc.code,
+        session_id=turn.session_id if turn else None,
+        context=dict(turn.request.context) if turn else {},
+        usage=turn.usage if turn else Usage(), tool_calls=turn.tool_calls if turn else [],
+        status_code=exc.status, retry_after=exc.retry_after if isinstance(exc, ProviderRateLimitError) else None,
+    )
+    return TurnFailed(code=exc.code, message=exc.message, status=exc.status, agent=response.agent,
+                      session_id=response.session_id,
+                      retry_after=exc.retry_after if isinstance(exc, ProviderRateLimitError) else None,
+                      response=response)
+
+
+async def collect(events: AsyncIterator[AgentEvent]) -> ChatResponse:
+    """The ``ChatResponse`` a stream of turn events ends with."""
+    final: ChatResponse | None = None
+    async for event in events:
+        if isinstance(event, TurnCompleted):
+            final = event.response
+        elif isinstance(event, TurnFailed):
+            final = event.response or ChatResponse(
+                status="error", error=event.message, error_code=event.code, agent=event.agent,
+                session_id=event.session_id, status_code=event.status, retry_after=event.retry_after)
+    if final is None:
+        return ChatResponse(status="error", error="the turn produced no result", error_code="internal_error")
+    return final
+
+
+def _as_response(result: Any, agent_name: str, request: ChatRequest) -> ChatResponse:
+    """Whatever a (possibly customised) ``process_request`` returned, as a ``ChatResponse``."""
+    if isinstance(result, ChatResponse):
+        return result
+    if isinstance(result, str):
+        return ChatResponse(response=result, agent=agent_name, session_id=request.session_id,
+                            context=dict(request.context))
+    if isinstance(result, Mapping):
+        known = {"status", "response", "agent", "context", "error", "session_id"}
+        data = {k: v for k, v in result.items() if k in known}
+        data.setdefault("agent", agent_name)
+        data.setdefault("session_id", request.session_id)
+        extra = {k: v for k, v in result.items() if k not in known}
+        return ChatResponse(**data, metadata=extra)
+    raise AgentFrameworkError(f"process_request of agent {agent_name} returned {type(result).__name__}; "
+                              "return a ChatResponse, a dict or a string")
+
+
+def _base_process_request() -> Any:
+    from .agent import Agent
+
+    return Agent.process_request

@@ -1,0 +1,210 @@
+"""The embedded session store used locally: one SQLite file, shared safely by several processes.
+
+Every write is a single conditional statement (insert-if-absent, or update-where-etag-matches), so SQLite's
+own file locking makes the compare-and-swap atomic across connections and processes; WAL mode lets readers
+proceed while a writer commits, and a busy timeout makes a writer wait for the lock instead of failing.
+
+The table mirrors the Cosmos DB container (DESIGN.md "Store layout"): rows are keyed by ``(pk, id)`` and a
+session row has ``pk = id = session id``, so anything else kept with a session (under its ``pk``) goes when
+the session is deleted. SQLite has no item size limit, so the whole history stays in the session row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import settings
+from ..errors import ConfigurationError, SessionBusyError
+from ._records import (
+    FROM_SETTINGS,
+    FromSettings,
+    check_session_id,
+    messages_to_records,
+    resolve_ttl,
+    session_body,
+    session_from_records,
+)
+from .base import Session, SessionStore
+
+if TYPE_CHECKING:
+    import aiosqlite
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    pk TEXT NOT NULL,
+    id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    body TEXT NOT NULL,
+    updated_at REAL NOT NULL,
+    expires_at REAL,
+    PRIMARY KEY (pk, id)
+);
+CREATE INDEX IF NOT EXISTS items_expires_at ON items (expires_at) WHERE expires_at IS NOT NULL;
+"""
+
+_CREATE = """
+INSERT INTO items (pk, id, kind, etag, body, updated_at, expires_at)
+VALUES (:pk, :id, 'session', :etag, :body, :now, :expires_at)
+ON CONFLICT (pk, id) DO UPDATE SET
+    kind = excluded.kind, etag = excluded.etag, body = excluded.body,
+    updated_at = excluded.updated_at, expires_at = excluded.expires_at
+WHERE items.expires_at IS NOT NULL AND items.expires_at <= :now
+"""
+
+_REPLACE = """
+UPDATE items SET etag = :etag, body = :body, updated_at = :now, expires_at = :expires_at
+WHERE pk = :pk AND id = :id AND etag = :if_match AND (expires_at IS NULL OR expires_at > :now)
+"""
+
+
+def default_path() -> Path:
+    """The SQLite file from ``AGENTS_SESSION_DB``, relative to the current directory when relative."""
+    raw = settings.SESSION_DB_PATH.get() or ".agents-data/sessions.sqlite3"
+    return Path(raw).expanduser()
+
+
+class SqliteSessionStore(SessionStore):
+    """Sessions in a local SQLite file (``aiosqlite``, extra ``sqlite``)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        ttl_seconds: float | None | FromSettings = FROM_SETTINGS,
+        busy_timeout_seconds: float = 30.0,
+        sweep_interval_seconds: float = 600.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """
+        ``path``: the database file (default ``AGENTS_SESSION_DB``); its folder is created on first use.
+        ``ttl_seconds``: idle sessions expire after this long (default ``AGENTS_SESSION_TTL_SECONDS``; ``None``
+        or 0: never); expired rows are swept at most every ``sweep_interval_seconds``.
+        ``busy_timeout_seconds``: how long a write waits for another process holding the file lock.
+        """
+        self.path = Path(path).expanduser() if path is not None else default_path()
+        if str(self.path) in ("", ":memory:"):
+            raise ConfigurationError("path must name a file: the session store is shared between processes")
+        self._ttl = resolve_ttl(ttl_seconds)
+        self._busy_timeout_ms = int(busy_timeout_seconds * 1000)
+        self._sweep_interval = sweep_interval_seconds
+        self._clock = clock
+        self._db: aiosqlite.Connection | None = None
+        self._open_lock = asyncio.Lock()
+        self._last_sweep = float("-inf")
+
+    async def _connection(self) -> aiosqlite.Connection:
+        if self._db is not None:
+            return self._db
+        async with self._open_lock:
+            if self._db is None:
+                try:
+                    import aiosqlite
+                except ImportError:
+                    raise ConfigurationError(
+                        "the SQLite session store needs aiosqlite: pip install 'azurefunctions-agent-framework[sqlite]'"
+                    ) from None
+                path = self.path.absolute()
+                path.parent.mkdir(parents=True, exist_ok=True)
+                db = await aiosqlite.connect(path, isolation_level=None)
+                try:
+                    # The busy timeout first: switching to WAL itself waits for other processes' locks.
+                    await db.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+                    await db.execute("PRAGMA journal_mode = WAL")
+                    await db.execute("PRAGMA synchronous = NORMAL")
+                    await db.executescript(_SCHEMA)
+                except BaseException:
+                    await db.close()
+                    raise
+                self._db = db
+        return self._db
+
+    def _expires_at(self, now: float) -> float | None:
+        return None if self._ttl is None else now + self._ttl
+
+    async def _sweep(self, db: aiosqlite.Connection, now: float) -> None:
+        """Delete expired rows now and then: the SQLite counterpart of Cosmos DB's TTL."""
+        if now - self._last_sweep < self._sweep_interval:
+            return
+        self._last_sweep = now
+        await db.execute("DELETE FROM items WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,))
+
+    async def load(self, session_id: str) -> Session | None:
+        session_id = check_session_id(session_id)
+        db = await self._connection()
+        async with db.execute(
+            "SELECT etag, body, updated_at, expires_at FROM items WHERE pk = ? AND id = ?",
+            (session_id, session_id),
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            return None
+        etag, body_text, updated_at, expires_at = row
+        if expires_at is not None and expires_at <= self._clock():
+            return None
+        body: dict[str, Any] = json.loads(body_text)
+        session = session_from_records(session_id, body, body.get("messages") or [], etag)
+        session.updated_at = float(updated_at)
+        return session
+
+    async def save(self, session: Session) -> Session:
+        session_id = check_session_id(session.id)
+        db = await self._connection()
+        now = self._clock()
+        saved = Session(
+            id=session_id,
+            user_id=session.user_id,
+            active_agent=session.active_agent,
+            messages=list(session.messages),
+            metadata=dict(session.metadata),
+            created_at=session.created_at,
+            updated_at=now,
+            etag=uuid.uuid4().hex,
+        )
+        body = session_body(saved)
+        body["messages"] = messages_to_records(saved.messages)
+        params = {
+            "pk": session_id,
+            "id": session_id,
+            "etag": saved.etag,
+            "body": json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+            "now": now,
+            "expires_at": self._expires_at(now),
+            "if_match": session.etag,
+        }
+        await self._sweep(db, now)
+        if session.etag is None:
+            del params["if_match"]
+            cursor = await db.execute(_CREATE, params)
+            if cursor.rowcount != 1:
+                raise SessionBusyError(f"session {session_id} was created by another request")
+        else:
+            cursor = await db.execute(_REPLACE, params)
+            if cursor.rowcount != 1:
+                raise SessionBusyError(f"session {session_id} was changed by another request; retry the turn")
+        await cursor.close()
+        return saved
+
+    async def delete(self, session_id: str) -> bool:
+        session_id = check_session_id(session_id)
+        db = await self._connection()
+        now = self._clock()
+        async with db.execute(
+            "DELETE FROM items WHERE pk = ? RETURNING id, expires_at", (session_id,)
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return any(
+            row_id == session_id and (expires_at is None or expires_at > now) for row_id, expires_at in rows
+        )
+
+    async def aclose(self) -> None:
+        db, self._db = self._db, None
+        if db is not None:
+            await db.close()

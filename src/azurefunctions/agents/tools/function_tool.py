@@ -1,0 +1,149 @@
+"""Python functions as tools: a JSON schema from type hints and docstrings, arguments validated by pydantic.
+
+Arguments are validated before the function runs, and a validation failure or an exception goes back to the
+model as an error result, so the model can correct itself and the turn goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, get_type_hints, overload
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from .base import Tool, ToolContext, ToolError, ToolOutput
+from .docstrings import parse_docstring
+
+logger = logging.getLogger("azurefunctions.agents.tools")
+
+
+class FunctionTool(Tool):
+    """Wraps a sync or async function. A parameter annotated ``ToolContext`` receives the turn's context."""
+
+    def __init__(self, func: Callable[..., Any], *, name: str | None = None,
+                 description: str | None = None) -> None:
+        if not callable(func):
+            raise TypeError(f"tool must be callable, got {type(func).__name__}")
+        self.func = func
+        self.name = name or getattr(func, "__name__", None) or type(func).__name__
+        if not self.name.replace("_", "a").replace("-", "a").isalnum() or len(self.name) > 64:
+            raise ValueError(f"tool name {self.name!r} must be 1-64 letters, digits, '_' or '-'")
+        summary, param_docs = parse_docstring(inspect.getdoc(func))
+        self.description = description or summary or self.name
+        self._is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
+            getattr(func, "__call__", None))
+        self._context_param: str | None = None
+        self._model = self._build_model(param_docs)
+        schema = self._model.model_json_schema()
+        schema.pop("title", None)
+        _drop_titles(schema)
+        self._schema = schema
+
+    def _build_model(self, param_docs: dict[str, str]) -> type[BaseModel]:
+        signature = inspect.signature(self.func)
+        try:
+            hints = get_type_hints(self.func, include_extras=True)
+        except Exception:  # unresolvable forward references: fall back to raw annotations
+            hints = {}
+        fields: dict[str, Any] = {}
+        for param in signature.parameters.values():
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                continue
+            annotation = hints.get(param.name, param.annotation)
+            if annotation is inspect.Parameter.empty:
+                annotation = Any
+            if annotation is ToolContext:
+                self._context_param = param.name
+                continue
+            default = ... if param.default is inspect.Parameter.empty else param.default
+            fields[param.name] = (annotation, Field(default, description=param_docs.get(param.name)))
+        model_name = "".join(part.capitalize() for part in self.name.split("_")) + "Arguments"
+        return create_model(model_name, __config__=ConfigDict(extra="forbid"), **fields)  # type: ignore[call-overload,no-any-return]
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return self._schema
+
+    async def invoke(self, arguments: dict[str, Any], context: ToolContext) -> ToolOutput:
+        try:
+            validated = self._model.model_validate(arguments)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}" for err in exc.errors()
+            )
+            return ToolOutput(f"Invalid arguments for tool {self.name}: {problems}", is_error=True)
+        kwargs = {name: getattr(validated, name) for name in type(validated).model_fields}
+        if self._context_param is not None:
+            kwargs[self._context_param] = context
+        try:
+            if self._is_async:
+                result = await self.func(**kwargs)
+            else:
+                result = await asyncio.to_thread(self.func, **kwargs)
+                if inspect.isawaitable(result):
+                    result = await result
+        except ToolError as exc:
+            return ToolOutput(str(exc), is_error=True)
+        except Exception as exc:
+            logger.exception("tool %s raised", self.name)
+            return ToolOutput(f"Tool {self.name} failed: {type(exc).__name__}: {exc}", is_error=True)
+        return ToolOutput(to_text(result), structured=result if isinstance(result, dict | list) else None)
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the underlying function directly (tests, reuse)."""
+        result = self.func(*args, **kwargs)
+        return await result if inspect.isawaitable(result) else result
+
+
+def to_text(result: Any) -> str:
+    if result is None:
+        return ""
+    if isinstance(result, str):
+        return result
+    if isinstance(result, BaseModel):
+        return result.model_dump_json()
+    try:
+        return json.dumps(result, default=str, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(result)
+
+
+def _drop_titles(schema: Any) -> None:
+    """Pydantic adds a ``title`` to every property; models only need names and descriptions."""
+    if isinstance(schema, dict):
+        props = schema.get("properties")
+        if isinstance(props, dict):
+            for prop in props.values():
+                if isinstance(prop, dict):
+                    prop.pop("title", None)
+        for value in schema.values():
+            _drop_titles(value)
+    elif isinstance(schema, list):
+        for item in schema:
+            _drop_titles(item)
+
+
+def as_tool(obj: Any) -> Tool:
+    """A ``Tool`` from a tool or a plain function."""
+    if isinstance(obj, Tool):
+        return obj
+    if callable(obj):
+        return FunctionTool(obj)
+    raise TypeError(f"tools must be functions or Tool objects, got {type(obj).__name__}")
+
+
+@overload
+def function_tool(func: Callable[..., Any], /) -> FunctionTool: ...
+@overload
+def function_tool(*, name: str | None = None,
+                  description: str | None = None) -> Callable[[Callable[..., Any]], FunctionTool]: ...
+def function_tool(func: Callable[..., Any] | None = None, /, *, name: str | None = None,
+                  description: str | None = None) -> Any:
+    """Decorator turning a function into a ``FunctionTool`` (``@function_tool`` or ``@function_tool(name=...)``)."""
+    if func is not None:
+        return FunctionTool(func, name=name, description=description)
+    return lambda f: FunctionTool(f, name=name, description=description)

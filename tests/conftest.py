@@ -1,0 +1,43 @@
+"""Shared fixtures: local servers that stand in for cloud endpoints, and a clean environment per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.servers.openai_server import OpenAIServer
+
+# Settings that would point a test at a real service or change model selection.
+_ISOLATED = [
+    "AGENT_PROVIDER", "AGENT_MODEL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT",
+    "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_DEPLOYMENT", "AZURE_OPENAI_API_VERSION", "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL", "GOOGLE_API_KEY", "GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL", "OLLAMA_HOST",
+    "AZURE_KEY_VAULT_ENDPOINT", "APPLICATIONINSIGHTS_CONNECTION_STRING", "COSMOS_ENDPOINT", "WEBSITE_INSTANCE_ID",
+    "AZURE_CLIENT_ID", "IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET",
+]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in _ISOLATED:
+        monkeypatch.delenv(name, raising=False)
+    # Never let a credential probe the cloud metadata endpoint from a test.
+    monkeypatch.setenv("AZURE_IDENTITY_DISABLE_MULTITENANTAUTH", "1")
+    monkeypatch.setenv("OTEL_SDK_DISABLED", os.environ.get("OTEL_SDK_DISABLED", "true"))
+
+
+@pytest.fixture(scope="session")
+def openai_server() -> Iterator[OpenAIServer]:
+    with OpenAIServer() as server:
+        yield server
+
+
+@pytest.fixture
+def openai(openai_server: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> OpenAIServer:
+    """The local OpenAI server with an empty script, selected through the SDK's own settings."""
+    openai_server.script.clear()
+    monkeypatch.setenv("OPENAI_API_KEY", openai_server.api_key)
+    monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
+    return openai_server

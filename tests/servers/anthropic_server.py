@@ -1,0 +1,142 @@
+"""An Anthropic Messages API server that the real ``anthropic`` SDK talks to.
+
+Speaks ``POST /v1/messages`` as the SDK parses it: the key as ``x-api-key`` or a bearer token (newer SDKs send
+the latter), the ``anthropic-version`` header, JSON
+messages with ``text`` and ``tool_use`` content blocks, and with ``"stream": true`` the named SSE events
+``message_start``, ``content_block_start``, ``ping``, ``content_block_delta`` (``text_delta``,
+``input_json_delta``), ``content_block_stop``, ``message_delta`` (stop reason, output usage) and
+``message_stop``. Errors use Anthropic's body ``{"type": "error", "error": {"type": ..., "message": ...}}``
+with ``retry-after`` on 429 and 529.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from .base import LocalServer
+from .scripted import Reply, Script, dumps
+
+_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+                404: "not_found_error", 429: "rate_limit_error", 500: "api_error", 529: "overloaded_error"}
+
+
+def _last_tool_result(messages: list[dict[str, Any]]) -> str | None:
+    if not messages or messages[-1].get("role") != "user":
+        return None
+    content = messages[-1].get("content")
+    if not isinstance(content, list):
+        return None
+    results = [block for block in content if isinstance(block, dict) and block.get("type") == "tool_result"]
+    if not results:
+        return None
+    inner = results[-1].get("content")
+    if isinstance(inner, list):
+        return "".join(b.get("text", "") for b in inner if isinstance(b, dict))
+    return str(inner) if inner is not None else ""
+
+
+class AnthropicServer(LocalServer):
+    """``AnthropicServer().start()``; ``.script`` queues replies; ``.url`` is the SDK's ``base_url``."""
+
+    def __init__(self, *, api_key: str = "test-anthropic-key") -> None:
+        self.script = Script()
+        self.api_key = api_key
+        super().__init__(Starlette(routes=[Route("/v1/messages", self._messages, methods=["POST"])]))
+
+    @property
+    def base_url(self) -> str:
+        return self.url
+
+    async def _messages(self, request: Request) -> Response:
+        key_ok = request.headers.get("x-api-key") == self.api_key
+        bearer_ok = request.headers.get("authorization") == f"Bearer {self.api_key}"
+        if not (key_ok or bearer_ok):
+            return _error(401, "invalid x-api-key")
+        if not request.headers.get("anthropic-version"):
+            return _error(400, "anthropic-version: header is required")
+        body = await request.json()
+        self.script.record(body, dict(request.headers))
+        if not isinstance(body.get("max_tokens"), int):
+            return _error(400, "max_tokens: Field required")
+        tools = [t["name"] for t in body.get("tools") or []]
+        reply = self.script.take(tools, _last_tool_result(body.get("messages") or []))
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
+        if reply.status is not None:
+            headers = {"retry-after": f"{reply.retry_after:g}"} if reply.retry_after is not None else {}
+            return _error(reply.status, "scripted failure", headers)
+        model = body.get("model", "claude")
+        message_id = self.script.next_id("msg_")
+        blocks = self._blocks(reply)
+        if body.get("stream"):
+            return StreamingResponse(self._events(reply, model, message_id, blocks),
+                                     media_type="text/event-stream")
+        if reply.malformed:
+            return Response("{not json", media_type="application/json")
+        return JSONResponse({
+            "id": message_id, "type": "message", "role": "assistant", "model": model, "content": blocks,
+            "stop_reason": "tool_use" if reply.tool_calls else "end_turn", "stop_sequence": None,
+            "usage": {"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens},
+        })
+
+    def _blocks(self, reply: Reply) -> list[dict[str, Any]]:
+        blocks: list[dict[str, Any]] = []
+        if reply.text:
+            blocks.append({"type": "text", "text": reply.text})
+        for call in reply.tool_calls:
+            blocks.append({"type": "tool_use", "id": call.id or self.script.next_id("toolu_"),
+                           "name": call.name, "input": call.arguments})
+        return blocks
+
+    async def _events(self, reply: Reply, model: str, message_id: str,
+                      blocks: list[dict[str, Any]]) -> AsyncIterator[str]:
+        def event(name: str, data: dict[str, Any]) -> str:
+            return f"event: {name}\ndata: {dumps(data)}\n\n"
+
+        if reply.malformed:
+            yield "event: message_start\ndata: {not json\n\n"
+            return
+        yield event("message_start", {"type": "message_start", "message": {
+            "id": message_id, "type": "message", "role": "assistant", "model": model, "content": [],
+            "stop_reason": None, "stop_sequence": None,
+            "usage": {"input_tokens": reply.input_tokens, "output_tokens": 1}}})
+        yield event("ping", {"type": "ping"})
+        for index, block in enumerate(blocks):
+            if block["type"] == "text":
+                yield event("content_block_start", {"type": "content_block_start", "index": index,
+                                                    "content_block": {"type": "text", "text": ""}})
+                for piece in reply.chunks():
+                    if reply.chunk_delay:
+                        await asyncio.sleep(reply.chunk_delay)
+                    yield event("content_block_delta", {"type": "content_block_delta", "index": index,
+                                                        "delta": {"type": "text_delta", "text": piece}})
+            else:
+                yield event("content_block_start", {"type": "content_block_start", "index": index,
+                                                    "content_block": {"type": "tool_use", "id": block["id"],
+                                                                      "name": block["name"], "input": {}}})
+                arguments = reply.raw_arguments if reply.raw_arguments is not None else json.dumps(block["input"])
+                half = len(arguments) // 2
+                for part in (arguments[:half], arguments[half:]):
+                    yield event("content_block_delta", {"type": "content_block_delta", "index": index,
+                                                        "delta": {"type": "input_json_delta",
+                                                                  "partial_json": part}})
+            yield event("content_block_stop", {"type": "content_block_stop", "index": index})
+        yield event("message_delta", {"type": "message_delta",
+                                      "delta": {"stop_reason": "tool_use" if reply.tool_calls else "end_turn",
+                                                "stop_sequence": None},
+                                      "usage": {"output_tokens": reply.output_tokens}})
+        yield event("message_stop", {"type": "message_stop"})
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"type": "error", "error": {"type": _ERROR_TYPES.get(status, "api_error"),
+                                                    "message": message}},
+                        status_code=status, headers=headers)
