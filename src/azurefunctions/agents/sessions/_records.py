@@ -15,7 +15,7 @@ from ..errors import InvalidRequestError
 from ..messages import Message
 from .base import Session
 
-# Cosmos DB ids may not contain / \ ? #; keeping ids to a plain alphabet also keeps them safe in URLs and logs.
+# Cosmos DB ids may not contain / \ ? #; a plain alphabet also keeps ids safe in URLs and logs.
 _SESSION_ID = re.compile(r"[A-Za-z0-9_@-][A-Za-z0-9._@-]{0,127}")
 
 
@@ -38,7 +38,7 @@ def check_session_id(session_id: object) -> str:
     return session_id
 
 
-def resolve_ttl(ttl_seconds: float | None | FromSettings) -> float | None:
+def resolve_ttl(ttl_seconds: float | FromSettings | None) -> float | None:
     """Seconds an idle session lives; ``None`` (never expire) for a zero or negative setting."""
     if isinstance(ttl_seconds, FromSettings):
         ttl_seconds = settings.get_int(settings.SESSION_TTL_SECONDS)

@@ -19,7 +19,7 @@ from .base import Session, SessionStore
 
 class MemorySessionStore(SessionStore):
     def __init__(self, ttl_seconds: float | None = None, *, clock: Callable[[], float] = time.time) -> None:
-        """``ttl_seconds``: idle sessions expire after this long (``None``: never). ``clock``: wall time source."""
+        """``ttl_seconds``: idle sessions expire after this long (``None``: never); ``clock``: wall time."""
         self._items: dict[str, Session] = {}
         self._lock = asyncio.Lock()
         self._ttl = ttl_seconds if ttl_seconds is not None and ttl_seconds > 0 else None

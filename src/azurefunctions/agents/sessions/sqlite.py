@@ -78,15 +78,15 @@ class SqliteSessionStore(SessionStore):
         self,
         path: str | os.PathLike[str] | None = None,
         *,
-        ttl_seconds: float | None | FromSettings = FROM_SETTINGS,
+        ttl_seconds: float | FromSettings | None = FROM_SETTINGS,
         busy_timeout_seconds: float = 30.0,
         sweep_interval_seconds: float = 600.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """
         ``path``: the database file (default ``AGENTS_SESSION_DB``); its folder is created on first use.
-        ``ttl_seconds``: idle sessions expire after this long (default ``AGENTS_SESSION_TTL_SECONDS``; ``None``
-        or 0: never); expired rows are swept at most every ``sweep_interval_seconds``.
+        ``ttl_seconds``: idle sessions expire after this long (default ``AGENTS_SESSION_TTL_SECONDS``;
+        ``None`` or 0: never); expired rows are swept at most every ``sweep_interval_seconds``.
         ``busy_timeout_seconds``: how long a write waits for another process holding the file lock.
         """
         self.path = Path(path).expanduser() if path is not None else default_path()
@@ -109,7 +109,8 @@ class SqliteSessionStore(SessionStore):
                     import aiosqlite
                 except ImportError:
                     raise ConfigurationError(
-                        "the SQLite session store needs aiosqlite: pip install 'azurefunctions-agent-framework[sqlite]'"
+                        "the SQLite session store needs aiosqlite: "
+                        "pip install 'azurefunctions-agent-framework[sqlite]'"
                     ) from None
                 path = self.path.absolute()
                 path.parent.mkdir(parents=True, exist_ok=True)

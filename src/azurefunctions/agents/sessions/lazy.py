@@ -1,0 +1,31 @@
+"""A session store created on first use, so indexing a Function App opens no database or network client."""
+
+from __future__ import annotations
+
+from .base import Session, SessionStore
+
+
+class LazySessionStore(SessionStore):
+    def __init__(self) -> None:
+        self._store: SessionStore | None = None
+
+    @property
+    def store(self) -> SessionStore:
+        if self._store is None:
+            from . import create_session_store
+
+            self._store = create_session_store()
+        return self._store
+
+    async def load(self, session_id: str) -> Session | None:
+        return await self.store.load(session_id)
+
+    async def save(self, session: Session) -> Session:
+        return await self.store.save(session)
+
+    async def delete(self, session_id: str) -> bool:
+        return await self.store.delete(session_id)
+
+    async def aclose(self) -> None:
+        if self._store is not None:
+            await self._store.aclose()

@@ -1,0 +1,100 @@
+"""A managed-identity token endpoint on 127.0.0.1 (the App Service protocol azure-identity speaks).
+
+With ``IDENTITY_ENDPOINT`` and ``IDENTITY_HEADER`` from ``.env`` in the environment, azure-identity's
+``ManagedIdentityCredential`` (and so ``DefaultAzureCredential``) asks this server for tokens:
+``GET /msi/token?resource=...&api-version=2019-08-01`` with the secret in ``X-IDENTITY-HEADER``. Nothing
+then probes the instance metadata address. ``requests`` records what was asked, for assertions.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from .base import LocalServer
+
+
+@dataclass
+class TokenRequest:
+    resource: str
+    client_id: str | None
+    api_version: str
+
+
+class IdentityServer:
+    """Issues opaque bearer tokens to whoever presents the identity header; ``start()``/``stop()``."""
+
+    def __init__(self, *, token_lifetime: int = 3600) -> None:
+        self.header_secret = secrets.token_hex(16)
+        self.token_lifetime = token_lifetime
+        self.requests: list[TokenRequest] = []
+        self.tokens: list[str] = []
+        self._lock = threading.Lock()
+        
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            await self._handle(scope, send)
+
+        self._server = LocalServer(app)
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self._server.url}/msi/token"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The variables that point azure-identity's managed identity credential here."""
+        return {"IDENTITY_ENDPOINT": self.endpoint, "IDENTITY_HEADER": self.header_secret}
+
+    def start(self) -> IdentityServer:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> IdentityServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    async def _handle(self, scope: dict[str, Any], send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        headers = {key.decode().lower(): value.decode() for key, value in scope["headers"]}
+        query = {key: values[0] for key, values in parse_qs(scope["query_string"].decode()).items()}
+        if scope["path"] != "/msi/token" or scope["method"] != "GET":
+            await _respond(send, 404, {"error": "not_found"})
+            return
+        if headers.get("x-identity-header") != self.header_secret:
+            await _respond(send, 401, {"error": "invalid_identity_header"})
+            return
+        resource = query.get("resource")
+        if not resource or not query.get("api-version"):
+            await _respond(send, 400, {"error": "invalid_request", "error_description": "resource required"})
+            return
+        token = f"local-mi-{secrets.token_hex(8)}"
+        with self._lock:
+            self.requests.append(TokenRequest(resource, query.get("client_id"), query["api-version"]))
+            self.tokens.append(token)
+        await _respond(send, 200, {
+            "access_token": token,
+            "expires_on": str(int(time.time()) + self.token_lifetime),
+            "resource": resource,
+            "token_type": "Bearer",
+        })
+
+
+async def _respond(send: Any, status: int, body: dict[str, Any]) -> None:
+    payload = json.dumps(body).encode()
+    await send({
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
+    })
+    await send({"type": "http.response.body", "body": payload})
