@@ -122,7 +122,8 @@ class AnthropicServer(LocalServer):
                 yield event("content_block_start", {"type": "content_block_start", "index": index,
                                                     "content_block": {"type": "tool_use", "id": block["id"],
                                                                       "name": block["name"], "input": {}}})
-                arguments = reply.raw_arguments if reply.raw_arguments is not None else json.dumps(block["input"])
+                arguments = (reply.raw_arguments if reply.raw_arguments is not None
+                             else json.dumps(block["input"]))
                 half = len(arguments) // 2
                 for part in (arguments[:half], arguments[half:]):
                     yield event("content_block_delta", {"type": "content_block_delta", "index": index,

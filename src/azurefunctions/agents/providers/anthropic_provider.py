@@ -20,7 +20,14 @@ from .. import settings
 from ..errors import ProviderError, ProviderTimeoutError
 from ..messages import Message, ToolCall, Usage
 from ..types import LLMConfig
-from .base import ModelDelta, ModelProvider, ModelRequest, ModelResponse, ModelStreamItem, parse_tool_arguments
+from .base import (
+    ModelDelta,
+    ModelProvider,
+    ModelRequest,
+    ModelResponse,
+    ModelStreamItem,
+    parse_tool_arguments,
+)
 from .credentials import resolve_api_key
 from .retry import RetryPolicy, call_with_retries, clean_detail, parse_retry_after, status_error
 
@@ -183,8 +190,8 @@ def from_anthropic_message(message: Any) -> ModelResponse:
         if block.type == "text":
             text.append(block.text)
         elif block.type == "tool_use":
-            raw = block.input if isinstance(block.input, dict) else None
-            calls.append(parse_tool_arguments(block.id, block.name, raw if raw is not None else str(block.input)))
+            raw = block.input if isinstance(block.input, dict) else str(block.input)
+            calls.append(parse_tool_arguments(block.id, block.name, raw))
     return ModelResponse(
         text="".join(text),
         tool_calls=calls,

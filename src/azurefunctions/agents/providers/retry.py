@@ -1,11 +1,11 @@
 """Bounded retries with backoff for model calls, honouring ``Retry-After``.
 
 The Anthropic, Gemini and Ollama providers retry here and switch their SDK's own retries off, so that one
-policy holds everywhere and attempts are never multiplied: at most ``LLMConfig.max_retries`` retries, only for
-answers that say "try again" (429, 503 and Anthropic's 529 "overloaded"), each wait capped, and all waits of one
-call together capped. A ``Retry-After`` longer than what is left of that budget is not slept through: the error
-goes to the caller at once, carrying ``retry_after``, so a client sees 429 with ``Retry-After`` instead of a
-request that hangs.
+policy holds everywhere and attempts are never multiplied: at most ``LLMConfig.max_retries`` retries, only
+for answers that say "try again" (429, 503 and Anthropic's 529 "overloaded"), each wait capped, and all waits
+of one call together capped. A ``Retry-After`` longer than what is left of that budget is not slept through:
+the error goes to the caller at once, carrying ``retry_after``, so a client sees 429 with ``Retry-After``
+instead of a request that hangs.
 
 A stream is retried only while it has produced nothing; once text has reached the caller, a failure surfaces.
 """
