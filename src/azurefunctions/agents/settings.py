@@ -149,3 +149,19 @@ def get_int(setting: Setting) -> int:
         return int(raw or "")
     except ValueError:
         raise ValueError(f"{setting.name} must be an integer, got {raw!r}") from None
+
+
+# Local host (``python -m azurefunctions.agents serve``)
+LOCAL_FUNCTION_KEY = Setting(
+    "AGENTS_LOCAL_FUNCTION_KEY",
+    "Function key the local host accepts with --enable-auth (x-functions-key header or code= query). "
+    "Unset: a random key is generated and printed at start.",
+    group="local",
+    secret=True,
+)
+LOCAL_MASTER_KEY = Setting(
+    "AGENTS_LOCAL_MASTER_KEY",
+    "Master (admin) key of the local host with --enable-auth. Unset: generated and printed at start.",
+    group="local",
+    secret=True,
+)

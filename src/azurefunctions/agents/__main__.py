@@ -1,0 +1,81 @@
+"""Command line: ``python -m azurefunctions.agents serve APP_DIR [--host] [--port] [--enable-auth]``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m azurefunctions.agents",
+                                     description="Azure Functions Agent Framework tools.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="Serve a Function App folder locally (like `func start`).")
+    serve.add_argument("app_dir", nargs="?", default=".", help="folder with function_app.py (default: .)")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=7071, help="port (default: 7071)")
+    serve.add_argument("--enable-auth", action="store_true",
+                       help="require function keys on FUNCTION and ADMIN routes, as the platform does")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(Path(args.app_dir), host=args.host, port=args.port, enable_auth=args.enable_auth,
+                     log_level=args.log_level)
+    return 2
+
+
+def serve(app_dir: Path, *, host: str, port: int, enable_auth: bool, log_level: str = "info") -> int:
+    logging.basicConfig(level=getattr(logging, log_level.upper()), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        import uvicorn
+    except ModuleNotFoundError:
+        print("The local host needs uvicorn: pip install 'azurefunctions-agent-framework[local]'",
+              file=sys.stderr)
+        return 1
+    from . import settings
+    from .localhost.loader import load_app
+    from .localhost.server import LocalHost, http_functions
+
+    loaded = load_app(app_dir)
+    functions = http_functions(loaded)
+    host_app = LocalHost(functions, enable_auth=enable_auth, function_key=settings.LOCAL_FUNCTION_KEY.get(),
+                         master_key=settings.LOCAL_MASTER_KEY.get())
+    base = f"http://{host}:{port}"
+    print(f"Serving {loaded.directory} on {base}", flush=True)
+    if loaded.loaded_settings:
+        print(f"Loaded settings: {', '.join(sorted(loaded.loaded_settings))}", flush=True)
+    print("Functions:", flush=True)
+    for function in functions:
+        methods = ",".join(sorted(function.methods)) or "ALL"
+        print(f"  {function.name}: [{methods}] {base}{function.path}  (auth: {function.auth_level.lower()})",
+              flush=True)
+    if enable_auth:
+        if not settings.LOCAL_FUNCTION_KEY.get():
+            print(f"Function key (x-functions-key): {host_app.function_key}", flush=True)
+        if not settings.LOCAL_MASTER_KEY.get():
+            print(f"Master key: {host_app.master_key}", flush=True)
+    config = uvicorn.Config(host_app, host=host, port=port, log_level="warning", lifespan="on",
+                            timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+
+    async def run() -> None:
+        try:
+            await server.serve()
+        finally:
+            closer = getattr(loaded.app, "aclose", None)
+            if closer is not None:
+                await closer()
+
+    asyncio.run(run())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The Azure Functions layer: ``AgentFunctionApp``, its routes, validation, errors and HTTP adapters."""

@@ -1,0 +1,164 @@
+"""The handlers behind the standard routes, written against ``HttpCall``/``HttpReply`` only.
+
+Every failure a client can cause or meet ends here as the JSON error envelope with the right status; anything
+unexpected is logged with its traceback and answered with a generic 500, so no exception text, stack or path
+ever reaches a client.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..errors import AgentFrameworkError, InvalidRequestError
+from ..runner import normalize_request
+from ..types import SESSION_ID_PATTERN, ChatRequest, ChatResponse
+from .http import SSE_TYPE, HttpCall, HttpReply, error_reply, json_reply
+from .routes import RouteSpec
+from .sse import encode_stream
+
+if TYPE_CHECKING:
+    from ..agent import Agent
+    from ..runner import Runner
+    from ..sessions.base import SessionStore
+
+logger = logging.getLogger("azurefunctions.agents.http")
+
+Handler = Callable[[HttpCall], Awaitable[HttpReply]]
+
+
+class AgentHttpApi:
+    def __init__(self, *, agents: Mapping[str, Agent], runners: Mapping[str, Runner],
+                 session_store: SessionStore, routes: list[RouteSpec], mode: str, max_body_bytes: int,
+                 openapi: Callable[[HttpCall], dict[str, Any]], version: str) -> None:
+        self.agents = agents
+        self.runners = runners
+        self.session_store = session_store
+        self.routes = {spec.name: spec for spec in routes}
+        self.mode = mode
+        self.max_body_bytes = max_body_bytes
+        self._openapi = openapi
+        self.version = version
+
+    async def dispatch(self, spec: RouteSpec, call: HttpCall) -> HttpReply:
+        """Run the route's handler with method checks and the catch-all error boundary."""
+        if call.method.upper() not in spec.methods:
+            return error_reply(405, "method_not_allowed",
+                               f"{call.method.upper()} is not allowed here; use {', '.join(spec.methods)}.",
+                               headers={"Allow": ", ".join(spec.methods)})
+        handler: Handler = getattr(self, spec.handler)
+        try:
+            return await handler(call)
+        except AgentFrameworkError as exc:
+            return error_reply(exc.status, exc.code, exc.message)
+        except Exception:
+            logger.exception("%s %s failed", call.method, call.path)
+            return error_reply(500, "internal_error", "The request failed; the error was logged.")
+
+    # Routes -----------------------------------------------------------------------------------------------
+    async def health(self, call: HttpCall) -> HttpReply:
+        return json_reply({"status": "healthy", "mode": self.mode, "agents": len(self.agents),
+                           "version": self.version})
+
+    async def list_agents(self, call: HttpCall) -> HttpReply:
+        agents = [{"name": name, "description": agent.description, "type": type(agent).__name__,
+                   "streaming": agent.streaming, "routes": self._agent_routes(name)}
+                  for name, agent in self.agents.items()]
+        return json_reply({"agents": agents, "count": len(agents), "mode": self.mode})
+
+    async def info(self, call: HttpCall) -> HttpReply:
+        agent = self._agent(call)
+        data = agent.info()
+        data["routes"] = self._agent_routes(agent.name)
+        return json_reply(data)
+
+    async def openapi(self, call: HttpCall) -> HttpReply:
+        return json_reply(self._openapi(call))
+
+    async def chat(self, call: HttpCall) -> HttpReply:
+        agent = self._agent(call)
+        body = self._json_body(call)
+        try:
+            request = normalize_request(body)
+        except InvalidRequestError as exc:
+            return error_reply(400, exc.code, exc.message, agent=agent.name,
+                               session_id=body.get("session_id") if isinstance(body.get("session_id"), str)
+                               and SESSION_ID_PATTERN.match(body["session_id"]) else None)
+        runner = self.runners[agent.name]
+        if self._wants_stream(call, request, agent):
+            return HttpReply(status=200, media_type=SSE_TYPE,
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+                             stream=encode_stream(runner.run_stream(request)))
+        response = await runner.run(request)
+        return chat_reply(response)
+
+    async def session(self, call: HttpCall) -> HttpReply:
+        session_id = call.route_params.get("session_id", "")
+        if not SESSION_ID_PATTERN.match(session_id):
+            return error_reply(400, "invalid_request", "session_id must be 1-128 characters: letters, digits, "
+                               "'.', '_', ':' or '-'")
+        user_id = call.query.get("user_id") or None
+        session = await self.session_store.load(session_id)
+        if session is None or (session.user_id is not None and session.user_id != user_id):
+            return error_reply(404, "session_not_found", f"Session {session_id} was not found.",
+                               session_id=session_id)
+        if call.method.upper() == "DELETE":
+            await self.session_store.delete(session_id)
+            return HttpReply(status=204, body=b"")
+        return json_reply(session.to_dict())
+
+    # Helpers ----------------------------------------------------------------------------------------------
+    def _agent(self, call: HttpCall) -> Agent:
+        name = call.route_params.get("agent_name", "")
+        agent = self.agents.get(name)
+        if agent is None:
+            known = ", ".join(self.agents) or "none"
+            raise AgentFrameworkError(f"No agent named {name[:64]!r}. Agents: {known}.", code="agent_not_found",
+                                      status=404)
+        return agent
+
+    def _json_body(self, call: HttpCall) -> dict[str, Any]:
+        if len(call.body) > self.max_body_bytes:
+            raise AgentFrameworkError(f"The request body is larger than {self.max_body_bytes} bytes.",
+                                      code="payload_too_large", status=413)
+        if not call.body.strip():
+            raise InvalidRequestError('The request body must be a JSON object such as {"message": "Hello"}.')
+        try:
+            data = json.loads(call.body.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise InvalidRequestError("The request body must be UTF-8 encoded JSON.") from None
+        except (ValueError, RecursionError):
+            raise InvalidRequestError("The request body is not valid JSON.") from None
+        if not isinstance(data, dict):
+            raise InvalidRequestError('The request body must be a JSON object such as {"message": "Hello"}.')
+        return data
+
+    @staticmethod
+    def _wants_stream(call: HttpCall, request: ChatRequest, agent: Agent) -> bool:
+        accept = call.header("accept") or ""
+        return request.stream or SSE_TYPE in accept or (agent.streaming and "application/json" not in accept)
+
+    def _agent_routes(self, name: str) -> dict[str, str]:
+        routes: dict[str, str] = {}
+        for spec in self.routes.values():
+            if "{agent_name}" in spec.route:
+                routes[spec.handler if spec.handler != "a2a_rpc" else "a2a"] = "/" + spec.route.replace(
+                    "{agent_name}", name)
+        return routes
+
+
+def chat_reply(response: ChatResponse) -> HttpReply:
+    """The chat route's JSON: the response, or the error envelope with the turn's status."""
+    if response.status == "success":
+        return json_reply(response.to_dict())
+    status = response.status_code or 500
+    message = response.error or "The turn failed."
+    headers: dict[str, str] = {}
+    if status == 429:
+        headers["Retry-After"] = str(max(1, round(response.retry_after or 1)))
+    if status >= 500 and response.error_code == "internal_error":
+        message = "The agent failed to answer; the error was logged."
+    return error_reply(status, response.error_code or "agent_error", message, agent=response.agent,
+                       session_id=response.session_id, headers=headers)

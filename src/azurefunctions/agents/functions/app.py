@@ -1,0 +1,146 @@
+"""``AgentFunctionApp``: an Azure Functions app (Python v2 programming model) that serves agents over HTTP."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import azure.functions as func
+
+from .. import __version__, settings
+from ..agent import Agent
+from ..errors import ConfigurationError, FeatureNotAvailableError
+from ..runner import Runner
+from ..sessions.base import SessionStore
+from ..sessions.lazy import LazySessionStore
+from .api import AgentHttpApi
+from .http import HttpCall, HttpReply
+from .modes import AgentMode
+from .openapi import build_openapi
+from .routes import ALL_METHODS, DEFAULT_GROUP_AUTH, STANDARD_ROUTES, RouteSpec
+
+logger = logging.getLogger("azurefunctions.agents")
+
+
+def _auth_level(value: func.AuthLevel | str) -> func.AuthLevel:
+    if isinstance(value, func.AuthLevel):
+        return value
+    try:
+        return func.AuthLevel[str(value).upper()]
+    except KeyError:
+        raise ValueError(f"auth level {value!r} is not one of ANONYMOUS, FUNCTION, ADMIN") from None
+
+
+class AgentFunctionApp(func.FunctionApp):
+    """A Function App whose HTTP routes serve the given agents.
+
+    ``agents`` is a dict (route name -> agent) or a list (each agent under its own name). Routes carry the
+    explicit ``api/`` prefix (the app's ``host.json`` sets ``routePrefix`` to ``""``). ``create_triggers=False``
+    registers no routes: the app's own triggers call ``app.runners[name]``.
+    """
+
+    def __init__(
+        self,
+        agents: Mapping[str, Agent] | Iterable[Agent] | None = None,
+        mode: AgentMode | str = AgentMode.AZURE_FUNCTION_AGENT,
+        http_auth_level: func.AuthLevel | str = func.AuthLevel.FUNCTION,
+        *,
+        create_triggers: bool = True,
+        streaming: bool | None = None,
+        session_store: SessionStore | None = None,
+        max_body_bytes: int | None = None,
+        auth_levels: Mapping[str, func.AuthLevel | str] | None = None,
+        default_agent: str | None = None,
+        title: str = "Agents",
+    ) -> None:
+        self.http_auth_level_default = _auth_level(http_auth_level)
+        super().__init__(http_auth_level=self.http_auth_level_default)
+        self.mode = AgentMode(mode)
+        self.agents: dict[str, Agent] = _agents_by_name(agents)
+        if default_agent is not None and default_agent not in self.agents:
+            raise ValueError(f"default_agent {default_agent!r} is not one of the app's agents")
+        self.default_agent = default_agent or next(iter(self.agents), None)
+        self.streaming = streaming if streaming is not None else any(a.streaming for a in self.agents.values())
+        self.session_store: SessionStore = session_store if session_store is not None else LazySessionStore()
+        self.max_body_bytes = max_body_bytes or settings.get_int(settings.MAX_BODY_BYTES)
+        self.title = title
+        self.runners: dict[str, Runner] = {
+            name: Runner(agent, session_store=self.session_store, agents=self.agents)
+            for name, agent in self.agents.items()
+        }
+        self._group_auth = {group: _auth_level(level or self.http_auth_level_default)
+                            for group, level in DEFAULT_GROUP_AUTH.items()}
+        for group, level in (auth_levels or {}).items():
+            if group not in self._group_auth:
+                raise ValueError(f"auth_levels: unknown route group {group!r}; groups: {', '.join(self._group_auth)}")
+            self._group_auth[group] = _auth_level(level)
+        if self.mode is AgentMode.A2A:
+            raise FeatureNotAvailableError("AgentMode.A2A is not available in this version of the framework; "
+                                           "use AgentMode.AZURE_FUNCTION_AGENT.")
+        self.route_specs: list[RouteSpec] = list(STANDARD_ROUTES)
+        self.api = AgentHttpApi(agents=self.agents, runners=self.runners, session_store=self.session_store,
+                                routes=self.route_specs, mode=self.mode.value, max_body_bytes=self.max_body_bytes,
+                                openapi=self._openapi, version=__version__)
+        if create_triggers:
+            self._register_routes()
+
+    # Registration -----------------------------------------------------------------------------------------
+    def auth_level_of(self, spec: RouteSpec) -> func.AuthLevel:
+        return self._group_auth[spec.group]
+
+    def _register_routes(self) -> None:
+        if self.streaming:
+            try:
+                from . import streams as adapter
+            except ModuleNotFoundError as exc:
+                raise ConfigurationError(
+                    "Streaming agents need the HTTP-streams extension: "
+                    "pip install 'azurefunctions-agent-framework[streaming]'") from exc
+        else:
+            from . import classic as adapter  # type: ignore[no-redef]
+        for spec in self.route_specs:
+            self._register(spec, adapter.make_handler(self._runner_for(spec)))
+
+    def _register(self, spec: RouteSpec, handler: Any) -> None:
+        handler.__name__ = spec.name
+        handler.__qualname__ = spec.name
+        decorated = self.route(route=spec.route, methods=list(ALL_METHODS), auth_level=self.auth_level_of(spec))(
+            handler)
+        self.function_name(name=spec.name)(decorated)
+
+    def _runner_for(self, spec: RouteSpec) -> Any:
+        async def run(call: HttpCall) -> HttpReply:
+            return await self.api.dispatch(spec, call)
+
+        return run
+
+    def _openapi(self, call: HttpCall) -> dict[str, Any]:
+        auth = {spec.name: self.auth_level_of(spec).name for spec in self.route_specs}
+        base = settings.PUBLIC_URL.get() or call.base_url
+        return build_openapi(self.route_specs, auth, title=self.title, version=__version__,
+                             server_url=base, agent_names=list(self.agents))
+
+    async def aclose(self) -> None:
+        """Close model clients and the session store (local host shutdown, tests)."""
+        for agent in self.agents.values():
+            await agent.aclose()
+        await self.session_store.aclose()
+
+
+def _agents_by_name(agents: Mapping[str, Agent] | Iterable[Agent] | None) -> dict[str, Agent]:
+    if agents is None:
+        raise ValueError("AgentFunctionApp needs agents=: a dict of name -> Agent, or a list of agents")
+    items = list(agents.items()) if isinstance(agents, Mapping) else [(getattr(a, "name", None), a) for a in agents]
+    result: dict[str, Agent] = {}
+    for name, agent in items:
+        if not isinstance(agent, Agent):
+            raise TypeError(f"agents must be Agent instances, got {type(agent).__name__}")
+        if not isinstance(name, str) or not name or not all(c.isalnum() or c in "_-." for c in name):
+            raise ValueError(f"agent name {name!r} must be letters, digits, '_', '-' or '.' (it is a URL path)")
+        if name in result:
+            raise ValueError(f"two agents are named {name!r}")
+        result[name] = agent
+    if not result:
+        raise ValueError("AgentFunctionApp needs at least one agent")
+    return result
