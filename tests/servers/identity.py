@@ -35,7 +35,7 @@ class IdentityServer:
         self.requests: list[TokenRequest] = []
         self.tokens: list[str] = []
         self._lock = threading.Lock()
-        
+
         async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             await self._handle(scope, send)
 

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from azurefunctions.agents.sessions import MemorySessionStore, SessionStore
 from tests.servers.cosmos import CosmosServer
 from tests.servers.identity import IdentityServer
+
+from azurefunctions.agents.sessions import MemorySessionStore, SessionStore
 
 # Read at import: the shared autouse fixture clears COSMOS_* and IDENTITY_* around every test.
 REAL_COSMOS = {
@@ -42,8 +42,9 @@ class CosmosTarget:
 @pytest.fixture(scope="session")
 def cosmos_target() -> Iterator[CosmosTarget]:
     if REAL_COSMOS["endpoint"]:
-        yield CosmosTarget(REAL_COSMOS["endpoint"], REAL_COSMOS["database"], REAL_COSMOS["container"],
-                           local=False, env={})
+        yield CosmosTarget(
+            REAL_COSMOS["endpoint"], REAL_COSMOS["database"], REAL_COSMOS["container"], local=False, env={}
+        )
         return
     reason = CosmosServer.available()
     if reason is not None:
@@ -98,8 +99,9 @@ class Backend:
     def db_path(self) -> Path:
         return self.tmp_path / "data" / "sessions.sqlite3"
 
-    def make(self, *, ttl_seconds: float | None = None, clock: Callable[[], float] | None = None,
-             **options: Any) -> SessionStore:
+    def make(
+        self, *, ttl_seconds: float | None = None, clock: Callable[[], float] | None = None, **options: Any
+    ) -> SessionStore:
         extra: dict[str, Any] = {} if clock is None else {"clock": clock}
         store: SessionStore
         if self.name == "memory":
@@ -138,11 +140,13 @@ class Backend:
         else:
             assert self.cosmos is not None
             env.update(self.cosmos.env)
-            env.update({
-                "COSMOS_ENDPOINT": self.cosmos.endpoint,
-                "COSMOS_DATABASE": self.cosmos.database,
-                "COSMOS_CONTAINER": self.cosmos.container,
-            })
+            env.update(
+                {
+                    "COSMOS_ENDPOINT": self.cosmos.endpoint,
+                    "COSMOS_DATABASE": self.cosmos.database,
+                    "COSMOS_CONTAINER": self.cosmos.container,
+                }
+            )
         return env
 
 

@@ -33,7 +33,9 @@ def conversation() -> list[Message]:
                 ToolCall(id="call_2", name="broken", arguments={}, invalid_arguments="{not json"),
             ],
         ),
-        Message(role="tool", content='{"temp": 21}', tool_call_id="call_1", name="get_weather", agent="weather"),
+        Message(
+            role="tool", content='{"temp": 21}', tool_call_id="call_1", name="get_weather", agent="weather"
+        ),
         Message(role="tool", content="bad arguments", tool_call_id="call_2", name="broken", is_error=True),
         Message(role="assistant", content="It is 21 °C in Paris.", agent="weather"),
     ]
@@ -44,14 +46,25 @@ async def test_history_round_trip(backend: Backend, new_id: Callable[[], str]) -
     session_id = new_id()
     assert await store.load(session_id) is None
 
-    saved = await store.save(Session(id=session_id, user_id="alice", active_agent="weather",
-                                     messages=conversation(), metadata={"channel": "web", "n": 1}))
+    saved = await store.save(
+        Session(
+            id=session_id,
+            user_id="alice",
+            active_agent="weather",
+            messages=conversation(),
+            metadata={"channel": "web", "n": 1},
+        )
+    )
     assert saved.etag
 
     loaded = await store.load(session_id)
     assert loaded is not None
     assert loaded.messages == conversation()
-    assert (loaded.user_id, loaded.active_agent, loaded.metadata) == ("alice", "weather", {"channel": "web", "n": 1})
+    assert (loaded.user_id, loaded.active_agent, loaded.metadata) == (
+        "alice",
+        "weather",
+        {"channel": "web", "n": 1},
+    )
     assert loaded.etag == saved.etag
     assert loaded.updated_at == pytest.approx(saved.updated_at, abs=1.0)
 
@@ -59,10 +72,14 @@ async def test_history_round_trip(backend: Backend, new_id: Callable[[], str]) -
 async def test_creating_an_existing_session_conflicts(backend: Backend, new_id: Callable[[], str]) -> None:
     store = backend.make()
     session_id = new_id()
-    await store.save(Session(id=session_id, user_id="alice", messages=[Message(role="user", content="first")]))
+    await store.save(
+        Session(id=session_id, user_id="alice", messages=[Message(role="user", content="first")])
+    )
 
     with pytest.raises(SessionBusyError):
-        await store.save(Session(id=session_id, user_id="mallory", messages=[Message(role="user", content="x")]))
+        await store.save(
+            Session(id=session_id, user_id="mallory", messages=[Message(role="user", content="x")])
+        )
 
     loaded = await store.load(session_id)
     assert loaded is not None and loaded.user_id == "alice"
@@ -110,12 +127,17 @@ async def test_two_processes_lose_no_update(backend: Backend, new_id: Callable[[
     session_id = new_id()
     env = backend.subprocess_env()
     workers = [
-        subprocess.Popen([sys.executable, str(WORKER), session_id, "15", label], env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, str(WORKER), session_id, "15", label],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for label in ("a", "b")
     ]
     for worker in workers:
-        out, err = worker.communicate(timeout=90)
+        _out, err = worker.communicate(timeout=90)
         assert worker.returncode == 0, err[-2000:]
 
     loaded = await backend.make().load(session_id)
@@ -181,13 +203,24 @@ async def test_session_survives_a_restart(backend: Backend, new_id: Callable[[],
         pytest.skip("the memory store keeps nothing across a restart")
     session_id = new_id()
     first = backend.make()
-    await first.save(Session(id=session_id, user_id="alice", active_agent="triage",
-                             messages=[Message(role="user", content="turn one")]))
+    await first.save(
+        Session(
+            id=session_id,
+            user_id="alice",
+            active_agent="triage",
+            messages=[Message(role="user", content="turn one")],
+        )
+    )
     await first.aclose()
 
     # another process takes turn two through the store the settings select
-    result = subprocess.run([sys.executable, str(WORKER), session_id, "1", "turn-two"],
-                            env=backend.subprocess_env(), capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, str(WORKER), session_id, "1", "turn-two"],
+        env=backend.subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
 
     loaded = await backend.make().load(session_id)

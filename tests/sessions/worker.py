@@ -23,7 +23,9 @@ async def take_turn(store: SessionStore, session_id: str, text: str) -> int:
     for attempt in range(MAX_ATTEMPTS):
         session = await store.load(session_id) or Session(id=session_id, user_id="owner")
         session.messages.append(Message(role="user", content=text))
-        await asyncio.sleep(0)  # a turn does work between load and save (the model call): others run meanwhile
+        await asyncio.sleep(
+            0
+        )  # a turn does work between load and save (the model call): others run meanwhile
         try:
             await store.save(session)
             return attempt

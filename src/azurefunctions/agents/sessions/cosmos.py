@@ -201,15 +201,15 @@ class CosmosSessionStore(SessionStore):
         return self._container
 
     async def _check_exists(self, container: ContainerProxy) -> None:
-        """Fail on first use, with what to do, when the container is missing (rather than 404 on each turn)."""
+        """Fail on first use, saying what to do, when the container is missing (not with a 404 each turn)."""
         from azure.cosmos import exceptions
 
         try:
             await container.read()
         except exceptions.CosmosResourceNotFoundError:
             raise ConfigurationError(
-                f"Cosmos DB container {self.container_name!r} in database {self.database_name!r} does not exist "
-                f"at {self.endpoint}: the infrastructure creates it (partition key /pk); check "
+                f"Cosmos DB container {self.container_name!r} in database {self.database_name!r} does not "
+                f"exist at {self.endpoint}: the infrastructure creates it (partition key /pk); check "
                 f"{settings.COSMOS_DATABASE.name} and {settings.COSMOS_CONTAINER.name}"
             ) from None
 
@@ -260,6 +260,7 @@ class CosmosSessionStore(SessionStore):
 
         session_id = check_session_id(session_id)
         container = await self._get_container()
+        previous_etag: str | None = None
         for _ in range(_LOAD_ATTEMPTS):
             try:
                 item = await container.read_item(session_id, partition_key=session_id)
@@ -267,22 +268,26 @@ class CosmosSessionStore(SessionStore):
                 return None
             if self._expired(item):
                 return None
+            etag = str(item["_etag"])
             manifest: list[dict[str, Any]] = list(item.get("history") or [])
             try:
                 chunks = await asyncio.gather(
                     *(container.read_item(entry["id"], partition_key=session_id) for entry in manifest)
                 )
             except exceptions.CosmosResourceNotFoundError:
+                if etag == previous_etag:
+                    raise AgentFrameworkError(
+                        f"session {session_id} is missing part of its history in Cosmos DB; delete the "
+                        "session to start over"
+                    ) from None
+                previous_etag = etag
                 continue  # a concurrent turn replaced the history after the session item was read
             records: list[dict[str, Any]] = [record for chunk in chunks for record in chunk["messages"]]
             records.extend(item.get("messages") or [])
-            etag = str(item["_etag"])
             self._remember(session_id, etag, manifest)
             return session_from_records(session_id, item, records, etag)
-        raise AgentFrameworkError(
-            f"session {session_id} could not be read consistently; its history changed during every attempt",
-            code="session_busy",
-            status=409,
+        raise SessionBusyError(
+            f"session {session_id} changed during every attempt to read it; retry the request"
         )
 
     async def _current_manifest(
@@ -317,7 +322,7 @@ class CosmosSessionStore(SessionStore):
         )
         known = {entry["id"]: entry for entry in old_manifest}
         manifest: list[dict[str, Any]] = []
-        writes = []
+        writes: list[dict[str, Any]] = []
         for index, chunk in enumerate(chunks):
             entry = known.get(chunk.id)
             if entry is None or self._needs_refresh(entry, now):
@@ -331,13 +336,8 @@ class CosmosSessionStore(SessionStore):
                     "messages": chunk.messages,
                     "ttl": self._item_ttl(2),
                 }
-                if _size(body) > MAX_ITEM_BYTES - _ITEM_OVERHEAD_BYTES:
-                    raise _too_large(session_id, _size(body))
-                writes.append(container.upsert_item(body, no_response=True))
+                writes.append(body)
             manifest.append(entry)
-        if writes:
-            await asyncio.gather(*writes)
-
         saved = Session(
             id=session_id,
             user_id=session.user_id,
@@ -356,8 +356,11 @@ class CosmosSessionStore(SessionStore):
             "history": manifest,
             "ttl": self._item_ttl(),
         }
-        if _size(item) > MAX_ITEM_BYTES - _ITEM_OVERHEAD_BYTES:
-            raise _too_large(session_id, _size(item))
+        for body in [*writes, item]:  # all checked before anything is written
+            if (size := _size(body)) > MAX_ITEM_BYTES - _ITEM_OVERHEAD_BYTES:
+                raise _too_large(session_id, size)
+        if writes:
+            await asyncio.gather(*(container.upsert_item(body, no_response=True) for body in writes))
 
         replaced: list[dict[str, Any]] = old_manifest
         if session.etag is None:
