@@ -48,13 +48,14 @@ async def stores(cosmos: CosmosTarget) -> AsyncIterator[Callable[..., CosmosSess
 
 
 @pytest.fixture
-async def container(
+async def client(
     cosmos: CosmosTarget, stores: Callable[..., CosmosSessionStore]
-) -> AsyncIterator[ContainerProxy]:
-    """Direct access to the container, to look at the items the store wrote."""
+) -> AsyncIterator[CosmosClient]:
+    """A client of its own, to look at the items the stores wrote."""
     await stores().load("warm-up")  # creates the database and container on the local server
-    credential = ManagedIdentityCredential() if cosmos.local else None
-    if credential is None:
+    if cosmos.local:
+        credential = ManagedIdentityCredential()
+    else:
         from azure.identity.aio import DefaultAzureCredential
 
         credential = DefaultAzureCredential()
@@ -62,7 +63,12 @@ async def container(
         credential,
         CosmosClient(cosmos.endpoint, credential, enable_endpoint_discovery=not cosmos.local) as client,
     ):
-        yield client.get_database_client(cosmos.database).get_container_client(cosmos.container)
+        yield client
+
+
+@pytest.fixture
+def container(cosmos: CosmosTarget, client: CosmosClient) -> ContainerProxy:
+    return client.get_database_client(cosmos.database).get_container_client(cosmos.container)
 
 
 async def partition(container: ContainerProxy, session_id: str) -> dict[str, dict[str, Any]]:
@@ -285,7 +291,7 @@ async def test_requests_are_authorised_with_a_managed_identity_token(
 
 
 async def test_a_missing_container_is_a_configuration_error_and_nothing_is_created(
-    cosmos: CosmosTarget, stores: Callable[..., CosmosSessionStore], container: ContainerProxy
+    cosmos: CosmosTarget, client: CosmosClient
 ) -> None:
     if not cosmos.local:
         pytest.skip("creates nothing on a real account, but probing names there is pointless")
@@ -302,7 +308,19 @@ async def test_a_missing_container_is_a_configuration_error_and_nothing_is_creat
     finally:
         await store.aclose()
     with pytest.raises(exceptions.CosmosResourceNotFoundError):
-        await container.client_connection.ReadContainer(f"dbs/{cosmos.database}/colls/absent")  # type: ignore[attr-defined]
+        await client.get_database_client(cosmos.database).get_container_client("absent").read()
+    with pytest.raises(exceptions.CosmosResourceNotFoundError):
+        await client.get_database_client("never-created").read()
+    store = CosmosSessionStore(
+        cosmos.endpoint, database="never-created", ttl_seconds=None, enable_endpoint_discovery=False
+    )
+    try:
+        with pytest.raises(ConfigurationError, match="never-created"):
+            await store.save(Session(id="s-1"))
+    finally:
+        await store.aclose()
+    with pytest.raises(exceptions.CosmosResourceNotFoundError):
+        await client.get_database_client("never-created").read()
 
 
 def test_configuration_is_checked_when_the_store_is_made(monkeypatch: pytest.MonkeyPatch) -> None:
