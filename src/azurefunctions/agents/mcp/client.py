@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import mcp_types
 from mcp.shared.exceptions import MCPError
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from mcp import Client
 
@@ -229,12 +230,21 @@ class MCPClient:
                            self.server.name, reason)
         await connection.close()
 
+    @staticmethod
+    async def _probe(client: Client) -> None:
+        """A cheap request that fails when the connection is gone: ping where the protocol has it (up to
+        2025-11-25), else a tool listing (2026-07-28 removed ping)."""
+        if client.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            await client.list_tools()
+        else:
+            await client.session.send_ping()
+
     async def _check(self, connection: _Connection, exc: BaseException) -> bool:
         """After a failed request: is the connection still usable? Drops it when not."""
         healthy = not _is_connection_loss(exc) and connection.alive
         if healthy:
             try:
-                await asyncio.wait_for(connection.client.send_ping(), min(self.timeout, _PING_TIMEOUT))
+                await asyncio.wait_for(self._probe(connection.client), min(self.timeout, _PING_TIMEOUT))
             except Exception:
                 healthy = False
         if not healthy:
