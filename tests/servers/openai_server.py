@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -38,6 +38,8 @@ class OpenAIServer(LocalServer):
         self.api_key = api_key
         self.azure_api_key = azure_api_key
         self.bearer_token = bearer_token
+        #: Extra check for bearer tokens (e.g. tokens a local managed-identity endpoint issued).
+        self.token_validator: Callable[[str], bool] | None = None
         app = Starlette(routes=[
             Route("/v1/chat/completions", self._openai, methods=["POST"]),
             Route("/openai/deployments/{deployment}/chat/completions", self._azure, methods=["POST"]),
@@ -57,8 +59,10 @@ class OpenAIServer(LocalServer):
         if not request.query_params.get("api-version"):
             return _error(404, "404", "Resource not found")
         key_ok = request.headers.get("api-key") == self.azure_api_key
-        token_ok = self.bearer_token is not None and (
-            request.headers.get("authorization") == f"Bearer {self.bearer_token}")
+        authorization = request.headers.get("authorization", "")
+        token = authorization.removeprefix("Bearer ")
+        token_ok = authorization.startswith("Bearer ") and (
+            token == self.bearer_token or (self.token_validator is not None and self.token_validator(token)))
         if not (key_ok or token_ok):
             return _error(401, "401", "Access denied due to invalid subscription key or wrong API endpoint.")
         return await self._complete(request, model_from_path=request.path_params["deployment"])

@@ -68,6 +68,18 @@ class HandoffOccurred(AgentEvent):
 
 
 @dataclass
+class ReflectionEvaluated(AgentEvent):
+    """A ``ReflectionAgent`` scored one of its answers."""
+
+    type: ClassVar[str] = "reflection"
+    agent: str
+    iteration: int
+    score: float | None
+    feedback: str
+    threshold_met: bool
+
+
+@dataclass
 class UsageReported(AgentEvent):
     type: ClassVar[str] = "usage"
     agent: str

@@ -194,7 +194,7 @@ class Runner:
             history = list(session.messages) if session is not None else []
             history.append(Message(role="user", content=request.message))
             text = ""
-            async for event in self._agent_loop(turn, self.agent, history, stream):
+            async for event in self._answer(turn, self.agent, history, stream):
                 if isinstance(event, _Final):
                     text = event.text
                 else:
@@ -212,6 +212,13 @@ class Runner:
             logger.exception("turn of agent %s failed", self.agent.name)
             yield _failure(AgentFrameworkError("The agent failed to answer; the error was logged."), turn,
                            self.agent.name)
+
+    def _answer(self, turn: _Turn, agent: Agent, history: list[Message], stream: bool) -> AsyncIterator[Any]:
+        """The agent's answer: its own loop, or a reflection loop around it for a ``ReflectionAgent``."""
+        reflect = getattr(agent, "reflect", None)
+        if reflect is not None:
+            return reflect(self, turn, history, stream)  # type: ignore[no-any-return]
+        return self._agent_loop(turn, agent, history, stream)
 
     async def _agent_loop(self, turn: _Turn, agent: Agent, history: list[Message],
                           stream: bool) -> AsyncIterator[Any]:

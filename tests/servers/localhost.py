@@ -1,0 +1,69 @@
+"""The local host (``python -m azurefunctions.agents serve``) started as a real process for HTTP tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from .base import free_port
+
+
+class LocalHostProcess:
+    """Serves ``app_dir`` on a free port; ``url`` is its base. Output is kept for assertions."""
+
+    def __init__(self, app_dir: Path | str, *, env: dict[str, str] | None = None, enable_auth: bool = False,
+                 extra_args: list[str] | None = None) -> None:
+        self.app_dir = Path(app_dir)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, **(env or {})}
+        self.args = [sys.executable, "-m", "azurefunctions.agents", "serve", str(self.app_dir),
+                     "--port", str(self.port)]
+        if enable_auth:
+            self.args.append("--enable-auth")
+        self.args += extra_args or []
+        self.process: subprocess.Popen[str] | None = None
+        self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"agents-localhost-{self.port}.log"
+
+    def start(self, timeout: float = 30) -> LocalHostProcess:
+        self._log = self.log_path.open("w")
+        self.process = subprocess.Popen(self.args, stdout=self._log, stderr=subprocess.STDOUT, text=True,
+                                        env=self.env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"local host exited:\n{self.output}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/api/health", timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"local host did not answer in {timeout}s:\n{self.output}")
+
+    @property
+    def output(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        if hasattr(self, "_log"):
+            self._log.close()
+
+    def __enter__(self) -> LocalHostProcess:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+        self.log_path.unlink(missing_ok=True)
