@@ -1,0 +1,209 @@
+"""Agents served as MCP tools: the streamable HTTP endpoint behind ``/api/mcp``.
+
+Each agent is one tool (named after the agent; arguments ``message`` and optional ``session_id``), so MCP
+clients such as IDEs or other agents can call it. The ``mcp`` SDK's low-level server answers in *stateless*
+streamable-HTTP mode with JSON responses: every POST is complete in itself, so any instance of a scaled-out
+Function App can serve any request and nothing is kept between them (conversation state lives in the
+session store, addressed by ``session_id``).
+
+``MCPEndpoint.handle`` is transport-neutral: it takes the method, path, headers and body of one HTTP request
+and returns status, headers and body, running the SDK's ASGI handler in-process on a synthetic scope. The
+Functions HTTP trigger and the local host both call it; authentication (the app's auth level) is theirs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+logger = logging.getLogger("azurefunctions.agents.mcp")
+
+_TOOL_NAME = re.compile(r"[^A-Za-z0-9_.-]")
+MAX_BODY_BYTES = 1024 * 1024
+
+INPUT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "message": {"type": "string", "description": "The message for the agent."},
+        "session_id": {
+            "type": "string",
+            "description": "Continue this conversation. Omit to start a new one; the result gives its id.",
+        },
+    },
+    "required": ["message"],
+    "additionalProperties": False,
+}
+
+OUTPUT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "response": {"type": "string", "description": "The agent's answer."},
+        "session_id": {"type": ["string", "null"], "description": "Pass it back to continue."},
+    },
+    "required": ["response"],
+}
+
+
+def mcp_tool_name(agent_name: str) -> str:
+    """A valid MCP tool name (``[A-Za-z0-9_.-]``, at most 128 characters) for an agent."""
+    return (_TOOL_NAME.sub("_", agent_name)[:128]) or "agent"
+
+
+class MCPEndpoint:
+    """Serves ``runners`` (agent name -> object with ``async run(request)`` and ``.agent``) as MCP tools."""
+
+    def __init__(self, runners: Mapping[str, Any], *, server_name: str = "azurefunctions-agents",
+                 server_version: str | None = None, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+        self._runners: dict[str, tuple[str, Any]] = {}
+        for agent_name, runner in runners.items():
+            tool = mcp_tool_name(agent_name)
+            if tool in self._runners:
+                raise ValueError(f"runners: agents {self._runners[tool][0]!r} and {agent_name!r} would share "
+                                 f"the MCP tool name {tool!r}; rename one")
+            self._runners[tool] = (agent_name, runner)
+        self.server_name = server_name
+        if server_version is None:
+            from .. import __version__
+
+            server_version = __version__
+        self.server_version = server_version
+        self.max_body_bytes = max_body_bytes
+        self._server: Any = None
+
+    # MCP handlers ----------------------------------------------------------------------------------------
+    def tool_definitions(self) -> list[dict[str, Any]]:
+        """The tools as MCP lists them (also handy for ``/api/agents`` style listings)."""
+        tools = []
+        for tool, (agent_name, runner) in self._runners.items():
+            agent = getattr(runner, "agent", None)
+            description = getattr(agent, "description", None) or f"Chat with the agent {agent_name}."
+            tools.append({"name": tool, "title": agent_name, "description": description,
+                          "inputSchema": INPUT_SCHEMA, "outputSchema": OUTPUT_SCHEMA})
+        return tools
+
+    async def _list_tools(self, ctx: Any, params: Any) -> Any:
+        import mcp_types as types
+
+        return types.ListToolsResult(tools=[types.Tool.model_validate(t) for t in self.tool_definitions()])
+
+    async def _call_tool(self, ctx: Any, params: Any) -> Any:
+        import mcp_types as types
+        from mcp.shared.exceptions import MCPError
+
+        entry = self._runners.get(params.name)
+        if entry is None:
+            raise MCPError(types.INVALID_PARAMS, f"Unknown tool {params.name!r}: no agent has this name.")
+        agent_name, runner = entry
+        arguments = params.arguments or {}
+        message = arguments.get("message")
+        session_id = arguments.get("session_id")
+        problem = None
+        if not isinstance(message, str) or not message.strip():
+            problem = "The argument 'message' is required and must be a non-empty string."
+        elif session_id is not None and not isinstance(session_id, str):
+            problem = "The argument 'session_id' must be a string."
+        if problem is not None:
+            return types.CallToolResult(content=[types.TextContent(type="text", text=problem)], is_error=True)
+
+        request: dict[str, Any] = {"message": message}
+        if session_id:
+            request["session_id"] = session_id
+        try:
+            response = await runner.run(request)
+        except Exception:
+            logger.exception("agent %r failed while serving an MCP tool call", agent_name)
+            return types.CallToolResult(
+                content=[types.TextContent(type="text", text=f"The agent {agent_name} failed to answer.")],
+                is_error=True)
+        text = getattr(response, "response", None) or ""
+        new_session = getattr(response, "session_id", None)
+        if getattr(response, "status", "success") != "success":
+            error = getattr(response, "error", None) or "the agent could not answer"
+            return types.CallToolResult(
+                content=[types.TextContent(type="text", text=f"Agent {agent_name} error: {error}")],
+                is_error=True)
+        return types.CallToolResult(
+            content=[types.TextContent(type="text", text=text)],
+            structured_content={"response": text, "session_id": new_session},
+        )
+
+    def _mcp_server(self) -> Any:
+        if self._server is None:
+            from mcp.server import Server
+
+            self._server = Server(
+                self.server_name,
+                version=self.server_version,
+                description="AI agents of this Function App, each callable as a tool.",
+                on_list_tools=self._list_tools,
+                on_call_tool=self._call_tool,
+            )
+        return self._server
+
+    # HTTP ------------------------------------------------------------------------------------------------
+    async def handle(self, method: str, path: str, headers: Mapping[str, str],
+                     body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """Answer one HTTP request to the MCP endpoint."""
+        method = method.upper()
+        if method != "POST":
+            # Stateless: no standalone SSE stream (GET) and no session to delete (DELETE).
+            return _json_error(
+                405, "Method not allowed: this MCP endpoint is stateless and accepts POST only.",
+                {"Allow": "POST"})
+        if len(body) > self.max_body_bytes:
+            return _json_error(413, f"Request body larger than {self.max_body_bytes} bytes.")
+
+        from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+
+        manager = StreamableHTTPSessionManager(self._mcp_server(), json_response=True, stateless=True)
+        path_only, _, query = path.partition("?")
+        scope = {
+            "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
+            "method": method, "scheme": "https", "path": path_only, "raw_path": path_only.encode(),
+            "query_string": query.encode(), "root_path": "",
+            "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
+            "server": ("localhost", 443), "client": ("127.0.0.1", 0),
+        }
+        done = asyncio.Event()
+        sent_body = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent_body
+            if not sent_body:
+                sent_body = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await done.wait()  # block after the body, as a real server does, until the response is complete
+            return {"type": "http.disconnect"}
+
+        status = 500
+        response_headers: dict[str, str] = {}
+        chunks: list[bytes] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                for key, value in message.get("headers", []):
+                    response_headers[key.decode("latin-1")] = value.decode("latin-1")
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    done.set()
+
+        try:
+            async with manager.run():
+                await manager.handle_request(scope, receive, send)
+        finally:
+            done.set()
+        response_headers.pop("content-length", None)
+        return status, response_headers, b"".join(chunks)
+
+
+def _json_error(status: int, message: str, extra: dict[str, str] | None = None
+                ) -> tuple[int, dict[str, str], bytes]:
+    payload = {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": message}}
+    return status, {"content-type": "application/json", **(extra or {})}, json.dumps(payload).encode()
