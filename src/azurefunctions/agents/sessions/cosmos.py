@@ -57,8 +57,10 @@ if TYPE_CHECKING:
 
 #: Cosmos DB's item size limit.
 MAX_ITEM_BYTES = 2 * 1024 * 1024
-#: Default size of a history chunk; with the other fields an item stays well under ``MAX_ITEM_BYTES``.
-DEFAULT_SPILL_THRESHOLD_BYTES = 1536 * 1024
+#: Default size of a history chunk. Any value up to about 1.9 MB keeps items under ``MAX_ITEM_BYTES``; a
+#: smaller one bounds what each turn rewrites (request units grow with item size) at the price of one more
+#: parallel point read per chunk on load.
+DEFAULT_SPILL_THRESHOLD_BYTES = 512 * 1024
 # Room kept for the item's own fields and the system properties the service adds.
 _ITEM_OVERHEAD_BYTES = 64 * 1024
 _MAX_THRESHOLD = MAX_ITEM_BYTES - 2 * _ITEM_OVERHEAD_BYTES
