@@ -1,7 +1,6 @@
 """Entry point of `pulumi up` in infra/: validate the config, build the stack, export its outputs."""
 
 import pulumi
-
 from agents_infra import config, program
 
 try:

@@ -30,7 +30,10 @@ KEYS: dict[str, str] = {
     "keyVaultPurgeProtection": "Key Vault purge protection (default false, so tear-down can purge)",
     "keyVaultSoftDeleteRetentionDays": "Key Vault soft-delete retention, 7-90 days (default 7)",
     "deployerPrincipalId": "object ID granted Key Vault Secrets Officer (default: the signed-in principal)",
-    "deployerPrincipalType": "User, ServicePrincipal or Group (default: AZURE_PRINCIPAL_TYPE, else unset)",
+    "deployerPrincipalType": (
+        "User, ServicePrincipal or Group "
+        "(default: AZURE_PRINCIPAL_TYPE, else ServicePrincipal in CI, else User)"
+    ),
     "deployerCosmosAccess": "give the deployer Cosmos DB data access for the contract tests (default true)",
     "pythonVersion": "Python version of the Function App: 3.11, 3.12 or 3.13 (default 3.12)",
     "instanceMemoryMb": "Flex Consumption instance memory: 2048 or 4096 (default 2048)",
@@ -87,7 +90,7 @@ class StackConfig:
     key_vault_purge_protection: bool
     key_vault_soft_delete_days: int
     deployer_principal_id: str
-    deployer_principal_type: str | None
+    deployer_principal_type: str
     deployer_cosmos_access: bool
     python_version: str
     instance_memory_mb: int
@@ -125,7 +128,9 @@ def _int(raw: Mapping[str, str | None], key: str, default: int, low: int, high: 
     try:
         number = int(value.strip())
     except ValueError:
-        raise ConfigError(f"config {key!r} must be an integer, got {value!r}; {_fix(key, str(default))}") from None
+        raise ConfigError(
+            f"config {key!r} must be an integer, got {value!r}; {_fix(key, str(default))}"
+        ) from None
     if not low <= number <= high:
         raise ConfigError(f"config {key!r} must be between {low} and {high}, got {number}")
     return number
@@ -143,6 +148,13 @@ def _choice(raw: Mapping[str, str | None], key: str, default: str, choices: tupl
     if value not in choices:
         raise ConfigError(f"config {key!r} must be one of {', '.join(choices)}, got {value!r}")
     return value
+
+
+def _in_ci(environ: Mapping[str, str]) -> bool:
+    return any(
+        environ.get(name, "").strip().lower() in ("true", "1")
+        for name in ("CI", "GITHUB_ACTIONS", "TF_BUILD")
+    )
 
 
 def parse(
@@ -187,7 +199,8 @@ def parse(
         deployment = _str(raw, "openaiDeploymentName", model) or model
         if not _DEPLOYMENT_NAME.match(deployment):
             raise ConfigError(
-                f"config 'openaiDeploymentName' {deployment!r} is invalid: 2-64 letters, digits, '_', '.' or '-'"
+                f"config 'openaiDeploymentName' {deployment!r} is invalid: "
+                "2-64 letters, digits, '_', '.' or '-'"
             )
         openai_location = _str(raw, "openaiLocation", location) or location
         if not re.fullmatch(r"[a-z0-9]+", openai_location):
@@ -209,14 +222,21 @@ def parse(
             )
         if provider not in EXTERNAL_PROVIDERS:
             raise ConfigError(
-                f"config 'agentProvider' must be one of {', '.join(EXTERNAL_PROVIDERS)} when openaiEnabled is "
-                f"false, got {provider!r}"
+                f"config 'agentProvider' must be one of {', '.join(EXTERNAL_PROVIDERS)} "
+                f"when openaiEnabled is false, got {provider!r}"
             )
 
-    principal_type = _str(raw, "deployerPrincipalType") or environ.get("AZURE_PRINCIPAL_TYPE", "").strip() or None
-    if principal_type is not None and principal_type not in PRINCIPAL_TYPES:
+    # Always explicit: ARM rejects an assignment whose principalType does not match the principal, and the
+    # provider would otherwise send "User" (wrong for a CI service principal).
+    principal_type = (
+        _str(raw, "deployerPrincipalType")
+        or environ.get("AZURE_PRINCIPAL_TYPE", "").strip()
+        or ("ServicePrincipal" if _in_ci(environ) else "User")
+    )
+    if principal_type not in PRINCIPAL_TYPES:
         raise ConfigError(
-            f"config 'deployerPrincipalType' must be one of {', '.join(PRINCIPAL_TYPES)}, got {principal_type!r}"
+            f"config 'deployerPrincipalType' must be one of {', '.join(PRINCIPAL_TYPES)}, "
+            f"got {principal_type!r}"
         )
     deployer = _str(raw, "deployerPrincipalId", client.object_id) or client.object_id
     if not re.fullmatch(r"[0-9a-fA-F-]{36}", deployer):
@@ -229,7 +249,9 @@ def parse(
             raise ConfigError(f"config {key!r} {value!r} is invalid: 1-255 characters, none of / \\ # ?")
     ttl = _int(raw, "cosmosDefaultTtl", -1, -1, 2147483647)
     if ttl == 0:
-        raise ConfigError("config 'cosmosDefaultTtl' must be -1 (items set their own TTL) or a positive number")
+        raise ConfigError(
+            "config 'cosmosDefaultTtl' must be -1 (items set their own TTL) or a positive number"
+        )
 
     queue = _str(raw, "workQueueName", "agent-turns") or "agent-turns"
     if not _QUEUE_NAME.match(queue):
@@ -296,4 +318,4 @@ def _project_config_keys(project: str) -> list[str]:
 
     prefix = f"{project}:"
     keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
-    return sorted(key[len(prefix):] for key in keys if key.startswith(prefix))
+    return sorted(key[len(prefix) :] for key in keys if key.startswith(prefix))

@@ -69,7 +69,10 @@ def build(config: StackConfig) -> dict[str, pulumi.Input[str]]:
         grant_app("app-storage-blob-owner", roles.STORAGE_BLOB_DATA_OWNER, store.account.id, storage_key),
         # Queue triggers and the background-work queue.
         grant_app(
-            "app-storage-queue-contributor", roles.STORAGE_QUEUE_DATA_CONTRIBUTOR, store.account.id, storage_key
+            "app-storage-queue-contributor",
+            roles.STORAGE_QUEUE_DATA_CONTRIBUTOR,
+            store.account.id,
+            storage_key,
         ),
         # Telemetry ingestion with Entra ID (the component has local auth off).
         grant_app(

@@ -38,7 +38,7 @@ def assign(
     role_id: str,
     principal_id: pulumi.Input[str],
     principal_key: str,
-    principal_type: str | None,
+    principal_type: str,
     scope: pulumi.Input[str],
     scope_key: str,
     parent: pulumi.Resource | None = None,
@@ -47,8 +47,9 @@ def assign(
 
     `principal_key` and `scope_key` are values known before deployment (the identity's predicted resource ID,
     the deployer's object ID, the scope's predicted resource ID) that make the assignment name stable.
-    `principal_type` is set for managed identities: without it ARM looks the principal up in Entra ID, and a
-    just-created identity that has not replicated yet fails with PrincipalNotFound.
+    `principal_type` is always explicit: for a just-created managed identity it spares ARM an Entra ID lookup
+    that fails with PrincipalNotFound until the identity has replicated, and the provider's default ("User")
+    is wrong for service principals.
     """
     return authorization.RoleAssignment(
         logical_name,

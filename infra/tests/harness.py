@@ -18,6 +18,7 @@ from typing import Any
 
 import pulumi
 import pulumi.runtime
+import pulumi.runtime.settings
 
 INFRA_DIR = Path(__file__).resolve().parents[1]
 PROJECT = "azurefunctions-agents"
@@ -70,6 +71,7 @@ class Resource:
     name: str
     inputs: dict[str, Any]
     id: str
+    state: dict[str, Any]
 
     @property
     def short_type(self) -> str:
@@ -105,7 +107,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.typ == "azure-native:resources:ResourceGroup":
             rid = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/{name}"
         elif args.typ in ARM_PATH:
-            rid = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/{group}/providers/{ARM_PATH[args.typ]}/{name}"
+            group_id = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/{group}"
+            rid = f"{group_id}/providers/{ARM_PATH[args.typ]}/{name}"
         elif args.typ == "azure-native:authorization:RoleAssignment":
             rid = f"{inputs['scope']}/providers/Microsoft.Authorization/roleAssignments/{name}"
         else:
@@ -117,7 +120,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state["tenantId"] = TENANT_ID
         elif args.typ == "azure-native:storage:StorageAccount":
             state["primaryEndpoints"] = {
-                service: f"https://{name}.{service}.core.windows.net/" for service in ("blob", "queue", "table", "file")
+                service: f"https://{name}.{service}.core.windows.net/"
+                for service in ("blob", "queue", "table", "file")
             }
         elif args.typ == "azure-native:web:WebApp":
             state["defaultHostName"] = f"{name}.azurewebsites.net"
@@ -139,11 +143,17 @@ class RecordingMocks(pulumi.runtime.Mocks):
         elif args.typ == "azure-native:cosmosdb:DatabaseAccount":
             state["documentEndpoint"] = f"https://{name}.documents.azure.com:443/"
         elif args.typ == "azure-native:keyvault:Vault":
-            state["properties"] = {**inputs.get("properties", {}), "vaultUri": f"https://{name}.vault.azure.net/"}
+            state["properties"] = {
+                **inputs.get("properties", {}),
+                "vaultUri": f"https://{name}.vault.azure.net/",
+            }
         elif args.typ == "azure-native:cognitiveservices:Account":
             sub_domain = inputs.get("properties", {}).get("customSubDomainName")
-            state["properties"] = {**inputs.get("properties", {}), "endpoint": f"https://{sub_domain}.openai.azure.com/"}
-        self.resources.append(Resource(args.typ, args.name, inputs, rid))
+            state["properties"] = {
+                **inputs.get("properties", {}),
+                "endpoint": f"https://{sub_domain}.openai.azure.com/",
+            }
+        self.resources.append(Resource(args.typ, args.name, inputs, rid, state))
         return rid, state
 
 
@@ -175,7 +185,15 @@ class Deployment:
 
 @contextmanager
 def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    keys = {"AZURE_ENV_NAME", "AZURE_LOCATION", "AZURE_PRINCIPAL_TYPE", *values}
+    keys = {
+        "AZURE_ENV_NAME",
+        "AZURE_LOCATION",
+        "AZURE_PRINCIPAL_TYPE",
+        "CI",
+        "GITHUB_ACTIONS",
+        "TF_BUILD",
+        *values,
+    }
     saved = {key: os.environ.get(key) for key in keys}
     for key in keys:
         os.environ.pop(key, None)
@@ -202,6 +220,8 @@ def run_stack(
     for key, value in (config or {}).items():
         full_config[key if ":" in key else f"{PROJECT}:{key}"] = value
     mocks = RecordingMocks()
+    # A fresh root stack per run, or outputs exported by an earlier run would leak into this one.
+    pulumi.runtime.settings.ROOT.set(None)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
     pulumi.runtime.set_all_config(full_config)
     outputs: dict[str, Any] = {}
