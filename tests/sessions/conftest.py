@@ -21,12 +21,23 @@ from tests.servers.identity import IdentityServer
 
 from azurefunctions.agents.sessions import MemorySessionStore, SessionStore
 
-# Read at import: the shared autouse fixture clears COSMOS_* and IDENTITY_* around every test.
+# Read at import: the shared autouse fixture clears COSMOS_*, AZURE_CLIENT_ID, IDENTITY_* for each test.
 REAL_COSMOS = {
     "endpoint": os.environ.get("COSMOS_ENDPOINT", "").strip(),
     "database": os.environ.get("COSMOS_DATABASE", "").strip() or "agents",
     "container": os.environ.get("COSMOS_CONTAINER", "").strip() or "state",
 }
+# What DefaultAzureCredential needs to reach a real account (workload identity federation, managed identity).
+_REAL_IDENTITY_ENV = {
+    name: os.environ[name]
+    for name in (
+        "AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_AUTHORITY_HOST",
+        "IDENTITY_ENDPOINT", "IDENTITY_HEADER",
+    )
+    if REAL_COSMOS["endpoint"] and os.environ.get(name)
+}
+#: Data written to a real account by the tests expires by itself after this long.
+REAL_ACCOUNT_TTL = 3600
 
 
 @dataclass
@@ -43,7 +54,11 @@ class CosmosTarget:
 def cosmos_target() -> Iterator[CosmosTarget]:
     if REAL_COSMOS["endpoint"]:
         yield CosmosTarget(
-            REAL_COSMOS["endpoint"], REAL_COSMOS["database"], REAL_COSMOS["container"], local=False, env={}
+            REAL_COSMOS["endpoint"],
+            REAL_COSMOS["database"],
+            REAL_COSMOS["container"],
+            local=False,
+            env=dict(_REAL_IDENTITY_ENV),
         )
         return
     reason = CosmosServer.available()
@@ -118,6 +133,8 @@ class Backend:
             from azurefunctions.agents.sessions.cosmos import CosmosSessionStore
 
             assert self.cosmos is not None
+            if ttl_seconds is None and not self.cosmos.local:
+                ttl_seconds = REAL_ACCOUNT_TTL
             store = CosmosSessionStore(
                 self.cosmos.endpoint,
                 database=self.cosmos.database,

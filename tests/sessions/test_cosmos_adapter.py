@@ -20,7 +20,7 @@ from azurefunctions.agents.messages import Message, ToolCall
 from azurefunctions.agents.sessions import Session
 from azurefunctions.agents.sessions.cosmos import MAX_ITEM_BYTES, CosmosSessionStore, plan_history
 
-from .conftest import Clock, CosmosTarget
+from .conftest import REAL_ACCOUNT_TTL, Clock, CosmosTarget
 
 THRESHOLD = 4096
 
@@ -30,7 +30,7 @@ async def stores(cosmos: CosmosTarget) -> AsyncIterator[Callable[..., CosmosSess
     made: list[CosmosSessionStore] = []
 
     def make(**options: Any) -> CosmosSessionStore:
-        options.setdefault("ttl_seconds", None)
+        options.setdefault("ttl_seconds", None if cosmos.local else REAL_ACCOUNT_TTL)
         store = CosmosSessionStore(
             cosmos.endpoint,
             database=cosmos.database,
@@ -251,8 +251,12 @@ async def test_no_ttl_means_items_never_expire(
     stores: Callable[..., CosmosSessionStore], container: ContainerProxy, new_id: Callable[[], str]
 ) -> None:
     session_id = new_id()
-    await stores(ttl_seconds=None).save(Session(id=session_id))
-    assert (await partition(container, session_id))[session_id]["ttl"] == -1
+    store = stores(ttl_seconds=None)
+    await store.save(Session(id=session_id))
+    try:
+        assert (await partition(container, session_id))[session_id]["ttl"] == -1
+    finally:
+        await store.delete(session_id)
 
 
 async def test_an_idle_session_reads_as_missing_before_the_service_removes_it(
