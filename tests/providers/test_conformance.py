@@ -6,8 +6,6 @@ Each test drives the real SDK of the provider against its local server on 127.0.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 import pytest
@@ -16,17 +14,13 @@ from pydantic import BaseModel, Field
 from azurefunctions.agents.errors import ProviderError, ProviderRateLimitError, ProviderTimeoutError
 from azurefunctions.agents.messages import Message, ToolCall
 from azurefunctions.agents.providers.base import (
-    ModelDelta,
-    ModelProvider,
     ModelRequest,
-    ModelResponse,
     ToolSpec,
 )
-from azurefunctions.agents.providers.factory import create_provider
-from azurefunctions.agents.types import LLMConfig
 from tests.servers.scripted import Reply, ScriptedToolCall
 
 from .conftest import ProviderCase, streams_malformed_bodies
+from .helpers import collect, provider_for
 
 
 class Location(BaseModel):
@@ -47,28 +41,6 @@ class WeatherQuery(BaseModel):
 WEATHER = ToolSpec("get_weather", "Weather forecast for a place.", WeatherQuery.model_json_schema())
 TIME = ToolSpec("get_time", "Current time in a time zone.",
                 {"type": "object", "properties": {"zone": {"type": "string"}}, "required": ["zone"]})
-
-
-@asynccontextmanager
-async def provider_for(config: LLMConfig) -> AsyncIterator[ModelProvider]:
-    provider = create_provider(config)
-    try:
-        yield provider
-    finally:
-        await provider.aclose()
-
-
-async def collect(provider: ModelProvider, request: ModelRequest) -> tuple[list[str], ModelResponse]:
-    deltas: list[str] = []
-    finals: list[ModelResponse] = []
-    async for item in provider.stream(request):
-        if isinstance(item, ModelDelta):
-            assert not finals, "a delta came after the final response"
-            deltas.append(item.text)
-        else:
-            finals.append(item)
-    assert len(finals) == 1, "a stream must end with exactly one ModelResponse"
-    return deltas, finals[0]
 
 
 def request_for(case: ProviderCase, messages: list[Message], **kwargs: Any) -> ModelRequest:

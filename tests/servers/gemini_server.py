@@ -12,6 +12,7 @@ the real service, a bad key is a 400 ``INVALID_ARGUMENT`` saying "API key not va
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -45,9 +46,11 @@ def _last_tool_result(contents: list[dict[str, Any]]) -> str | None:
 class GeminiServer(LocalServer):
     """``GeminiServer().start()``; ``.script`` queues replies; ``.url`` is the SDK's ``base_url``."""
 
-    def __init__(self, *, api_key: str = "test-google-key") -> None:
+    def __init__(self, *, api_key: str = "test-google-key", thought_signatures: bool = False) -> None:
         self.script = Script()
         self.api_key = api_key
+        # Like Gemini 3: the first function call of each answer carries an opaque ``thoughtSignature``.
+        self.thought_signatures = thought_signatures
         routes = [Route("/{version}/models/{target}", self._models, methods=["POST"])]
         super().__init__(Starlette(routes=routes))
 
@@ -84,11 +87,15 @@ class GeminiServer(LocalServer):
 
     def _calls(self, reply: Reply) -> list[dict[str, Any]]:
         parts: list[dict[str, Any]] = []
-        for call in reply.tool_calls:
+        for index, call in enumerate(reply.tool_calls):
             function_call: dict[str, Any] = {"name": call.name, "args": call.arguments}
             if call.id:
                 function_call["id"] = call.id
-            parts.append({"functionCall": function_call})
+            part: dict[str, Any] = {"functionCall": function_call}
+            if self.thought_signatures and index == 0:
+                signature = f"signature-of-{call.name}-{self.script.next_id('')}".encode()
+                part["thoughtSignature"] = base64.b64encode(signature).decode()
+            parts.append(part)
         return parts
 
     def _response(self, parts: list[dict[str, Any]], reply: Reply, model: str, *,

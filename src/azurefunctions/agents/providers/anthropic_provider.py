@@ -10,11 +10,13 @@ every provider, with a bound on the total wait.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlparse
 
 import anthropic
+from anthropic.resources.messages import AsyncMessages
 
 from .. import settings
 from ..errors import ProviderError, ProviderTimeoutError
@@ -38,6 +40,7 @@ _STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "tool_
                  "max_tokens": "length", "refusal": "content_filter", "pause_turn": "stop"}
 
 _JSON_INSTRUCTION = "Answer with one JSON object and nothing else."
+_CREATE_ARGUMENTS = frozenset(inspect.signature(AsyncMessages.create).parameters) - {"self"}
 
 
 class AnthropicProvider(ModelProvider):
@@ -75,10 +78,18 @@ class AnthropicProvider(ModelProvider):
                  "input_schema": tool.parameters or {"type": "object", "properties": {}}}
                 for tool in request.tools
             ]
+        extra_body: dict[str, Any] = {}
         temperature = request.temperature if request.temperature is not None else self.config.temperature
         if temperature is not None:
-            params["temperature"] = temperature
-        params.update(self.config.extra)
+            extra_body["temperature"] = temperature
+        extra_body.update(self.config.extra)
+        # Fields this SDK version names go as arguments, the rest in the JSON body: the wire is the same, and
+        # settings the API accepts still reach it when an SDK release drops the keyword.
+        for key, value in extra_body.items():
+            if key in _CREATE_ARGUMENTS:
+                params[key] = value
+            else:
+                params.setdefault("extra_body", {})[key] = value
         return params
 
     async def _attempt(self, params: dict[str, Any], stream: bool) -> AsyncIterator[ModelStreamItem]:

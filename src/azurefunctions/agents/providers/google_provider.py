@@ -297,9 +297,14 @@ def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
 def _convert(node: Any, defs: dict[str, Any], depth: int) -> dict[str, Any]:
     if not isinstance(node, dict):
         return {}
-    if depth > _MAX_DEPTH:
-        return {"type": "OBJECT", "description": "(nested structure)"}
     node = _resolve(node, defs)
+    if depth > _MAX_DEPTH:
+        kind = node.get("type")
+        cut: dict[str, Any] = {"type": kind.upper() if isinstance(kind, str) else "OBJECT",
+                               "description": "(deeper levels omitted)"}
+        if cut["type"] == "ARRAY":
+            cut["items"] = {"type": "STRING"}
+        return cut
     for _ in range(_MAX_DEPTH):
         if "$ref" not in node:
             break

@@ -275,7 +275,7 @@ def _property(node: dict[str, Any]) -> dict[str, Any]:
     if isinstance(main.get("properties"), dict) or isinstance(main.get("additionalProperties"), dict):
         shape = {k: v for k, v in main.items() if k not in ("description", "type")}
         notes.append("a JSON object: " + json.dumps(shape, separators=(",", ":")))
-    if "default" in main:
+    if main.get("default") is not None:
         notes.append(f"default {json.dumps(main['default'])}")
     if notes:
         out["description"] = "; ".join(notes)
