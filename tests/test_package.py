@@ -14,7 +14,7 @@ HEAVY = {"openai", "anthropic", "google", "ollama", "mcp", "a2a", "fastapi", "py
 
 def test_import_loads_no_sdk() -> None:
     code = ("import azurefunctions.agents, sys, json; print(json.dumps(sorted(m for m in sys.modules "
-            "if m.split('.')[0] in %r or m.startswith('azure.'))))" % (HEAVY,))
+            f"if m.split('.')[0] in {HEAVY!r} or m.startswith('azure.'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert json.loads(out) == []
 

@@ -191,7 +191,7 @@ async def test_agent_chat_returns_the_answer_and_raises_on_failure(openai: OpenA
 def test_agent_constructor_validates_arguments() -> None:
     with pytest.raises(ValueError, match="Agent name"):
         Agent(name="has space")
-    with pytest.raises(TypeError, match="unexpected keyword argument.*colour"):
+    with pytest.raises(TypeError, match=r"unexpected keyword argument.*colour"):
         Agent(name="a", colour="red")  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="llm_config must be an LLMConfig"):
         Agent(name="a", llm_config={"provider": "openai"})  # type: ignore[arg-type]

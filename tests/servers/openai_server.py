@@ -69,7 +69,7 @@ class OpenAIServer(LocalServer):
 
     async def _complete(self, request: Request, model_from_path: str | None) -> Response:
         body = await request.json()
-        self.script.record(body, dict(request.headers))
+        self.script.record(body, {**dict(request.headers), ":path": request.url.path})
         tools = [t["function"]["name"] for t in body.get("tools") or []]
         reply = self.script.take(tools, _last_tool_result(body.get("messages") or []))
         if reply.delay:

@@ -118,7 +118,7 @@ def test_choosing_a_store_imports_no_sdk() -> None:
     assert result.stdout.strip() == "[]"
 
 
-def test_recent_window_keeps_tool_results_with_their_calls() -> None:
+def test_recent_window_starts_at_a_user_message() -> None:
     messages = [
         Message(role="user", content="q1"),
         Message(role="assistant", tool_calls=[ToolCall(id="c1", name="f")]),
@@ -129,9 +129,10 @@ def test_recent_window_keeps_tool_results_with_their_calls() -> None:
     session = Session(id="s", messages=messages)
     assert session.recent(None) == messages
     assert session.recent(10) == messages
-    assert session.recent(2) == messages[-2:]
-    assert session.recent(3) == messages[-2:]  # starts after the orphaned tool result
-    assert session.recent(4) == messages[-4:]
+    assert session.recent(2) == messages[-1:]  # a window never opens on an assistant answer
+    assert session.recent(3) == messages[-1:]  # nor on a tool result whose call fell outside it
+    assert session.recent(4) == messages[-1:]
+    assert session.recent(5) == messages
     assert session.recent(0) == []
     with pytest.raises(ValueError, match="limit"):
         session.recent(-1)

@@ -6,10 +6,16 @@ conversation can continue on another provider and the store never holds an SDK's
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant", "tool"]
+
+# Session ids become Cosmos DB item ids, URL path segments and log fields: no / \ ? # or spaces.
+SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9_@:-][A-Za-z0-9._@:-]{0,127}$")
+SESSION_ID_RULE = ("session_id must be 1-128 characters: letters, digits, '-', '_', '.', '@' or ':', "
+                   "not starting with '.'")
 
 
 @dataclass
@@ -108,3 +114,19 @@ class Usage:
             "total_tokens": self.total_tokens,
             "requests": self.requests,
         }
+
+
+def history_window(messages: list[Message], limit: int | None) -> list[Message]:
+    """The last ``limit`` messages a model sees, starting at a user message.
+
+    Providers reject a tool result without its call, and some (Anthropic) a conversation that does not start
+    with the user, so the window opens at the first user message inside it and may come out shorter.
+    """
+    if limit is None or len(messages) <= limit:
+        return list(messages)
+    if limit < 0:
+        raise ValueError(f"limit must be zero or more, got {limit}")
+    start = len(messages) - limit
+    while start < len(messages) and messages[start].role != "user":
+        start += 1
+    return list(messages[start:])

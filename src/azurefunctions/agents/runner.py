@@ -34,7 +34,7 @@ from .events import (
     TurnStarted,
     UsageReported,
 )
-from .messages import Message, ToolCall, Usage
+from .messages import Message, ToolCall, Usage, history_window
 from .providers.base import ModelRequest, ModelResponse
 from .sessions.base import Session, SessionStore
 from .tools.base import Tool, ToolContext, ToolOutput
@@ -229,7 +229,8 @@ class Runner:
         config = agent.llm_config
         for _ in range(agent.max_turns):
             request = ModelRequest(
-                model=config.model_name, system=agent.instructions or None, messages=history,
+                model=config.model_name, system=agent.instructions or None,
+                messages=history_window(history, agent.history_window),
                 tools=[tool.spec() for tool in tools], temperature=config.temperature,
                 max_tokens=config.max_tokens, stream=stream,
             )
@@ -293,23 +294,12 @@ class Runner:
         if session.user_id is not None and session.user_id != request.user_id:
             # Someone else's session: answer as if it did not exist, so ids cannot be probed.
             raise SessionNotFoundError(f"session {request.session_id} was not found")
-        session.messages = _window(session.messages, self.agent.history_window)
         return session
 
 
 @dataclass
 class _Final:
     text: str
-
-
-def _window(messages: list[Message], size: int) -> list[Message]:
-    """The last ``size`` messages, starting at a user message so no tool result loses its call."""
-    if len(messages) <= size:
-        return messages
-    start = len(messages) - size
-    while start < len(messages) and messages[start].role != "user":
-        start += 1
-    return messages[start:]
 
 
 def _failure(exc: AgentFrameworkError, turn: _Turn | None, agent_name: str) -> TurnFailed:

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 
 from . import settings
-from .messages import Usage
-
-SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+from .messages import SESSION_ID_PATTERN, SESSION_ID_RULE, Usage
 
 
-class LLMProvider(str, Enum):
+class LLMProvider(StrEnum):
     OPENAI = "openai"
     AZURE_OPENAI = "azure_openai"
     ANTHROPIC = "anthropic"
@@ -109,7 +106,7 @@ class ChatRequest(BaseModel):
     @classmethod
     def _session_id_shape(cls, value: str | None) -> str | None:
         if value is not None and not SESSION_ID_PATTERN.match(value):
-            raise ValueError("session_id must be 1-128 characters: letters, digits, '.', '_', ':' or '-'")
+            raise ValueError(SESSION_ID_RULE)
         return value
 
     @field_validator("context", mode="before")

@@ -13,8 +13,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AgentFrameworkError, InvalidRequestError
+from ..messages import SESSION_ID_PATTERN, SESSION_ID_RULE
 from ..runner import normalize_request
-from ..types import SESSION_ID_PATTERN, ChatRequest, ChatResponse
+from ..types import ChatRequest, ChatResponse
 from .http import SSE_TYPE, HttpCall, HttpReply, error_reply, json_reply
 from .routes import RouteSpec
 from .sse import encode_stream
@@ -79,7 +80,10 @@ class AgentHttpApi:
 
     async def chat(self, call: HttpCall) -> HttpReply:
         agent = self._agent(call)
-        body = self._json_body(call)
+        try:
+            body = self._json_body(call)
+        except AgentFrameworkError as exc:
+            return error_reply(exc.status, exc.code, exc.message, agent=agent.name)
         try:
             request = normalize_request(body)
         except InvalidRequestError as exc:
@@ -97,8 +101,7 @@ class AgentHttpApi:
     async def session(self, call: HttpCall) -> HttpReply:
         session_id = call.route_params.get("session_id", "")
         if not SESSION_ID_PATTERN.match(session_id):
-            return error_reply(400, "invalid_request", "session_id must be 1-128 characters: letters, digits, "
-                               "'.', '_', ':' or '-'")
+            return error_reply(400, "invalid_request", SESSION_ID_RULE)
         user_id = call.query.get("user_id") or None
         session = await self.session_store.load(session_id)
         if session is None or (session.user_id is not None and session.user_id != user_id):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class HandoffMode(str, Enum):
+class HandoffMode(StrEnum):
     """How an agent works with its targets.
 
     SWARM: the model gets one transfer tool per target; the target answers the user and may hand on.
@@ -23,7 +23,7 @@ class HandoffMode(str, Enum):
     CONDITIONAL = "conditional"
 
 
-class HandoffStrategy(str, Enum):
+class HandoffStrategy(StrEnum):
     """How a target is chosen when the agent itself does not decide.
 
     MODEL_DECIDES: the agent's own model picks through its tools (default).
@@ -38,7 +38,7 @@ class HandoffStrategy(str, Enum):
     ROUND_ROBIN = "round_robin"
 
 
-class ControlReturn(str, Enum):
+class ControlReturn(StrEnum):
     """Where control goes when a target finishes.
 
     BUBBLE_UP: the target's answer goes to the user (default).

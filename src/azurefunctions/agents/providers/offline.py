@@ -91,7 +91,7 @@ def _arguments(tool: ToolSpec, text: str) -> dict[str, Any] | None:
     for name in required:
         schema = properties.get(name, {})
         kind = schema.get("type")
-        if "enum" in schema and schema["enum"]:
+        if schema.get("enum"):
             arguments[name] = schema["enum"][0]
         elif kind == "string" or kind is None:
             arguments[name] = phrase

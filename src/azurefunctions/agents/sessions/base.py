@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..messages import Message
+from ..messages import Message, history_window
 
 
 @dataclass
@@ -43,18 +43,9 @@ class Session:
     def recent(self, limit: int | None) -> list[Message]:
         """The last ``limit`` messages, the window of history a model sees (all of them when ``None``).
 
-        The window never starts with a tool result whose tool call fell outside it: providers reject a tool
-        result without its call, so such orphans are dropped and the window may come out a little shorter.
+        The window starts at a user message (see ``history_window``), so it may come out a little shorter.
         """
-        if limit is None:
-            return list(self.messages)
-        if limit < 0:
-            raise ValueError(f"limit must be zero or more, got {limit}")
-        window = self.messages[max(0, len(self.messages) - limit):] if limit else []
-        start = 0
-        while start < len(window) and window[start].role == "tool":
-            start += 1
-        return list(window[start:])
+        return history_window(self.messages, limit)
 
 
 class SessionStore(ABC):

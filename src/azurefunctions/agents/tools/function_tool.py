@@ -35,7 +35,7 @@ class FunctionTool(Tool):
         summary, param_docs = parse_docstring(inspect.getdoc(func))
         self.description = description or summary or self.name
         self._is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
-            getattr(func, "__call__", None))
+            type(func).__call__)
         self._context_param: str | None = None
         self._model = self._build_model(param_docs)
         schema = self._model.model_json_schema()
