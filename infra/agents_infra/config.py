@@ -31,8 +31,7 @@ KEYS: dict[str, str] = {
     "keyVaultSoftDeleteRetentionDays": "Key Vault soft-delete retention, 7-90 days (default 7)",
     "deployerPrincipalId": "object ID granted Key Vault Secrets Officer (default: the signed-in principal)",
     "deployerPrincipalType": (
-        "User, ServicePrincipal or Group "
-        "(default: AZURE_PRINCIPAL_TYPE, else ServicePrincipal in CI, else User)"
+        "User, ServicePrincipal or Group (default: AZURE_PRINCIPAL_TYPE, else ServicePrincipal in CI, else User)"
     ),
     "deployerCosmosAccess": "give the deployer Cosmos DB data access for the contract tests (default true)",
     "pythonVersion": "Python version of the Function App: 3.11, 3.12 or 3.13 (default 3.12)",
@@ -128,9 +127,7 @@ def _int(raw: Mapping[str, str | None], key: str, default: int, low: int, high: 
     try:
         number = int(value.strip())
     except ValueError:
-        raise ConfigError(
-            f"config {key!r} must be an integer, got {value!r}; {_fix(key, str(default))}"
-        ) from None
+        raise ConfigError(f"config {key!r} must be an integer, got {value!r}; {_fix(key, str(default))}") from None
     if not low <= number <= high:
         raise ConfigError(f"config {key!r} must be between {low} and {high}, got {number}")
     return number
@@ -151,10 +148,7 @@ def _choice(raw: Mapping[str, str | None], key: str, default: str, choices: tupl
 
 
 def _in_ci(environ: Mapping[str, str]) -> bool:
-    return any(
-        environ.get(name, "").strip().lower() in ("true", "1")
-        for name in ("CI", "GITHUB_ACTIONS", "TF_BUILD")
-    )
+    return any(environ.get(name, "").strip().lower() in ("true", "1") for name in ("CI", "GITHUB_ACTIONS", "TF_BUILD"))
 
 
 def parse(
@@ -199,8 +193,7 @@ def parse(
         deployment = _str(raw, "openaiDeploymentName", model) or model
         if not _DEPLOYMENT_NAME.match(deployment):
             raise ConfigError(
-                f"config 'openaiDeploymentName' {deployment!r} is invalid: "
-                "2-64 letters, digits, '_', '.' or '-'"
+                f"config 'openaiDeploymentName' {deployment!r} is invalid: 2-64 letters, digits, '_', '.' or '-'"
             )
         openai_location = _str(raw, "openaiLocation", location) or location
         if not re.fullmatch(r"[a-z0-9]+", openai_location):
@@ -235,8 +228,7 @@ def parse(
     )
     if principal_type not in PRINCIPAL_TYPES:
         raise ConfigError(
-            f"config 'deployerPrincipalType' must be one of {', '.join(PRINCIPAL_TYPES)}, "
-            f"got {principal_type!r}"
+            f"config 'deployerPrincipalType' must be one of {', '.join(PRINCIPAL_TYPES)}, got {principal_type!r}"
         )
     deployer = _str(raw, "deployerPrincipalId", client.object_id) or client.object_id
     if not re.fullmatch(r"[0-9a-fA-F-]{36}", deployer):
@@ -249,9 +241,7 @@ def parse(
             raise ConfigError(f"config {key!r} {value!r} is invalid: 1-255 characters, none of / \\ # ?")
     ttl = _int(raw, "cosmosDefaultTtl", -1, -1, 2147483647)
     if ttl == 0:
-        raise ConfigError(
-            "config 'cosmosDefaultTtl' must be -1 (items set their own TTL) or a positive number"
-        )
+        raise ConfigError("config 'cosmosDefaultTtl' must be -1 (items set their own TTL) or a positive number")
 
     queue = _str(raw, "workQueueName", "agent-turns") or "agent-turns"
     if not _QUEUE_NAME.match(queue):
@@ -274,9 +264,7 @@ def parse(
         deployer_principal_type=principal_type,
         deployer_cosmos_access=_bool(raw, "deployerCosmosAccess", True),
         python_version=_choice(raw, "pythonVersion", "3.12", PYTHON_VERSIONS),
-        instance_memory_mb=int(
-            _choice(raw, "instanceMemoryMb", "2048", tuple(str(m) for m in INSTANCE_MEMORY_MB))
-        ),
+        instance_memory_mb=int(_choice(raw, "instanceMemoryMb", "2048", tuple(str(m) for m in INSTANCE_MEMORY_MB))),
         maximum_instance_count=_int(raw, "maximumInstanceCount", 100, 40, 1000),
         cosmos_database=database,
         cosmos_container=container,

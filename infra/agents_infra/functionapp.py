@@ -97,9 +97,7 @@ def app_settings(ctx: Context, inputs: AppInputs) -> list[dict[str, pulumi.Input
     return [{"name": name, "value": value} for name, value in values]
 
 
-def create(
-    ctx: Context, inputs: AppInputs, *, depends_on: list[pulumi.Resource] | None = None
-) -> FunctionApp:
+def create(ctx: Context, inputs: AppInputs, *, depends_on: list[pulumi.Resource] | None = None) -> FunctionApp:
     plan = web.AppServicePlan(
         "plan",
         name=ctx.names.plan,

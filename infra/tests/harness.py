@@ -120,8 +120,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state["tenantId"] = TENANT_ID
         elif args.typ == "azure-native:storage:StorageAccount":
             state["primaryEndpoints"] = {
-                service: f"https://{name}.{service}.core.windows.net/"
-                for service in ("blob", "queue", "table", "file")
+                service: f"https://{name}.{service}.core.windows.net/" for service in ("blob", "queue", "table", "file")
             }
         elif args.typ == "azure-native:web:WebApp":
             state["defaultHostName"] = f"{name}.azurewebsites.net"

@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 from agents_infra.config import KEYS, ClientInfo, ConfigError, parse
 
-CLIENT = ClientInfo(
-    subscription_id="sub", tenant_id="tenant", object_id="aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
-)
+CLIENT = ClientInfo(subscription_id="sub", tenant_id="tenant", object_id="aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee")
 
 
 def run(raw: dict[str, str], location: str | None = "eastus2", environ: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
@@ -49,8 +47,7 @@ def test_azd_environment_fallbacks() -> None:
     [
         (
             {"streaming": "maybe"},
-            "config 'streaming' must be true or false, got 'maybe'; "
-            "set it with: pulumi config set streaming true",
+            "config 'streaming' must be true or false, got 'maybe'; set it with: pulumi config set streaming true",
         ),
         ({"openaiCapacity": "lots"}, "config 'openaiCapacity' must be an integer, got 'lots'"),
         (

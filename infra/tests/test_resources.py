@@ -102,9 +102,7 @@ def lookup(inputs: dict[str, Any], path: str) -> Any:
     return value
 
 
-@pytest.mark.parametrize(
-    ("resource_type", "path", "expected"), SETTINGS, ids=[f"{t}.{p}={e}" for t, p, e in SETTINGS]
-)
+@pytest.mark.parametrize(("resource_type", "path", "expected"), SETTINGS, ids=[f"{t}.{p}={e}" for t, p, e in SETTINGS])
 def test_setting(default_stack: Deployment, resource_type: str, path: str, expected: Any) -> None:
     assert lookup(default_stack.one(resource_type).inputs, path) == expected
 
@@ -202,9 +200,7 @@ def test_openai_account_has_a_custom_subdomain_for_entra_auth(default_stack: Dep
 
 def test_cosmos_is_single_region_serverless(default_stack: Deployment) -> None:
     account = default_stack.one("DatabaseAccount").inputs
-    assert account["locations"] == [
-        {"locationName": "eastus2", "failoverPriority": 0, "isZoneRedundant": False}
-    ]
+    assert account["locations"] == [{"locationName": "eastus2", "failoverPriority": 0, "isZoneRedundant": False}]
     # Serverless accounts take no throughput settings.
     for short_type in ("SqlResourceSqlDatabase", "SqlResourceSqlContainer"):
         assert "options" not in default_stack.one(short_type).inputs

@@ -80,9 +80,7 @@ def test_deployer_cosmos_access_can_be_switched_off() -> None:
 def test_deployer_principal_and_type_come_from_config() -> None:
     other = "12345678-1234-1234-1234-123456789012"
     stack = run_stack({"deployerPrincipalId": other, "deployerPrincipalType": "User"})
-    officer = [
-        a for a in stack.of_type("RoleAssignment") if a.inputs["roleDefinitionId"].endswith(SECRETS_OFFICER)
-    ]
+    officer = [a for a in stack.of_type("RoleAssignment") if a.inputs["roleDefinitionId"].endswith(SECRETS_OFFICER)]
     assert [(a.inputs["principalId"], a.inputs.get("principalType")) for a in officer] == [(other, "User")]
 
 
@@ -104,18 +102,14 @@ def test_assignment_names_are_stable_guids_and_unique(default_stack: Deployment)
     again = run_stack()
     names = sorted(a.inputs["roleAssignmentName"] for a in default_stack.of_type("RoleAssignment"))
     assert names == sorted(a.inputs["roleAssignmentName"] for a in again.of_type("RoleAssignment"))
-    cosmos_ids = sorted(
-        a.inputs["roleAssignmentId"] for a in default_stack.of_type("SqlResourceSqlRoleAssignment")
-    )
+    cosmos_ids = sorted(a.inputs["roleAssignmentId"] for a in default_stack.of_type("SqlResourceSqlRoleAssignment"))
     assert len(set(names + cosmos_ids)) == len(names) + len(cosmos_ids)
     for name in names + cosmos_ids:
         assert len(name) == 36 and name.count("-") == 4
 
 
 @pytest.mark.parametrize("changed", [{"AZURE_ENV_NAME": "agents-prod"}])
-def test_assignment_names_differ_between_environments(
-    default_stack: Deployment, changed: dict[str, str]
-) -> None:
+def test_assignment_names_differ_between_environments(default_stack: Deployment, changed: dict[str, str]) -> None:
     other = run_stack(env=changed)
     mine = {a.inputs["roleAssignmentName"] for a in default_stack.of_type("RoleAssignment")}
     theirs = {a.inputs["roleAssignmentName"] for a in other.of_type("RoleAssignment")}

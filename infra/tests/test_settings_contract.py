@@ -57,10 +57,7 @@ def test_app_setting_values(default_stack: Deployment) -> None:
     assert app["AzureWebJobsStorage__queueServiceUri"] == f"https://{account}.queue.core.windows.net/"
     assert app["AZURE_CLIENT_ID"] == client_id
     assert app["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == f"ClientId={client_id};Authorization=AAD"
-    assert (
-        app["APPLICATIONINSIGHTS_CONNECTION_STRING"]
-        == default_stack.one("Component").state["connectionString"]
-    )
+    assert app["APPLICATIONINSIGHTS_CONNECTION_STRING"] == default_stack.one("Component").state["connectionString"]
     assert app["AZURE_KEY_VAULT_ENDPOINT"] == default_stack.one("Vault").state["properties"]["vaultUri"]
     assert app["COSMOS_ENDPOINT"] == default_stack.one("DatabaseAccount").state["documentEndpoint"]
     assert app["AGENT_PROVIDER"] == "azure_openai"
@@ -70,15 +67,10 @@ def test_app_setting_values(default_stack: Deployment) -> None:
 
 def test_no_flex_forbidden_settings(default_stack: Deployment) -> None:
     assert not set(default_stack.app_settings) & set(FLEX_FORBIDDEN_SETTINGS)
-    assert (
-        "FUNCTIONS_WORKER_RUNTIME" in FLEX_FORBIDDEN_SETTINGS
-        and "AzureWebJobsStorage" in FLEX_FORBIDDEN_SETTINGS
-    )
+    assert "FUNCTIONS_WORKER_RUNTIME" in FLEX_FORBIDDEN_SETTINGS and "AzureWebJobsStorage" in FLEX_FORBIDDEN_SETTINGS
 
 
-SECRET_PATTERNS = re.compile(
-    r"AccountKey=|SharedAccessKey|SharedAccessSignature|sig=|api[-_]?key|password", re.I
-)
+SECRET_PATTERNS = re.compile(r"AccountKey=|SharedAccessKey|SharedAccessSignature|sig=|api[-_]?key|password", re.I)
 
 
 def test_no_secret_in_app_settings_or_outputs(default_stack: Deployment) -> None:
@@ -119,17 +111,12 @@ def test_azd_outputs(default_stack: Deployment) -> None:
     assert outputs["SERVICE_API_NAME"] == outputs["AZURE_FUNCTION_APP_NAME"] == site
     assert outputs["SERVICE_API_URI"] == f"https://{site}.azurewebsites.net"
     assert outputs["AZURE_TENANT_ID"] == "99999999-8888-7777-6666-555555555555"
-    assert (
-        outputs["AZURE_FUNCTION_IDENTITY_CLIENT_ID"]
-        == default_stack.one("UserAssignedIdentity").state["clientId"]
-    )
+    assert outputs["AZURE_FUNCTION_IDENTITY_CLIENT_ID"] == default_stack.one("UserAssignedIdentity").state["clientId"]
     assert outputs["AZURE_KEY_VAULT_NAME"] == default_stack.one("Vault").inputs["vaultName"]
     assert outputs["AZURE_WORK_QUEUE_NAME"] == "agent-turns"
 
 
 def test_agent_model_is_a_declared_setting_when_configured() -> None:
-    stack = run_stack(
-        {"openaiEnabled": "false", "agentProvider": "anthropic", "agentModel": "claude-sonnet-4-5"}
-    )
+    stack = run_stack({"openaiEnabled": "false", "agentProvider": "anthropic", "agentModel": "claude-sonnet-4-5"})
     assert stack.app_settings["AGENT_MODEL"] == "claude-sonnet-4-5"
     assert runtime_app_settings(stack) <= set(RUNTIME_NAMES)

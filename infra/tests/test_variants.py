@@ -104,9 +104,7 @@ def test_env_name_falls_back_to_the_stack_name() -> None:
         ({"instanceMemoryMb": "512"}, None, "config 'instanceMemoryMb' must be one of 2048, 4096"),
     ],
 )
-def test_bad_config_stops_with_a_clear_error(
-    config: dict[str, str], env: dict[str, str] | None, message: str
-) -> None:
+def test_bad_config_stops_with_a_clear_error(config: dict[str, str], env: dict[str, str] | None, message: str) -> None:
     import pulumi
 
     base = {} if "no Azure region" in message else None

@@ -1,0 +1,102 @@
+"""Template files: azure.yaml of the root and of every sample, host.json and local.settings.json.template,
+validated offline against the published schemas (azd's remote `$ref`s served from the vendored copies)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from referencing import Registry, Resource
+from referencing.exceptions import NoSuchResource
+from referencing.jsonschema import DRAFT7
+
+REPO = Path(__file__).resolve().parents[2]
+SCHEMAS = Path(os.environ.get("AGENTS_SHARED_SCHEMAS", REPO.parent / "shared" / "schemas"))
+EXTENSIONS_URL = "https://raw.githubusercontent.com/Azure/azure-dev/main/cli/azd/extensions/"
+SAMPLES = sorted(p.parent for p in REPO.glob("samples/*/function_app.py"))
+
+pytestmark = pytest.mark.skipif(
+    not (SCHEMAS / "azure.yaml.json").is_file(), reason=f"schemas not found at {SCHEMAS} (set AGENTS_SHARED_SCHEMAS)"
+)
+
+
+def _offline(uri: str) -> Resource[Any]:
+    if uri.startswith(EXTENSIONS_URL):
+        path = SCHEMAS / "azd-extensions" / uri[len(EXTENSIONS_URL) :]
+        return Resource.from_contents(json.loads(path.read_text()), default_specification=DRAFT7)
+    raise NoSuchResource(ref=uri)  # never fetch anything
+
+
+def errors(validator_cls: Any, schema_file: str, document: Any, **kwargs: Any) -> list[str]:
+    schema = json.loads((SCHEMAS / schema_file).read_text(encoding="utf-8"))
+    validator = validator_cls(schema, **kwargs)
+    return [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(document)]
+
+
+def azure_yaml_errors(document: Any) -> list[str]:
+    return errors(jsonschema.Draft201909Validator, "azure.yaml.json", document, registry=Registry(retrieve=_offline))
+
+
+AZURE_YAMLS = [REPO / "azure.yaml", *(s / "azure.yaml" for s in SAMPLES)]
+
+
+@pytest.mark.parametrize("path", AZURE_YAMLS, ids=lambda p: str(p.relative_to(REPO)))
+def test_azure_yaml_is_valid(path: Path) -> None:
+    assert path.is_file(), f"{path.relative_to(REPO)} is missing: every sample deploys with its own azure.yaml"
+    assert azure_yaml_errors(yaml.safe_load(path.read_text(encoding="utf-8"))) == []
+
+
+def test_the_validator_rejects_a_bad_azure_yaml() -> None:
+    bad = {
+        "name": "Bad Name!",
+        "services": {"api": {"project": ".", "language": "python"}},
+        "hooks": {"preprovisionn": {"run": "x.py"}},
+    }
+    assert len(azure_yaml_errors(bad)) >= 2
+
+
+@pytest.mark.parametrize("path", AZURE_YAMLS, ids=lambda p: str(p.relative_to(REPO)))
+def test_azure_yaml_paths_exist(path: Path) -> None:
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    base = path.parent
+    project = (base / document["services"]["api"]["project"]).resolve()
+    assert (project / "function_app.py").is_file()
+    assert (
+        project / document["services"]["api"]["hooks"]["prepackage"]["run"]
+    ).resolve() == REPO / "scripts/package.py"
+    for hook in ("preprovision", "predown"):
+        assert (base / document["hooks"][hook]["run"]).resolve().is_file()
+    steps = [step["azd"] for step in document["workflows"]["up"]["steps"]]
+    assert steps == ["hooks run preprovision", "package --all", "deploy --all"]
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.name)
+def test_host_json_is_valid(sample: Path) -> None:
+    document = json.loads((sample / "host.json").read_text(encoding="utf-8"))
+    assert errors(jsonschema.Draft7Validator, "host.json", document) == []
+    assert document["extensions"]["http"]["routePrefix"] == ""
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.name)
+def test_local_settings_template_is_valid(sample: Path) -> None:
+    document = json.loads((sample / "local.settings.json.template").read_text(encoding="utf-8"))
+    assert errors(jsonschema.Draft4Validator, "local.settings.json", document) == []
+
+
+def test_schema_validators_reject_bad_files() -> None:
+    assert errors(jsonschema.Draft7Validator, "host.json", {"version": "1.0"})
+    assert errors(jsonschema.Draft4Validator, "local.settings.json", {"IsEncrypted": "no"})
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.name)
+def test_funcignore_keeps_local_files_out_and_wheels_in(sample: Path) -> None:
+    path = sample / ".funcignore"
+    assert path.is_file(), f"{path.relative_to(REPO)} is missing"
+    patterns = {line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")}
+    assert {"tests/", ".venv/", "local.settings.json", ".azure/", ".env"} <= patterns
+    assert not any(p.startswith("wheels") for p in patterns)
