@@ -32,6 +32,7 @@ def test_triggers_have_the_documented_routes_and_auth_levels() -> None:
         "health": ("api/health", func.AuthLevel.ANONYMOUS),
         "openapi": ("api/openapi.json", func.AuthLevel.ANONYMOUS),
         "sessions_item": ("api/sessions/{session_id}", func.AuthLevel.FUNCTION),
+        "mcp": ("api/mcp", func.AuthLevel.FUNCTION),
     }
     for function in functions.values():
         trigger = function.get_trigger()

@@ -112,8 +112,10 @@ class Agent:
     async def list_tools(self) -> list[Tool]:
         """Function tools plus the tools of every MCP server, listed for one turn."""
         tools = list(self._tools.values())
-        for server in self.mcp_servers:
-            tools.extend(await server.list_tools())
+        if self.mcp_servers:
+            from .mcp.tools import gather_mcp_tools
+
+            tools.extend(await gather_mcp_tools(self.mcp_servers, reserved=[t.name for t in tools]))
         for remote in self.a2a_agents:
             tools.append(remote.as_tool() if hasattr(remote, "as_tool") else as_tool(remote))
         return tools

@@ -151,6 +151,14 @@ def get_int(setting: Setting) -> int:
         raise ValueError(f"{setting.name} must be an integer, got {raw!r}") from None
 
 
+# MCP (samples/mcp-integration)
+MCP_SERVER_PATH = Setting(
+    "MCP_SERVER_PATH", "Path of the stdio MCP server script the MCP sample starts.", group="mcp"
+)
+MCP_SERVER_URL = Setting("MCP_SERVER_URL", "URL of an extra streamable-HTTP MCP server for the MCP sample.",
+                         group="mcp")
+MCP_SERVER_TOKEN = Setting("MCP_SERVER_TOKEN", "Bearer token for MCP_SERVER_URL.", group="mcp", secret=True)
+
 # Local host (``python -m azurefunctions.agents serve``)
 LOCAL_FUNCTION_KEY = Setting(
     "AGENTS_LOCAL_FUNCTION_KEY",

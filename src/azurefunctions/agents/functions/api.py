@@ -16,7 +16,7 @@ from ..errors import AgentFrameworkError, InvalidRequestError
 from ..messages import SESSION_ID_PATTERN, SESSION_ID_RULE
 from ..runner import normalize_request
 from ..types import ChatRequest, ChatResponse
-from .http import SSE_TYPE, HttpCall, HttpReply, error_reply, json_reply
+from .http import JSON_TYPE, SSE_TYPE, HttpCall, HttpReply, error_reply, json_reply
 from .routes import RouteSpec
 from .sse import encode_stream
 
@@ -42,6 +42,7 @@ class AgentHttpApi:
         self.max_body_bytes = max_body_bytes
         self._openapi = openapi
         self.version = version
+        self._mcp: Any = None
 
     async def dispatch(self, spec: RouteSpec, call: HttpCall) -> HttpReply:
         """Run the route's handler with method checks and the catch-all error boundary."""
@@ -97,6 +98,20 @@ class AgentHttpApi:
                              stream=encode_stream(runner.run_stream(request)))
         response = await runner.run(request)
         return chat_reply(response)
+
+    async def mcp(self, call: HttpCall) -> HttpReply:
+        """Agents as MCP tools, answered by the ``mcp`` SDK's server (imported on the first MCP request)."""
+        if self._mcp is None:
+            try:
+                from ..mcp.endpoint import MCPEndpoint
+            except ModuleNotFoundError:
+                return error_reply(501, "not_available", "The MCP endpoint needs the mcp SDK: "
+                                   "pip install 'azurefunctions-agent-framework[mcp]'")
+            self._mcp = MCPEndpoint(self.runners, max_body_bytes=self.max_body_bytes)
+        status, headers, body = await self._mcp.handle(call.method, call.path, call.headers, call.body)
+        media_type = next((v for k, v in headers.items() if k.lower() == "content-type"), JSON_TYPE)
+        headers = {k: v for k, v in headers.items() if k.lower() not in ("content-type", "content-length")}
+        return HttpReply(status=status, headers=headers, body=body, media_type=media_type)
 
     async def session(self, call: HttpCall) -> HttpReply:
         session_id = call.route_params.get("session_id", "")

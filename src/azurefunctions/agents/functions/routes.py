@@ -26,6 +26,8 @@ STANDARD_ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec("health", "api/health", ("GET",), "health", "health", "Health check."),
     RouteSpec("openapi", "api/openapi.json", ("GET",), "openapi", "openapi",
               "This OpenAPI description."),
+    RouteSpec("mcp", "api/mcp", ("POST",), "mcp", "mcp",
+              "The app's agents as MCP tools (streamable HTTP, stateless, JSON responses)."),
     RouteSpec("sessions_item", "api/sessions/{session_id}", ("GET", "DELETE"), "sessions", "session",
               "Read (history, active agent) or delete a session; owner only."),
 )
