@@ -37,6 +37,7 @@ from .events import (
 from .messages import Message, ToolCall, Usage, history_window
 from .providers.base import ModelRequest, ModelResponse
 from .sessions.base import Session, SessionStore
+from .telemetry import instrumentation
 from .tools.base import Tool, ToolContext, ToolOutput
 from .types import ChatRequest, ChatResponse, ToolCallRecord
 
@@ -194,11 +195,18 @@ class Runner:
             history = list(session.messages) if session is not None else []
             history.append(Message(role="user", content=request.message))
             text = ""
-            async for event in self._answer(turn, self.agent, history, stream):
-                if isinstance(event, _Final):
-                    text = event.text
-                else:
-                    yield event
+            with instrumentation().invoke_agent(agent=self.agent, conversation_id=turn.session_id) as span:
+                try:
+                    async for event in self._answer(turn, self.agent, history, stream):
+                        if isinstance(event, _Final):
+                            text = event.text
+                        else:
+                            yield event
+                except AgentFrameworkError as exc:
+                    span.record_error(exc.code)
+                    raise
+                span.set("gen_ai.usage.input_tokens", turn.usage.input_tokens)
+                span.set("gen_ai.usage.output_tokens", turn.usage.output_tokens)
             if session is not None:
                 session.messages = history
                 session.active_agent = turn.agent.name
@@ -235,11 +243,18 @@ class Runner:
                 max_tokens=config.max_tokens, stream=stream,
             )
             result: ModelResponse | None = None
-            async for item in provider.stream(request):
-                if isinstance(item, ModelResponse):
-                    result = item
-                else:
-                    yield TextDelta(agent=agent.name, text=item.text)
+            with instrumentation().chat(agent=agent, provider=provider, request=request) as span:
+                try:
+                    async for item in provider.stream(request):
+                        if isinstance(item, ModelResponse):
+                            result = item
+                        else:
+                            yield TextDelta(agent=agent.name, text=item.text)
+                except AgentFrameworkError as exc:
+                    span.record_error(exc.code)
+                    raise
+                if result is not None:
+                    span.set("gen_ai.response", result)
             if result is None:
                 raise AgentFrameworkError("the model returned no response", code="provider_error", status=502)
             turn.usage.add(result.usage)
@@ -276,11 +291,16 @@ class Runner:
                               f"{call.invalid_arguments[:200]}", is_error=True)
         context = ToolContext(agent_name=agent.name, session_id=turn.session_id, user_id=turn.request.user_id,
                               call_id=call.id, context=dict(turn.request.context))
-        try:
-            return await tool.invoke(call.arguments, context)
-        except Exception as exc:  # a Tool implementation that raised instead of returning an error
-            logger.exception("tool %s raised", call.name)
-            return ToolOutput(f"Tool {call.name} failed: {type(exc).__name__}", is_error=True)
+        with instrumentation().execute_tool(agent=agent, tool=tool, call=call) as span:
+            try:
+                output = await tool.invoke(call.arguments, context)
+            except Exception as exc:  # a Tool implementation that raised instead of returning an error
+                logger.exception("tool %s raised", call.name)
+                output = ToolOutput(f"Tool {call.name} failed: {type(exc).__name__}", is_error=True)
+            if output.is_error:
+                span.record_error("tool_error")
+            span.set("gen_ai.tool.call.result", output)
+            return output
 
     # Sessions ---------------------------------------------------------------------------------------------
     async def _load_session(self, request: ChatRequest) -> Session | None:
