@@ -24,28 +24,67 @@ def test_smoke_test_passes_against_the_sample_and_fails_against_nothing(tmp_path
     port = free_port()
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "AGENTS_SESSION_DB": str(tmp_path / "s.sqlite3")}
     server = subprocess.Popen(
-        [str(RUNTIME_PYTHON), "-m", "azurefunctions.agents", "serve", str(REPO / "samples" / "single-agent"),
-         "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp_path,
+        [
+            str(RUNTIME_PYTHON),
+            "-m",
+            "azurefunctions.agents",
+            "serve",
+            str(REPO / "samples" / "single-agent"),
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=tmp_path,
     )
     try:
         url = f"http://127.0.0.1:{port}"
         result = subprocess.run(
-            [sys.executable, str(REPO / "scripts" / "smoke_test.py"), url, "--key", "local", "--stream",
-             "--attempts", "60", "--delay", "0.25"],
-            capture_output=True, text=True, timeout=60, check=False,
+            [
+                sys.executable,
+                str(REPO / "scripts" / "smoke_test.py"),
+                url,
+                "--key",
+                "local",
+                "--stream",
+                "--attempts",
+                "60",
+                "--delay",
+                "0.25",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         assert result.returncode == 0, result.stdout + result.stderr
         assert [line.split(":")[0] for line in result.stdout.splitlines()] == [
-            "ok   health", "ok   agents", "ok   chat", "ok   stream", "smoke test passed",
+            "ok   health",
+            "ok   agents",
+            "ok   chat",
+            "ok   stream",
+            "smoke test passed",
         ]
     finally:
         server.terminate()
         server.wait(timeout=10)
     closed = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "smoke_test.py"), f"http://127.0.0.1:{free_port()}", "--key", "k",
-         "--attempts", "2", "--delay", "0.1"],
-        capture_output=True, text=True, timeout=60, check=False,
+        [
+            sys.executable,
+            str(REPO / "scripts" / "smoke_test.py"),
+            f"http://127.0.0.1:{free_port()}",
+            "--key",
+            "k",
+            "--attempts",
+            "2",
+            "--delay",
+            "0.1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert closed.returncode == 1
     assert closed.stdout.startswith("FAIL health: HTTP 0")
