@@ -210,6 +210,18 @@ async def test_timeout_is_surfaced(provider_case: ProviderCase, stream: bool) ->
     assert caught.value.status == 504
 
 
+async def test_timeout_bounds_each_wait_not_a_whole_stream(provider_case: ProviderCase) -> None:
+    text = "a stream that takes longer than the timeout, while its chunks keep coming"
+    provider_case.script.add(Reply(text=text, chunk_size=12, chunk_delay=0.15))
+    config = provider_case.with_config(timeout=0.6, max_retries=0)
+    async with provider_for(config) as provider:
+        started = time.monotonic()
+        deltas, final = await collect(provider, request_for(provider_case, [Message("user", "Hi")], stream=True))
+        elapsed = time.monotonic() - started
+    assert elapsed > 0.6, "the stream was expected to outlast the timeout"
+    assert "".join(deltas) == final.text == text
+
+
 @pytest.mark.parametrize("stream", [False, True], ids=["call", "stream"])
 async def test_malformed_body_is_surfaced(provider_case: ProviderCase, stream: bool,
                                           request: pytest.FixtureRequest) -> None:

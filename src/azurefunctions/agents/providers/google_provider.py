@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlparse
 
+import httpx
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
@@ -61,6 +62,12 @@ class GoogleProvider(ModelProvider):
         options = types.HttpOptions(base_url=base_url, timeout=max(1, round(config.timeout * 1000)))
         if config.api_version:
             options.api_version = config.api_version
+        # The SDK switches to aiohttp whenever aiohttp is installed, and there the timeout caps a whole
+        # stream; an httpx client of our own keeps one behaviour: the timeout bounds each wait for data.
+        self._http: httpx.AsyncClient | None = None
+        if "httpx_async_client" in types.HttpOptions.model_fields:
+            self._http = httpx.AsyncClient(timeout=config.timeout)
+            options.httpx_async_client = self._http
         self.client = genai.Client(api_key=self._api_key, http_options=options)
         self.server_address = urlparse(base_url).hostname
         self.retry_policy = RetryPolicy(max_retries=config.max_retries)
@@ -157,6 +164,8 @@ class GoogleProvider(ModelProvider):
 
     async def aclose(self) -> None:
         await self.client.aio.aclose()
+        if self._http is not None:
+            await self._http.aclose()
 
 
 class _Accumulator:
