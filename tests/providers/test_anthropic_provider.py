@@ -28,7 +28,9 @@ MODEL = "claude-sonnet-4-6"
 @pytest.fixture
 def server(anthropic_server: AnthropicServer) -> Iterator[AnthropicServer]:
     anthropic_server.script.clear()
+    anthropic_server.errors_in_stream = False
     yield anthropic_server
+    anthropic_server.errors_in_stream = False
 
 
 def config(server: AnthropicServer, **changes: object) -> LLMConfig:
@@ -159,4 +161,24 @@ async def test_retry_after_beyond_the_wait_budget_surfaces_at_once(server: Anthr
             await provider.complete(ModelRequest(model=MODEL, messages=[Message("user", "hi")]))
     assert time.monotonic() - started < 2
     assert caught.value.retry_after == 120
+    assert server.script.calls == 1
+
+
+async def test_overloaded_error_event_inside_a_stream_is_retried(server: AnthropicServer) -> None:
+    server.errors_in_stream = True
+    server.script.add(Reply(status=529), Reply(text="second stream"))
+    async with provider_for(config(server, max_retries=1)) as provider:
+        deltas, result = await collect(provider, ModelRequest(model=MODEL, messages=[Message("user", "hi")],
+                                                              stream=True))
+    assert "".join(deltas) == result.text == "second stream"
+    assert server.script.calls == 2
+
+
+async def test_error_event_inside_a_stream_is_a_clear_error(server: AnthropicServer) -> None:
+    server.errors_in_stream = True
+    server.script.add(Reply(status=500))
+    async with provider_for(config(server, max_retries=3)) as provider:
+        with pytest.raises(ProviderError) as caught:
+            await collect(provider, ModelRequest(model=MODEL, messages=[Message("user", "hi")], stream=True))
+    assert caught.value.message == "anthropic request failed (HTTP 500): scripted failure"
     assert server.script.calls == 1

@@ -49,6 +49,9 @@ class AnthropicServer(LocalServer):
     def __init__(self, *, api_key: str = "test-anthropic-key") -> None:
         self.script = Script()
         self.api_key = api_key
+        # When set, a scripted error on a streaming request comes as Anthropic sends errors that happen after
+        # the response started: HTTP 200, then an ``event: error`` (e.g. ``overloaded_error``).
+        self.errors_in_stream = False
         super().__init__(Starlette(routes=[Route("/v1/messages", self._messages, methods=["POST"])]))
 
     @property
@@ -70,6 +73,11 @@ class AnthropicServer(LocalServer):
         reply = self.script.take(tools, _last_tool_result(body.get("messages") or []))
         if reply.delay:
             await asyncio.sleep(reply.delay)
+        if reply.status is not None and self.errors_in_stream and body.get("stream"):
+            error = {"type": "error", "error": {"type": _ERROR_TYPES.get(reply.status, "api_error"),
+                                                "message": "scripted failure"}}
+            return StreamingResponse(iter([f"event: error\ndata: {dumps(error)}\n\n"]),
+                                     media_type="text/event-stream")
         if reply.status is not None:
             headers = {"retry-after": f"{reply.retry_after:g}"} if reply.retry_after is not None else {}
             return _error(reply.status, "scripted failure", headers)

@@ -39,6 +39,11 @@ DEFAULT_MAX_TOKENS = 4096
 _STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "tool_calls",
                  "max_tokens": "length", "refusal": "content_filter", "pause_turn": "stop"}
 
+# Anthropic's error types, for an error that arrives as a stream event rather than an HTTP status.
+_STREAM_ERROR_STATUS = {"overloaded_error": 529, "rate_limit_error": 429, "api_error": 500,
+                        "authentication_error": 401, "permission_error": 403, "invalid_request_error": 400,
+                        "request_too_large": 413, "not_found_error": 404, "timeout_error": 504}
+
 _JSON_INSTRUCTION = "Answer with one JSON object and nothing else."
 _CREATE_ARGUMENTS = frozenset(inspect.signature(AsyncMessages.create).parameters) - {"self"}
 
@@ -155,7 +160,10 @@ class AnthropicProvider(ModelProvider):
             return ProviderTimeoutError(
                 f"anthropic did not answer within {self.config.timeout:g} s (LLMConfig.timeout)")
         if isinstance(exc, anthropic.APIStatusError):
-            return status_error("anthropic", exc.status_code, _error_message(exc),
+            status = exc.status_code
+            if status < 400:  # an ``error`` event inside a stream that had started with 200
+                status = _STREAM_ERROR_STATUS.get(_error_type(exc) or "", 500)
+            return status_error("anthropic", status, _error_message(exc),
                                 parse_retry_after(dict(exc.response.headers)),
                                 key_setting=settings.ANTHROPIC_API_KEY.name, secret=self._api_key)
         if isinstance(exc, anthropic.APIConnectionError):
@@ -169,13 +177,21 @@ class AnthropicProvider(ModelProvider):
         await self.client.close()
 
 
-def _error_message(exc: anthropic.APIStatusError) -> str | None:
+def _error_field(exc: anthropic.APIStatusError, name: str) -> str | None:
     body = exc.body
     if isinstance(body, dict):
         error = body.get("error")
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return str(error["message"])
+        if isinstance(error, dict) and isinstance(error.get(name), str):
+            return str(error[name])
     return None
+
+
+def _error_message(exc: anthropic.APIStatusError) -> str | None:
+    return _error_field(exc, "message")
+
+
+def _error_type(exc: anthropic.APIStatusError) -> str | None:
+    return _error_field(exc, "type")
 
 
 def _usage(usage: Any, previous: Usage) -> Usage:

@@ -194,6 +194,9 @@ class _Accumulator:
                 requests=1,
             )
         pieces: list[str] = []
+        feedback = response.prompt_feedback
+        if feedback is not None and feedback.block_reason is not None:
+            self.finish_reason = "content_filter"  # the prompt itself was blocked: no candidates follow
         if not response.candidates:
             return pieces
         candidate = response.candidates[0]

@@ -60,7 +60,9 @@ class OllamaProvider(ModelProvider):
         host = config.base_url or settings.OLLAMA_HOST.get() or "http://127.0.0.1:11434"
         self.client = ollama.AsyncClient(host=host, timeout=config.timeout,
                                          event_hooks={"response": [_record_headers]})
-        self.host = str(self.client._client.base_url)
+        # The SDK normalises hosts such as "localhost:11434" or "0.0.0.0"; report the URL it really uses.
+        inner = getattr(self.client, "_client", None)
+        self.host = str(inner.base_url) if inner is not None else host
         self.server_address = urlparse(self.host).hostname
         self.retry_policy = RetryPolicy(max_retries=config.max_retries)
 
@@ -132,7 +134,7 @@ class OllamaProvider(ModelProvider):
             _last_headers.reset(token)
 
     async def aclose(self) -> None:
-        await self.client._client.aclose()
+        await self.client.close()  # type: ignore[no-untyped-call]
 
 
 def _detail(error: str) -> str | None:
