@@ -134,7 +134,9 @@ class OllamaProvider(ModelProvider):
             _last_headers.reset(token)
 
     async def aclose(self) -> None:
-        await self.client.close()  # type: ignore[no-untyped-call]
+        inner = getattr(self.client, "_client", None)
+        if inner is not None:  # AsyncClient.close() exists only in recent SDK releases
+            await inner.aclose()
 
 
 def _detail(error: str) -> str | None:
