@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..messages import Message, history_window
+from .events import StreamEvent, TurnLog
 
 
 @dataclass
@@ -66,6 +68,23 @@ class SessionStore(ABC):
     @abstractmethod
     async def delete(self, session_id: str) -> bool:
         """Delete the session and everything kept with it; ``False`` when there was nothing to delete."""
+
+    # The event log of streamed turns (see ``sessions/events.py``) ------------------------------------------
+    @abstractmethod
+    async def append_events(self, session_id: str, turn: str, batch: int, events: Sequence[StreamEvent], *,
+                            owner: str | None, final: bool) -> None:
+        """Keep batch number ``batch`` of turn ``turn`` (its events' ids are ``<turn>-<n>``) with the session.
+
+        Writing the same batch again replaces it. ``owner`` is the user the turn ran for; ``final`` marks the
+        turn's last batch. Event batches expire on their own (a day by default), whatever the session's TTL.
+        """
+
+    @abstractmethod
+    async def read_events(self, session_id: str, after: str | None = None) -> list[TurnLog]:
+        """The kept turns a stream resumes from, oldest first (see ``events.turns_from_batches``).
+
+        ``after`` None: the latest turn, whole. An event id: the rest of its turn, then every later turn.
+        """
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -33,7 +33,7 @@ import hashlib
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -50,6 +50,16 @@ from ._records import (
     session_from_records,
 )
 from .base import Session, SessionStore
+from .events import (
+    DEFAULT_EVENTS_TTL_SECONDS,
+    EventBatch,
+    StreamEvent,
+    TurnLog,
+    batch_item_id,
+    check_events,
+    parse_event_id,
+    turns_from_batches,
+)
 
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
@@ -122,8 +132,10 @@ class CosmosSessionStore(SessionStore):
         spill_threshold_bytes: int = DEFAULT_SPILL_THRESHOLD_BYTES,
         clock: Callable[[], float] = time.time,
         client_options: dict[str, Any] | None = None,
+        events_ttl_seconds: float | None = DEFAULT_EVENTS_TTL_SECONDS,
     ) -> None:
         """
+        ``events_ttl_seconds``: how long stream event batches are kept (``None`` or 0: as long as the session).
         ``endpoint``, ``database``, ``container``: default ``COSMOS_ENDPOINT``, ``COSMOS_DATABASE``,
         ``COSMOS_CONTAINER``. ``credential``: an async azure-identity credential (default
         ``DefaultAzureCredential``, closed with the store). ``ttl_seconds``: idle sessions expire after this
@@ -158,6 +170,7 @@ class CosmosSessionStore(SessionStore):
         }
         self._threshold = spill_threshold_bytes
         self._clock = clock
+        self._events_ttl = events_ttl_seconds if events_ttl_seconds and events_ttl_seconds > 0 else None
         self._client: CosmosClient | None = None
         self._container: ContainerProxy | None = None
         self._open_lock = asyncio.Lock()
@@ -443,6 +456,61 @@ class CosmosSessionStore(SessionStore):
             (key, value) for key, value in self._manifests.items() if key[0] != session_id
         )
         return existed
+
+
+    # -- event log ------------------------------------------------------------------------------------------
+
+    async def append_events(self, session_id: str, turn: str, batch: int, events: Sequence[StreamEvent], *,
+                            owner: str | None, final: bool) -> None:
+        session_id = check_session_id(session_id)
+        check_events(events, turn)
+        container = await self._get_container()
+        now = self._clock()
+        ttl = max(1, int(self._events_ttl)) if self._events_ttl is not None else self._item_ttl()
+        item = {
+            "id": batch_item_id(session_id, turn, batch),
+            "pk": session_id,
+            "type": "events",
+            "session_id": session_id,
+            **EventBatch(turn=turn, batch=batch, events=list(events), owner=owner, final=final,
+                         written_at=now).to_record(),
+            "ttl": ttl,
+        }
+        if (size := _size(item)) > MAX_ITEM_BYTES - _ITEM_OVERHEAD_BYTES:
+            raise _too_large(session_id, size)
+        await container.upsert_item(item, no_response=True)
+
+    async def read_events(self, session_id: str, after: str | None = None) -> list[TurnLog]:
+        session_id = check_session_id(session_id)
+        container = await self._get_container()
+        if after is not None:
+            start_turn = parse_event_id(after)[0]
+        else:
+            latest = [
+                row async for row in container.query_items(
+                    "SELECT TOP 1 c.turn FROM c WHERE c.pk = @pk AND c.type = 'events' ORDER BY c.turn DESC",
+                    parameters=[{"name": "@pk", "value": session_id}],
+                    partition_key=session_id,
+                )
+            ]
+            if not latest:
+                return []
+            start_turn = str(latest[0]["turn"])
+        rows = [
+            row async for row in container.query_items(
+                "SELECT * FROM c WHERE c.pk = @pk AND c.type = 'events' AND c.turn >= @turn",
+                parameters=[{"name": "@pk", "value": session_id}, {"name": "@turn", "value": start_turn}],
+                partition_key=session_id,
+            )
+        ]
+        now = self._clock()
+        batches = [EventBatch.from_record(row) for row in rows if not self._batch_expired(row, now)]
+        return turns_from_batches(batches, after)
+
+    @staticmethod
+    def _batch_expired(row: dict[str, Any], now: float) -> bool:
+        ttl = row.get("ttl")
+        return isinstance(ttl, int | float) and ttl > 0 and float(row.get("written_at") or 0) + ttl <= now
 
 
 def _too_large(session_id: str, size: int) -> InvalidRequestError:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from .base import Session, SessionStore
+from .events import StreamEvent, TurnLog
 
 
 class LazySessionStore(SessionStore):
@@ -25,6 +28,13 @@ class LazySessionStore(SessionStore):
 
     async def delete(self, session_id: str) -> bool:
         return await self.store.delete(session_id)
+
+    async def append_events(self, session_id: str, turn: str, batch: int, events: Sequence[StreamEvent], *,
+                            owner: str | None, final: bool) -> None:
+        await self.store.append_events(session_id, turn, batch, events, owner=owner, final=final)
+
+    async def read_events(self, session_id: str, after: str | None = None) -> list[TurnLog]:
+        return await self.store.read_events(session_id, after)
 
     async def aclose(self) -> None:
         if self._store is not None:

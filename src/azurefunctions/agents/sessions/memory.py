@@ -10,17 +10,30 @@ import asyncio
 import copy
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ..errors import SessionBusyError
 from ._records import check_session_id
 from .base import Session, SessionStore
+from .events import (
+    DEFAULT_EVENTS_TTL_SECONDS,
+    EventBatch,
+    StreamEvent,
+    TurnLog,
+    check_events,
+    parse_event_id,
+    turns_from_batches,
+)
 
 
 class MemorySessionStore(SessionStore):
-    def __init__(self, ttl_seconds: float | None = None, *, clock: Callable[[], float] = time.time) -> None:
-        """``ttl_seconds``: idle sessions expire after this long (``None``: never); ``clock``: wall time."""
+    def __init__(self, ttl_seconds: float | None = None, *, clock: Callable[[], float] = time.time,
+                 events_ttl_seconds: float | None = DEFAULT_EVENTS_TTL_SECONDS) -> None:
+        """``ttl_seconds``: idle sessions expire after this long (``None``: never); ``clock``: wall time;
+        ``events_ttl_seconds``: how long stream event batches are kept (``None``: as long as the process)."""
         self._items: dict[str, Session] = {}
+        self._events: dict[str, dict[tuple[str, int], EventBatch]] = {}
+        self._events_ttl = events_ttl_seconds if events_ttl_seconds is not None and events_ttl_seconds > 0 else None
         self._lock = asyncio.Lock()
         self._ttl = ttl_seconds if ttl_seconds is not None and ttl_seconds > 0 else None
         self._clock = clock
@@ -56,4 +69,24 @@ class MemorySessionStore(SessionStore):
     async def delete(self, session_id: str) -> bool:
         session_id = check_session_id(session_id)
         async with self._lock:
+            self._events.pop(session_id, None)
             return self._current(session_id) is not None and self._items.pop(session_id, None) is not None
+
+    async def append_events(self, session_id: str, turn: str, batch: int, events: Sequence[StreamEvent], *,
+                            owner: str | None, final: bool) -> None:
+        session_id = check_session_id(session_id)
+        check_events(events, turn)
+        record = EventBatch(turn=turn, batch=batch, events=list(events), owner=owner, final=final,
+                            written_at=self._clock())
+        self._events.setdefault(session_id, {})[(turn, batch)] = record
+
+    async def read_events(self, session_id: str, after: str | None = None) -> list[TurnLog]:
+        session_id = check_session_id(session_id)
+        if after is not None:
+            parse_event_id(after)
+        batches = self._events.get(session_id, {})
+        if self._events_ttl is not None:
+            now = self._clock()
+            for key in [k for k, b in batches.items() if b.written_at + self._events_ttl <= now]:
+                del batches[key]
+        return turns_from_batches(list(batches.values()), after)

@@ -16,7 +16,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +32,17 @@ from ._records import (
     session_from_records,
 )
 from .base import Session, SessionStore
+from .events import (
+    DEFAULT_EVENTS_TTL_SECONDS,
+    EventBatch,
+    StreamEvent,
+    TurnLog,
+    batch_item_id,
+    check_events,
+    parse_event_id,
+    turn_prefix,
+    turns_from_batches,
+)
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -65,6 +76,24 @@ WHERE pk = :pk AND id = :id AND etag = :if_match AND (expires_at IS NULL OR expi
 """
 
 
+_PUT_EVENTS = """
+INSERT INTO items (pk, id, kind, etag, body, updated_at, expires_at)
+VALUES (:pk, :id, 'events', :etag, :body, :now, :expires_at)
+ON CONFLICT (pk, id) DO UPDATE SET
+    etag = excluded.etag, body = excluded.body, updated_at = excluded.updated_at, expires_at = excluded.expires_at
+"""
+
+_LATEST_TURN = """
+SELECT id FROM items WHERE pk = ? AND kind = 'events' AND (expires_at IS NULL OR expires_at > ?)
+ORDER BY id DESC LIMIT 1
+"""
+
+_EVENTS_FROM = """
+SELECT body FROM items WHERE pk = ? AND kind = 'events' AND id >= ? AND (expires_at IS NULL OR expires_at > ?)
+ORDER BY id
+"""
+
+
 def default_path() -> Path:
     """The SQLite file from ``AGENTS_SESSION_DB``, relative to the current directory when relative."""
     raw = settings.SESSION_DB_PATH.get() or ".agents-data/sessions.sqlite3"
@@ -82,8 +111,10 @@ class SqliteSessionStore(SessionStore):
         busy_timeout_seconds: float = 30.0,
         sweep_interval_seconds: float = 600.0,
         clock: Callable[[], float] = time.time,
+        events_ttl_seconds: float | None = DEFAULT_EVENTS_TTL_SECONDS,
     ) -> None:
         """
+        ``events_ttl_seconds``: how long stream event batches are kept (``None`` or 0: as long as the session).
         ``path``: the database file (default ``AGENTS_SESSION_DB``); its folder is created on first use.
         ``ttl_seconds``: idle sessions expire after this long (default ``AGENTS_SESSION_TTL_SECONDS``;
         ``None`` or 0: never); expired rows are swept at most every ``sweep_interval_seconds``.
@@ -96,6 +127,7 @@ class SqliteSessionStore(SessionStore):
         self._busy_timeout_ms = int(busy_timeout_seconds * 1000)
         self._sweep_interval = sweep_interval_seconds
         self._clock = clock
+        self._events_ttl = events_ttl_seconds if events_ttl_seconds and events_ttl_seconds > 0 else None
         self._db: aiosqlite.Connection | None = None
         self._open_lock = asyncio.Lock()
         self._last_sweep = float("-inf")
@@ -204,6 +236,37 @@ class SqliteSessionStore(SessionStore):
         return any(
             row_id == session_id and (expires_at is None or expires_at > now) for row_id, expires_at in rows
         )
+
+    async def append_events(self, session_id: str, turn: str, batch: int, events: Sequence[StreamEvent], *,
+                            owner: str | None, final: bool) -> None:
+        session_id = check_session_id(session_id)
+        check_events(events, turn)
+        db = await self._connection()
+        now = self._clock()
+        record = EventBatch(turn=turn, batch=batch, events=list(events), owner=owner, final=final,
+                            written_at=now).to_record()
+        expires_at = now + self._events_ttl if self._events_ttl is not None else self._expires_at(now)
+        await db.execute(_PUT_EVENTS, {
+            "pk": session_id, "id": batch_item_id(session_id, turn, batch), "etag": uuid.uuid4().hex,
+            "body": json.dumps(record, separators=(",", ":"), ensure_ascii=False), "now": now,
+            "expires_at": expires_at,
+        })
+
+    async def read_events(self, session_id: str, after: str | None = None) -> list[TurnLog]:
+        session_id = check_session_id(session_id)
+        db = await self._connection()
+        now = self._clock()
+        if after is not None:
+            start_turn = parse_event_id(after)[0]
+        else:
+            async with db.execute(_LATEST_TURN, (session_id, now)) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                return []
+            start_turn = str(row[0])[len(session_id) + 3:].split(":", 1)[0]
+        async with db.execute(_EVENTS_FROM, (session_id, turn_prefix(session_id, start_turn), now)) as cursor:
+            rows = await cursor.fetchall()
+        return turns_from_batches([EventBatch.from_record(json.loads(body)) for (body,) in rows], after)
 
     async def aclose(self) -> None:
         db, self._db = self._db, None
