@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlparse
@@ -10,6 +11,7 @@ from urllib.parse import urlparse
 import openai
 
 from .. import settings
+from ..azure.secrets import SecretRef, aget_secret, get_secret
 from ..errors import (
     ConfigurationError,
     ProviderAuthenticationError,
@@ -20,9 +22,13 @@ from ..errors import (
 from ..messages import Message, Usage
 from ..types import LLMConfig
 from .base import ModelDelta, ModelProvider, ModelRequest, ModelResponse, ModelStreamItem, parse_tool_arguments
-from .credentials import resolve_api_key
+from .credentials import invalidate, locate_api_key, peek
+
+logger = logging.getLogger("azurefunctions.agents.providers")
 
 AZURE_OPENAI_SCOPE = "https://cognitiveservices.azure.com/.default"
+#: Stands in for a Key Vault key until the first request reads it (never sent: the client is rebuilt first).
+_UNREAD_KEY = "unread-key-vault-secret"
 
 
 class OpenAIProvider(ModelProvider):
@@ -30,11 +36,28 @@ class OpenAIProvider(ModelProvider):
 
     def __init__(self, config: LLMConfig) -> None:
         self.config = config
+        #: The Key Vault secret the key came from (then ``_key`` is the value in use), else None.
+        self._secret: SecretRef | None = None
+        self._key: str | None = None
+        self._retired: list[Any] = []  # clients replaced after a key rotation, closed with the provider
         self.client = self._make_client(config)
         self.server_address = urlparse(str(self.client.base_url)).hostname
 
     def _make_client(self, config: LLMConfig) -> Any:
-        api_key = resolve_api_key(config.api_key, settings.OPENAI_API_KEY)
+        located = locate_api_key(config.api_key, settings.OPENAI_API_KEY)
+        if located is None:
+            raise ConfigurationError(
+                f"No API key configured: set {settings.OPENAI_API_KEY.name} (or set "
+                f"{settings.AZURE_KEY_VAULT_ENDPOINT.name} and keep it in Key Vault as 'openai-api-key'), "
+                "or pass api_key= to LLMConfig.")
+        if isinstance(located, SecretRef):
+            # Read from Key Vault at the first request (in a worker thread), not here in the event loop.
+            self._secret = located
+            self._key = peek(located)
+            return self._client_with_key(config, self._key or _UNREAD_KEY)
+        return self._client_with_key(config, located)
+
+    def _client_with_key(self, config: LLMConfig, api_key: str) -> Any:
         return openai.AsyncOpenAI(
             api_key=api_key,
             base_url=config.base_url or settings.OPENAI_BASE_URL.get(),
@@ -45,7 +68,36 @@ class OpenAIProvider(ModelProvider):
     def _model(self, request: ModelRequest) -> str:
         return request.model
 
+    async def _current_client(self) -> Any:
+        """The client, rebuilt when the key read from Key Vault is not the one it was made with."""
+        if self._secret is None:
+            return self.client
+        value = await aget_secret(self._secret)
+        if value and value != self._key:
+            self._retired.append(self.client)  # requests in flight may still use it
+            self.client = self._client_with_key(self.config, value)
+            self._key = value
+        return self.client
+
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelStreamItem]:
+        """One model call; a key from Key Vault that the provider refuses (rotated) is re-read and the call
+        retried once."""
+        for attempt in range(2):
+            client = await self._current_client()
+            started = False
+            try:
+                async for item in self._stream_once(client, request):
+                    started = True
+                    yield item
+                return
+            except ProviderAuthenticationError:
+                secret = self._secret
+                if attempt or started or secret is None or not invalidate(secret, self._key):
+                    raise
+                logger.warning("%s refused the key from %s; re-reading it and retrying once",
+                               self.provider_name, secret.describe())
+
+    async def _stream_once(self, client: Any, request: ModelRequest) -> AsyncIterator[ModelStreamItem]:
         params: dict[str, Any] = {
             "model": self._model(request),
             "messages": to_openai_messages(request.system, request.messages),
@@ -67,10 +119,10 @@ class OpenAIProvider(ModelProvider):
         params.update(self.config.extra)
         try:
             if request.stream:
-                async for item in self._stream(params):
+                async for item in self._stream(client, params):
                     yield item
             else:
-                response = await self.client.chat.completions.create(**params)
+                response = await client.chat.completions.create(**params)
                 result = _from_completion(response)
                 if result.text:
                     yield ModelDelta(result.text)
@@ -80,8 +132,8 @@ class OpenAIProvider(ModelProvider):
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ProviderError(f"{self.provider_name} returned a malformed response") from exc
 
-    async def _stream(self, params: dict[str, Any]) -> AsyncIterator[ModelStreamItem]:
-        stream = await self.client.chat.completions.create(
+    async def _stream(self, client: Any, params: dict[str, Any]) -> AsyncIterator[ModelStreamItem]:
+        stream = await client.chat.completions.create(
             **params, stream=True, stream_options={"include_usage": True})
         text: list[str] = []
         calls: dict[int, dict[str, str]] = {}
@@ -115,7 +167,9 @@ class OpenAIProvider(ModelProvider):
         yield result
 
     async def aclose(self) -> None:
-        await self.client.close()
+        for client in [*self._retired, self.client]:
+            await client.close()
+        self._retired.clear()
 
 
 class AzureOpenAIProvider(OpenAIProvider):
@@ -131,7 +185,16 @@ class AzureOpenAIProvider(OpenAIProvider):
                 "or OPENAI_API_KEY, or choose a provider with AGENT_PROVIDER."
             )
         api_version = config.api_version or settings.AZURE_OPENAI_API_VERSION.get()
-        api_key = resolve_api_key(config.api_key, settings.AZURE_OPENAI_API_KEY, required=False)
+        located = locate_api_key(config.api_key, settings.AZURE_OPENAI_API_KEY)
+        api_key: str | None = None
+        if isinstance(located, SecretRef):
+            # An explicit SecretRef must exist; the fallback secret 'azure-openai-api-key' may not (then
+            # Entra ID is used). Read once per process, here, because it decides how the client authenticates.
+            api_key = get_secret(located, required=isinstance(config.api_key, SecretRef))
+            if api_key:
+                self._secret, self._key = located, api_key
+        else:
+            api_key = located
         common: dict[str, Any] = {
             "azure_endpoint": endpoint,
             "api_version": api_version,
@@ -140,8 +203,9 @@ class AzureOpenAIProvider(OpenAIProvider):
         }
         if config.azure_deployment:
             common["azure_deployment"] = config.azure_deployment
+        self._common = common
         if api_key:
-            return openai.AsyncAzureOpenAI(api_key=api_key, **common)
+            return self._client_with_key(config, api_key)
         try:
             from azure.identity.aio import DefaultAzureCredential, get_bearer_token_provider
         except ModuleNotFoundError as exc:
@@ -152,6 +216,9 @@ class AzureOpenAIProvider(OpenAIProvider):
         self._credential = DefaultAzureCredential()
         token_provider = get_bearer_token_provider(self._credential, AZURE_OPENAI_SCOPE)
         return openai.AsyncAzureOpenAI(azure_ad_token_provider=token_provider, **common)
+
+    def _client_with_key(self, config: LLMConfig, api_key: str) -> Any:
+        return openai.AsyncAzureOpenAI(api_key=api_key, **self._common)
 
     def _model(self, request: ModelRequest) -> str:
         return self.config.azure_deployment or request.model
