@@ -1,0 +1,202 @@
+"""A Key Vault secrets endpoint over HTTPS on 127.0.0.1, driven by the real ``SecretClient``.
+
+Implements ``GET /secrets/{name}[/{version}]?api-version=`` and Key Vault's bearer challenge: a request
+without a token gets ``401`` with ``WWW-Authenticate: Bearer authorization="https://login.microsoftonline.com/
+<tenant>", resource="https://vault.azure.net"``; the client then asks its credential (the local managed
+identity server) for a token and repeats the request. The certificate is made at start-up with
+``cryptography``; ``ca_file`` is the PEM file a client must trust. ``reads`` records every authorised read.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import json
+import os
+import secrets
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from .base import LocalServer
+
+TENANT_ID = "72f988bf-0000-0000-0000-000000000000"
+CHALLENGE = (f'Bearer authorization="https://login.microsoftonline.com/{TENANT_ID}", '
+             'resource="https://vault.azure.net"')
+
+
+@dataclass
+class SecretRead:
+    name: str
+    version: str | None
+    api_version: str
+    token: str
+
+
+@dataclass
+class _Version:
+    id: str
+    value: str
+    created: int
+
+
+def make_certificate(directory: str) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 (also its own CA), written as PEM; returns (cert, key) paths."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    public = key.public_key()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name).public_key(public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=2))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                       critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                     content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                     key_agreement=False, encipher_only=False, decipher_only=False),
+                       critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(public), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path = os.path.join(directory, "vault-cert.pem")
+    key_path = os.path.join(directory, "vault-key.pem")
+    with open(cert_path, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(key_path, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+class KeyVaultServer:
+    """``KeyVaultServer(token_validator=identity.tokens.__contains__).start()``; ``set_secret`` adds a version."""
+
+    def __init__(self, *, token_validator: Callable[[str], bool] | None = None) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="kv-")
+        self.ca_file, key_file = make_certificate(self._dir.name)
+        self.token_validator = token_validator
+        self.reads: list[SecretRead] = []
+        self.challenges = 0
+        #: Secret names this server answers 403 for (an identity without the role).
+        self.forbidden: set[str] = set()
+        self._secrets: dict[str, list[_Version]] = {}
+        self._lock = threading.Lock()
+
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            await self._handle(scope, send)
+
+        self._server = LocalServer(app, ssl_certfile=self.ca_file, ssl_keyfile=key_file)
+        self.url = self._server.url
+
+    def set_secret(self, name: str, value: str) -> str:
+        """Store a new version of ``name`` (it becomes the latest); returns the version id."""
+        version = secrets.token_hex(16)
+        with self._lock:
+            self._secrets.setdefault(name.lower(), []).append(_Version(version, value, int(time.time())))
+        return version
+
+    def reset(self) -> None:
+        """Forget every secret, read and refusal (between tests sharing one server)."""
+        with self._lock:
+            self._secrets.clear()
+            self.reads.clear()
+            self.forbidden.clear()
+            self.challenges = 0
+
+    def reads_of(self, name: str) -> int:
+        with self._lock:
+            return sum(1 for r in self.reads if r.name.lower() == name.lower())
+
+    def start(self) -> KeyVaultServer:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+        self._dir.cleanup()
+
+    def __enter__(self) -> KeyVaultServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    async def _handle(self, scope: dict[str, Any], send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        query = {k: v[0] for k, v in parse_qs(scope["query_string"].decode()).items()}
+        parts = [p for p in scope["path"].split("/") if p]
+        if scope["method"] != "GET" or len(parts) not in (2, 3) or parts[0] != "secrets":
+            await _respond(send, 404, _error("NotFound", "No such operation."))
+            return
+        if not query.get("api-version"):
+            await _respond(send, 400, _error("BadParameter", "The 'api-version' parameter is required."))
+            return
+        auth = headers.get("authorization", "")
+        if not auth.startswith("Bearer "):
+            with self._lock:
+                self.challenges += 1
+            await _respond(send, 401, _error("Unauthorized", "AKV10000: Request is missing a Bearer token."),
+                           extra=[(b"www-authenticate", CHALLENGE.encode())])
+            return
+        token = auth.removeprefix("Bearer ")
+        if self.token_validator is not None and not self.token_validator(token):
+            await _respond(send, 401, _error("Unauthorized", "AKV10032: Invalid issuer."),
+                           extra=[(b"www-authenticate", CHALLENGE.encode())])
+            return
+        name = parts[1]
+        version = parts[2] if len(parts) == 3 else None
+        with self._lock:
+            self.reads.append(SecretRead(name, version, query["api-version"], token))
+            forbidden = name.lower() in self.forbidden
+            versions = self._secrets.get(name.lower(), [])
+            found = versions[-1] if versions and version is None else next(
+                (v for v in versions if v.id == version), None)
+        if forbidden:
+            await _respond(send, 403, _error("Forbidden", "Caller is not authorized to perform action on "
+                                                          "resource. Action: 'Microsoft.KeyVault/vaults/secrets/"
+                                                          "getSecret/action'"))
+            return
+        if found is None:
+            await _respond(send, 404, _error(
+                "SecretNotFound", f"A secret with (name/id) {name} was not found in this key vault."))
+            return
+        await _respond(send, 200, {
+            "value": found.value,
+            "id": f"{self.url}/secrets/{name}/{found.id}",
+            "attributes": {"enabled": True, "created": found.created, "updated": found.created,
+                           "recoveryLevel": "Recoverable+Purgeable", "recoverableDays": 90},
+            "tags": {},
+        })
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+async def _respond(send: Any, status: int, body: dict[str, Any],
+                   extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    payload = json.dumps(body).encode()
+    await send({
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", b"application/json; charset=utf-8"),
+                    (b"content-length", str(len(payload)).encode()), *(extra or [])],
+    })
+    await send({"type": "http.response.body", "body": payload})
