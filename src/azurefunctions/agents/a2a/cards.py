@@ -1,0 +1,89 @@
+"""Agent Cards: what an agent tells A2A clients about itself, built from the agent and the request.
+
+The card lists one JSON-RPC endpoint twice, as A2A 1.0 and as 0.3 (the same URL serves both; the SDK client
+picks 1.0, 0.3 clients read the 0.3 fields the SDK adds). Capabilities say what is built: streaming yes,
+push notifications no (configs are stored, but nothing delivers them yet), no extended card.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from a2a.server.request_handlers.response_helpers import agent_card_to_dict
+from a2a.types.a2a_pb2 import (
+    AgentCapabilities,
+    AgentCard,
+    AgentInterface,
+    AgentSkill,
+    APIKeySecurityScheme,
+    SecurityRequirement,
+    SecurityScheme,
+    StringList,
+)
+from a2a.utils.constants import PROTOCOL_VERSION_0_3, PROTOCOL_VERSION_1_0, TransportProtocol
+
+from ..agent import Agent
+
+#: ``Cache-Control`` of card responses: clients may reuse a card for five minutes, then revalidate (ETag).
+CARD_CACHE_CONTROL = "public, max-age=300"
+INPUT_MODES = ["text/plain", "application/json"]
+OUTPUT_MODES = ["text/plain"]
+
+
+def rpc_url(base_url: str, agent_name: str) -> str:
+    return f"{base_url.rstrip('/')}/api/agents/{agent_name}/a2a"
+
+
+def build_card(agent: Agent, *, base_url: str, auth_level: str, push_notifications: bool = False) -> AgentCard:
+    """The agent's card. ``auth_level`` is the JSON-RPC route's (ANONYMOUS, FUNCTION or ADMIN)."""
+    url = rpc_url(base_url, agent.name)
+    card = AgentCard(
+        name=agent.name,
+        description=agent.description or agent.name,
+        version=agent.version,
+        supported_interfaces=[
+            AgentInterface(url=url, protocol_binding=TransportProtocol.JSONRPC.value,
+                           protocol_version=PROTOCOL_VERSION_1_0),
+            AgentInterface(url=url, protocol_binding=TransportProtocol.JSONRPC.value,
+                           protocol_version=PROTOCOL_VERSION_0_3),
+        ],
+        capabilities=AgentCapabilities(streaming=True, push_notifications=push_notifications,
+                                       extended_agent_card=False),
+        default_input_modes=INPUT_MODES,
+        default_output_modes=OUTPUT_MODES,
+        skills=skills(agent),
+    )
+    if auth_level.upper() != "ANONYMOUS":
+        where = "the master (host) key" if auth_level.upper() == "ADMIN" else "a function key"
+        card.security_schemes["functionKey"].CopyFrom(SecurityScheme(api_key_security_scheme=APIKeySecurityScheme(
+            location="header", name="x-functions-key", description=f"Azure Functions: {where}.")))
+        card.security_schemes["functionKeyQuery"].CopyFrom(SecurityScheme(
+            api_key_security_scheme=APIKeySecurityScheme(location="query", name="code",
+                                                         description=f"Azure Functions: {where}.")))
+        for name in ("functionKey", "functionKeyQuery"):
+            requirement = SecurityRequirement()
+            requirement.schemes[name].CopyFrom(StringList())
+            card.security_requirements.append(requirement)
+    return card
+
+
+def skills(agent: Agent) -> list[AgentSkill]:
+    """The agent itself as a skill, then each of its function tools (when the agent exposes its tools)."""
+    result = [AgentSkill(id=agent.name, name=agent.name, description=agent.description or agent.name,
+                         tags=["agent", type(agent).__name__], input_modes=INPUT_MODES, output_modes=OUTPUT_MODES)]
+    if agent.expose_tools:
+        for tool in agent.tools:
+            result.append(AgentSkill(id=f"{agent.name}.{tool.name}", name=tool.name,
+                                     description=tool.description or tool.name, tags=["tool"]))
+    return result
+
+
+def card_json(card: AgentCard) -> tuple[bytes, str]:
+    """The card's JSON as the SDK serves it (1.0 fields, plus the 0.3 ones for the 0.3 interface), and its
+    weak ETag."""
+    data: dict[str, Any] = agent_card_to_dict(card)
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
+    return body, f'W/"{digest}"'

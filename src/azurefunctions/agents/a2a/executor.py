@@ -1,0 +1,131 @@
+"""Runs an A2A task as one turn of an agent, mapping the Runner's events onto task updates.
+
+A task's ``contextId`` is the session: its messages run as turns of that agent with ``session_id`` = context
+id, so an A2A conversation and the chat route share one history model. The answer becomes the task's
+artifact; tool calls, tool results and handoffs become ``working`` status updates (visible in the stream);
+a failed turn ends the task ``failed`` with the turn's client-safe error message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from a2a.server.agent_execution import AgentExecutor, RequestContext
+from a2a.server.agent_execution.simple_request_context_builder import SimpleRequestContextBuilder
+from a2a.server.context import ServerCallContext
+from a2a.server.events import EventQueue
+from a2a.server.tasks import TaskUpdater
+from a2a.types.a2a_pb2 import Message, Part, SendMessageRequest, Task, TaskState, TaskStatus
+from a2a.utils.errors import ContentTypeNotSupportedError, InvalidParamsError
+
+from ..events import HandoffOccurred, ToolCallCompleted, ToolCallStarted, TurnCompleted, TurnFailed
+from ..messages import SESSION_ID_PATTERN
+from ..runner import Runner
+from ..types import ChatRequest
+
+logger = logging.getLogger("azurefunctions.agents.a2a")
+
+#: Longest tool result quoted in a status update (the full result stays in the session history).
+TOOL_RESULT_PREVIEW = 1000
+
+
+def message_text(message: Message) -> str:
+    """The user's message as one text: text parts as they are, data parts as JSON."""
+    chunks: list[str] = []
+    for part in message.parts:
+        kind = part.WhichOneof("content")
+        if kind == "text":
+            chunks.append(part.text)
+        elif kind == "data":
+            from google.protobuf.json_format import MessageToDict
+
+            chunks.append(json.dumps(MessageToDict(part.data), ensure_ascii=False))
+    return "\n".join(chunk for chunk in chunks if chunk)
+
+
+class CheckedRequestContextBuilder(SimpleRequestContextBuilder):
+    """The SDK's context builder, refusing what a turn cannot take before any task is created."""
+
+    async def build(self, context: ServerCallContext, params: SendMessageRequest | None = None,
+                    task_id: str | None = None, context_id: str | None = None,
+                    task: Task | None = None) -> RequestContext:
+        if params is not None:
+            if context_id and not SESSION_ID_PATTERN.match(context_id):
+                raise InvalidParamsError(message="contextId must be 1-128 characters: letters, digits, '-', '_', "
+                                                 "'.', '@' or ':', not starting with '.' (it names the session).")
+            for part in params.message.parts:
+                if part.WhichOneof("content") in ("raw", "url"):
+                    raise ContentTypeNotSupportedError(
+                        message="This agent accepts text and data parts only (text/plain, application/json).")
+            if not message_text(params.message).strip():
+                raise InvalidParamsError(message="The message has no text: send at least one non-empty text part.")
+        return await super().build(context, params=params, task_id=task_id, context_id=context_id, task=task)
+
+
+class RunnerExecutor(AgentExecutor):
+    """``AgentExecutor`` over a ``Runner``: one task = one turn of ``runner.agent``."""
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+
+    async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
+        task_id, context_id = str(context.task_id), str(context.context_id)
+        updater = TaskUpdater(event_queue, task_id, context_id)
+        if context.current_task is None:
+            task = Task(id=task_id, context_id=context_id,
+                        status=TaskStatus(state=TaskState.TASK_STATE_SUBMITTED))
+            if context.message is not None:
+                task.history.append(context.message)
+            await event_queue.enqueue_event(task)
+        await updater.start_work()
+        request = ChatRequest(message=message_text(context.message) if context.message else "",
+                              session_id=context_id, stream=True)
+        async for event in self.runner.run_stream(request):
+            if isinstance(event, ToolCallStarted):
+                await updater.start_work(self._note(updater, f"Calling tool {event.name}.", event.to_dict()))
+            elif isinstance(event, ToolCallCompleted):
+                data = event.to_dict()
+                if len(event.result) > TOOL_RESULT_PREVIEW:
+                    data["result"] = event.result[:TOOL_RESULT_PREVIEW]
+                    data["truncated"] = True
+                verb = "failed" if event.is_error else "returned"
+                await updater.start_work(self._note(updater, f"Tool {event.name} {verb}.", data))
+            elif isinstance(event, HandoffOccurred):
+                await updater.start_work(self._note(
+                    updater, f"{event.from_agent} handed the conversation to {event.to_agent}.", event.to_dict()))
+            elif isinstance(event, TurnCompleted):
+                response = event.response
+                await updater.add_artifact(
+                    [Part(text=response.response or "", media_type="text/plain")], name="answer",
+                    metadata=_answer_metadata(response.to_dict()), last_chunk=True)
+                await updater.complete()
+                return
+            elif isinstance(event, TurnFailed):
+                await updater.failed(updater.new_agent_message(
+                    [Part(text=event.message)], metadata={"code": event.code, "status": event.status}))
+                return
+        await updater.failed(updater.new_agent_message([Part(text="The turn ended without an answer.")]))
+
+    async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
+        updater = TaskUpdater(event_queue, str(context.task_id), str(context.context_id))
+        await updater.cancel(updater.new_agent_message([Part(text="The task was canceled.")]))
+
+    @staticmethod
+    def _note(updater: TaskUpdater, text: str, data: dict[str, Any]) -> Message:
+        from google.protobuf.struct_pb2 import Value
+
+        value = Value()
+        value.struct_value.update(_json_safe(data))
+        return updater.new_agent_message([Part(text=text), Part(data=value, media_type="application/json")])
+
+
+def _answer_metadata(response: dict[str, Any]) -> dict[str, Any]:
+    keys = ("agent", "session_id", "usage", "handoff_path")
+    return dict(_json_safe({key: response[key] for key in keys if response.get(key) is not None}))
+
+
+def _json_safe(data: Any) -> Any:
+    """``data`` as plain JSON types (protobuf ``Struct`` takes nothing else)."""
+    return json.loads(json.dumps(data, ensure_ascii=False, default=str))

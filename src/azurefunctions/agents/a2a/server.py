@@ -1,0 +1,126 @@
+"""The A2A side of an ``AgentMode.A2A`` app: its routes and their handlers, transport-neutral.
+
+Every agent of the app is an A2A agent: its card at ``/api/agents/{name}/.well-known/agent-card.json`` and its
+JSON-RPC endpoint at ``/api/agents/{name}/a2a``; the root ``/.well-known/agent-card.json`` (and the legacy
+``agent.json``) is the default agent's card. The ``a2a`` SDK is imported on the first A2A request, never while
+the Functions host indexes the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import weakref
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from .. import settings
+from ..errors import ConfigurationError
+from ..functions.http import HttpCall, HttpReply, error_reply
+from ..functions.routes import RouteSpec
+from .routes import A2A_ROUTES
+
+if TYPE_CHECKING:
+    from ..agent import Agent
+    from ..runner import Runner
+    from ..sessions.base import SessionStore
+    from .endpoint import A2AEndpoint
+
+logger = logging.getLogger("azurefunctions.agents.a2a")
+
+
+class A2AServer:
+    """Handlers of the A2A routes. ``rpc_auth_level`` is the JSON-RPC route's auth level (its card's security)."""
+
+    def __init__(self, *, agents: Mapping[str, Agent], runners: Mapping[str, Runner], session_store: SessionStore,
+                 default_agent: str | None, rpc_auth_level: str, max_body_bytes: int) -> None:
+        if importlib.util.find_spec("a2a") is None:
+            raise ConfigurationError(
+                "AgentMode.A2A needs the A2A SDK: pip install 'azurefunctions-agent-framework[a2a]'")
+        self.agents = agents
+        self.runners = runners
+        self.session_store = session_store
+        self.default_agent = default_agent
+        self.rpc_auth_level = rpc_auth_level
+        self.max_body_bytes = max_body_bytes
+        self.route_specs: list[RouteSpec] = list(A2A_ROUTES)
+        self._endpoints: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, A2AEndpoint]] = (
+            weakref.WeakKeyDictionary())
+
+    def serves(self, spec: RouteSpec) -> bool:
+        return spec in self.route_specs
+
+    async def dispatch(self, spec: RouteSpec, call: HttpCall) -> HttpReply:
+        """Method check, the route's handler, and the error boundary (no exception text reaches a client)."""
+        if call.method.upper() not in spec.methods:
+            return error_reply(405, "method_not_allowed",
+                               f"{call.method.upper()} is not allowed here; use {', '.join(spec.methods)}.",
+                               headers={"Allow": ", ".join(spec.methods)})
+        try:
+            if spec.handler == "a2a_rpc":
+                return await self.rpc(call)
+            if spec.handler == "a2a_root_card":
+                return self.card(call, self.default_agent or "")
+            return self.card(call, call.route_params.get("agent_name", ""))
+        except Exception:
+            logger.exception("%s %s failed", call.method, call.path)
+            return error_reply(500, "internal_error", "The request failed; the error was logged.")
+
+    # Handlers ---------------------------------------------------------------------------------------------
+    def card(self, call: HttpCall, name: str) -> HttpReply:
+        from .cards import CARD_CACHE_CONTROL, build_card, card_json
+
+        agent = self.agents.get(name)
+        if agent is None:
+            return self._unknown_agent(name)
+        card = build_card(agent, base_url=self.base_url(call), auth_level=self.rpc_auth_level)
+        body, etag = card_json(card)
+        headers = {"Cache-Control": CARD_CACHE_CONTROL, "ETag": etag}
+        if _matches(call.header("if-none-match"), etag):
+            return HttpReply(status=304, headers=headers, body=b"")
+        return HttpReply(status=200, headers=headers, body=body)
+
+    async def rpc(self, call: HttpCall) -> HttpReply:
+        name = call.route_params.get("agent_name", "")
+        if name not in self.agents:
+            return self._unknown_agent(name)
+        return await self.endpoint(name, call).handle(call)
+
+    def endpoint(self, name: str, call: HttpCall) -> A2AEndpoint:
+        """The agent's endpoint on this event loop (the SDK's handler keeps loop-bound state)."""
+        per_loop = self._endpoints.setdefault(asyncio.get_running_loop(), {})
+        if name not in per_loop:
+            from .cards import build_card
+            from .endpoint import A2AEndpoint
+
+            card = build_card(self.agents[name], base_url=self.base_url(call), auth_level=self.rpc_auth_level)
+            per_loop[name] = A2AEndpoint(self.runners[name], self.session_store, card,
+                                         max_body_bytes=self.max_body_bytes)
+        return per_loop[name]
+
+    @staticmethod
+    def base_url(call: HttpCall) -> str:
+        return (settings.PUBLIC_URL.get() or call.base_url or "").rstrip("/")
+
+    async def aclose(self) -> None:
+        """Drain running tasks of the current loop's endpoints (local host shutdown, tests)."""
+        try:
+            per_loop = self._endpoints.pop(asyncio.get_running_loop(), {})
+        except RuntimeError:
+            return
+        for endpoint in per_loop.values():
+            await endpoint.aclose()
+
+    def _unknown_agent(self, name: str) -> HttpReply:
+        known = ", ".join(self.agents) or "none"
+        return error_reply(404, "agent_not_found", f"No agent named {name[:64]!r}. Agents: {known}.")
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    """Weak comparison of ``If-None-Match`` candidates with the card's ETag (RFC 9110 §13.1.2)."""
+    if not if_none_match:
+        return False
+    candidates = [c.strip().removeprefix("W/") for c in if_none_match.split(",")]
+    return "*" in candidates or etag.removeprefix("W/") in candidates
+
