@@ -9,8 +9,9 @@ from typing import Any
 import azure.functions as func
 
 from .. import __version__, settings
+from ..a2a.server import A2AServer
 from ..agent import Agent
-from ..errors import ConfigurationError, FeatureNotAvailableError
+from ..errors import ConfigurationError
 from ..runner import Runner
 from ..sessions.base import SessionStore
 from ..sessions.lazy import LazySessionStore
@@ -75,10 +76,13 @@ class AgentFunctionApp(func.FunctionApp):
             if group not in self._group_auth:
                 raise ValueError(f"auth_levels: unknown route group {group!r}; groups: {', '.join(self._group_auth)}")
             self._group_auth[group] = _auth_level(level)
-        if self.mode is AgentMode.A2A:
-            raise FeatureNotAvailableError("AgentMode.A2A is not available in this version of the framework; "
-                                           "use AgentMode.AZURE_FUNCTION_AGENT.")
         self.route_specs: list[RouteSpec] = list(STANDARD_ROUTES)
+        self.a2a: A2AServer | None = None
+        if self.mode is AgentMode.A2A:  # the A2A routes; the a2a SDK itself loads on the first A2A request
+            self.a2a = A2AServer(agents=self.agents, runners=self.runners, session_store=self.session_store,
+                                 default_agent=self.default_agent, rpc_auth_level=self._group_auth["a2a"].name,
+                                 max_body_bytes=self.max_body_bytes)
+            self.route_specs.extend(self.a2a.route_specs)
         self.api = AgentHttpApi(agents=self.agents, runners=self.runners, session_store=self.session_store,
                                 routes=self.route_specs, mode=self.mode.value, max_body_bytes=self.max_body_bytes,
                                 openapi=self._openapi, version=__version__)
@@ -110,8 +114,10 @@ class AgentFunctionApp(func.FunctionApp):
         self.function_name(name=spec.name)(decorated)
 
     def _runner_for(self, spec: RouteSpec) -> Any:
+        target = self.a2a if self.a2a is not None and self.a2a.serves(spec) else self.api
+
         async def run(call: HttpCall) -> HttpReply:
-            return await self.api.dispatch(spec, call)
+            return await target.dispatch(spec, call)
 
         return run
 
@@ -123,6 +129,8 @@ class AgentFunctionApp(func.FunctionApp):
 
     async def aclose(self) -> None:
         """Close model clients and the session store (local host shutdown, tests)."""
+        if self.a2a is not None:
+            await self.a2a.aclose()
         for agent in self.agents.values():
             await agent.aclose()
         await self.session_store.aclose()
