@@ -17,8 +17,10 @@ from ..messages import SESSION_ID_PATTERN, SESSION_ID_RULE
 from ..runner import normalize_request
 from ..types import ChatRequest, ChatResponse
 from .http import JSON_TYPE, SSE_TYPE, HttpCall, HttpReply, error_reply, json_reply
+from .live import StreamedTurn
+from .resume import StreamResumer
 from .routes import RouteSpec
-from .sse import encode_stream
+from .sse import SSE_HEADERS
 
 if TYPE_CHECKING:
     from ..agent import Agent
@@ -43,6 +45,8 @@ class AgentHttpApi:
         self._openapi = openapi
         self.version = version
         self._mcp: Any = None
+        #: Replays and follows kept stream events (``GET /api/sessions/{id}/stream``).
+        self.resumer = StreamResumer(session_store)
 
     async def dispatch(self, spec: RouteSpec, call: HttpCall) -> HttpReply:
         """Run the route's handler with method checks and the catch-all error boundary."""
@@ -93,9 +97,10 @@ class AgentHttpApi:
                                and SESSION_ID_PATTERN.match(body["session_id"]) else None)
         runner = self.runners[agent.name]
         if self._wants_stream(call, request, agent):
-            return HttpReply(status=200, media_type=SSE_TYPE,
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-                             stream=encode_stream(runner.run_stream(request)))
+            # The turn runs on its own task: a client that disconnects does not stop it (see live.py).
+            keep = self.session_store if agent.enable_conversational_agent else None
+            turn = StreamedTurn(runner.run_stream(request), keep, owner=request.user_id).start()
+            return HttpReply(status=200, media_type=SSE_TYPE, headers=dict(SSE_HEADERS), stream=turn.body())
         response = await runner.run(request)
         return chat_reply(response)
 
@@ -126,6 +131,10 @@ class AgentHttpApi:
             await self.session_store.delete(session_id)
             return HttpReply(status=204, body=b"")
         return json_reply(session.to_dict())
+
+    async def session_stream(self, call: HttpCall) -> HttpReply:
+        """Resume a streamed turn after an event id (``after`` or ``Last-Event-ID``); owner only."""
+        return await self.resumer.reply(call)
 
     # Helpers ----------------------------------------------------------------------------------------------
     def _agent(self, call: HttpCall) -> Agent:

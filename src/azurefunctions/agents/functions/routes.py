@@ -30,6 +30,8 @@ STANDARD_ROUTES: tuple[RouteSpec, ...] = (
               "The app's agents as MCP tools (streamable HTTP, stateless, JSON responses)."),
     RouteSpec("sessions_item", "api/sessions/{session_id}", ("GET", "DELETE"), "sessions", "session",
               "Read (history, active agent) or delete a session; owner only."),
+    RouteSpec("sessions_stream", "api/sessions/{session_id}/stream", ("GET",), "sessions", "session_stream",
+              "Resume a streamed turn (SSE): the events after ?after=ID or Last-Event-ID, then live; owner only."),
 )
 
 #: Auth level of each route group unless the app overrides it; None means the app's ``http_auth_level``.
