@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from mcp import Client
 from mcp.shared.exceptions import MCPError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -16,7 +17,6 @@ from starlette.routing import Route
 from tests.servers.base import LocalServer
 
 from azurefunctions.agents.mcp.endpoint import MCPEndpoint
-from mcp import Client
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -71,13 +71,17 @@ class OpenAIServer(LocalServer):
         body = await request.json()
         self.script.record(body, {**dict(request.headers), ":path": request.url.path})
         tools = [t["function"]["name"] for t in body.get("tools") or []]
-        reply = self.script.take(tools, _last_tool_result(body.get("messages") or []))
+        messages = body.get("messages") or []
+        system = next((m.get("content") for m in messages if m.get("role") == "system"), None)
+        reply = self.script.take(tools, _last_tool_result(messages), system if isinstance(system, str) else None)
         if reply.delay:
             await asyncio.sleep(reply.delay)
         if reply.status is not None:
             headers = {"retry-after": str(reply.retry_after)} if reply.retry_after is not None else {}
             return _error(reply.status, "rate_limit_exceeded" if reply.status == 429 else "server_error",
                           "scripted failure", headers)
+        if reply.malformed and body.get("stream"):
+            return StreamingResponse(iter(["data: {not json\n\n"]), media_type="text/event-stream")
         if reply.malformed:
             return Response("{not json", media_type="application/json")
         model = model_from_path or body.get("model", "gpt-4o-mini")

@@ -48,6 +48,7 @@ class Script:
 
     def __init__(self) -> None:
         self._replies: deque[Reply] = deque()
+        self._keyed: dict[str, deque[Reply]] = {}
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
@@ -58,9 +59,16 @@ class Script:
             self._replies.extend(replies)
         return self
 
+    def add_for(self, system_prefix: str, *replies: Reply) -> Script:
+        """Replies only for requests whose system prompt starts with ``system_prefix`` (one agent's calls)."""
+        with self._lock:
+            self._keyed.setdefault(system_prefix, deque()).extend(replies)
+        return self
+
     def clear(self) -> None:
         with self._lock:
             self._replies.clear()
+            self._keyed.clear()
             self.requests.clear()
             self.headers.clear()
 
@@ -72,9 +80,12 @@ class Script:
             self.requests.append(body)
             self.headers.append(headers)
 
-    def take(self, tools: list[str], last_tool_result: str | None) -> Reply:
-        """The next queued reply, else the default tool-loop behaviour."""
+    def take(self, tools: list[str], last_tool_result: str | None, system: str | None = None) -> Reply:
+        """The next reply queued for this system prompt, else the next queued one, else the default."""
         with self._lock:
+            for prefix, queue in self._keyed.items():
+                if system is not None and system.startswith(prefix) and queue:
+                    return queue.popleft()
             if self._replies:
                 return self._replies.popleft()
         if last_tool_result is not None:

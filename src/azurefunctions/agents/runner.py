@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -34,6 +35,8 @@ from .events import (
     TurnStarted,
     UsageReported,
 )
+from .handoff.config import ControlReturn
+from .handoff.tools import AskTool, HandoffTool
 from .messages import Message, ToolCall, Usage, history_window
 from .providers.base import ModelRequest, ModelResponse
 from .sessions.base import Session, SessionStore
@@ -43,6 +46,7 @@ from .types import ChatRequest, ChatResponse, ToolCallRecord
 
 if TYPE_CHECKING:
     from .agent import Agent
+    from .handoff.engine import HandoffEngine
 
 logger = logging.getLogger("azurefunctions.agents")
 
@@ -103,16 +107,31 @@ class _Turn:
     tool_calls: list[ToolCallRecord] = field(default_factory=list)
     handoff_path: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Handoff state: edges taken (cycle detection), events of delegated agents waiting to be yielded, each
+    # agent's answer, context narrowed by ``context_keys``, a transfer the model asked for, who answered.
+    handoff_edges: set[tuple[str, str]] = field(default_factory=set)
+    pending_events: list[AgentEvent] = field(default_factory=list)
+    contributions: list[dict[str, str]] = field(default_factory=list)
+    context_by_agent: dict[str, dict[str, Any]] = field(default_factory=dict)
+    transfer: tuple[Any, str | None] | None = None
+    answered_by: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.handoff_path:
+            self.handoff_path.append(self.agent.name)
 
     @property
     def session_id(self) -> str | None:
         return self.session.id if self.session is not None else self.request.session_id
 
     def response(self, text: str) -> ChatResponse:
+        metadata = dict(self.metadata)
+        if len(self.handoff_path) > 1:
+            metadata["contributions"] = list(self.contributions)
         return ChatResponse(
-            status="success", response=text, agent=self.agent.name, context=dict(self.request.context),
-            session_id=self.session_id, usage=self.usage, tool_calls=self.tool_calls,
-            handoff_path=self.handoff_path or [self.agent.name], metadata=self.metadata,
+            status="success", response=text, agent=self.answered_by or self.agent.name,
+            context=dict(self.request.context), session_id=self.session_id, usage=self.usage,
+            tool_calls=self.tool_calls, handoff_path=list(self.handoff_path), metadata=metadata,
         )
 
 
@@ -133,6 +152,15 @@ class Runner:
         self.session_store = session_store if session_store is not None else _process_default_store()
         self.agents: dict[str, Agent] = dict(agents or {})
         self.agents.setdefault(agent.name, agent)
+        self._handoffs: HandoffEngine | None = None
+
+    @property
+    def handoffs(self) -> HandoffEngine:
+        if self._handoffs is None:
+            from .handoff.engine import HandoffEngine
+
+            self._handoffs = HandoffEngine(self)
+        return self._handoffs
 
     @classmethod
     def for_agent(cls, agent: Agent) -> Runner:
@@ -207,9 +235,11 @@ class Runner:
                     raise
                 span.set("gen_ai.usage.input_tokens", turn.usage.input_tokens)
                 span.set("gen_ai.usage.output_tokens", turn.usage.output_tokens)
-            if session is not None:
+            if session is not None and turn.metadata.get("conversation_ended"):
+                await self.session_store.delete(session.id)
+            elif session is not None:
                 session.messages = history
-                session.active_agent = turn.agent.name
+                session.active_agent = turn.answered_by or turn.agent.name
                 await self.session_store.save(session)
             yield TurnCompleted(response=turn.response(text))
         except AgentFrameworkError as exc:
@@ -222,7 +252,14 @@ class Runner:
                            self.agent.name)
 
     def _answer(self, turn: _Turn, agent: Agent, history: list[Message], stream: bool) -> AsyncIterator[Any]:
-        """The agent's answer: its own loop, or a reflection loop around it for a ``ReflectionAgent``."""
+        """The agent's answer, through its handoff configuration when it has targets."""
+        config = agent.handoff_config
+        if config is not None and getattr(config, "targets", None):
+            return self.handoffs.answer(turn, agent, history, stream)
+        return self._own_answer(turn, agent, history, stream)
+
+    def _own_answer(self, turn: _Turn, agent: Agent, history: list[Message], stream: bool) -> AsyncIterator[Any]:
+        """The agent's own loop, or a reflection loop around it for a ``ReflectionAgent``."""
         reflect = getattr(agent, "reflect", None)
         if reflect is not None:
             return reflect(self, turn, history, stream)  # type: ignore[no-any-return]
@@ -232,6 +269,8 @@ class Runner:
                           stream: bool) -> AsyncIterator[Any]:
         """Model call, tool calls, repeat: until the model answers without tools or ``max_turns``."""
         tools = await agent.list_tools()
+        if agent.handoff_config is not None:
+            tools += self.handoffs.tools_for(agent)
         tool_map = {tool.name: tool for tool in tools}
         provider = agent.provider
         config = agent.llm_config
@@ -263,12 +302,16 @@ class Runner:
             history.append(Message(role="assistant", content=result.text, tool_calls=result.tool_calls,
                                    agent=agent.name))
             if not result.tool_calls:
+                turn.answered_by = agent.name
+                turn.contributions.append({"agent": agent.name, "response": result.text})
                 yield _Final(result.text)
                 return
             for call in result.tool_calls:
                 yield ToolCallStarted(agent=agent.name, call_id=call.id, name=call.name, arguments=call.arguments)
             outputs = await asyncio.gather(*(self._call_tool(turn, agent, tool_map, call)
                                              for call in result.tool_calls))
+            while turn.pending_events:
+                yield turn.pending_events.pop(0)
             for call, output in zip(result.tool_calls, outputs, strict=True):
                 turn.tool_calls.append(ToolCallRecord(id=call.id, name=call.name, arguments=call.arguments,
                                                       result=output.content, is_error=output.is_error,
@@ -277,6 +320,12 @@ class Runner:
                                        is_error=output.is_error, agent=agent.name))
                 yield ToolCallCompleted(agent=agent.name, call_id=call.id, name=call.name, result=output.content,
                                         is_error=output.is_error)
+            if turn.transfer is not None:
+                tool, reason = turn.transfer
+                turn.transfer = None
+                async for event in self.handoffs.transfer(turn, agent, tool, reason, history, stream):
+                    yield event
+                return
         raise MaxTurnsExceededError(
             f"Agent {agent.name} did not finish within max_turns={agent.max_turns} model calls; "
             "raise max_turns or simplify the task.")
@@ -289,8 +338,11 @@ class Runner:
         if call.invalid_arguments is not None:
             return ToolOutput(f"Invalid arguments for tool {call.name}: not a JSON object: "
                               f"{call.invalid_arguments[:200]}", is_error=True)
+        if isinstance(tool, HandoffTool):
+            return await self._call_handoff_tool(turn, agent, tool, call)
         context = ToolContext(agent_name=agent.name, session_id=turn.session_id, user_id=turn.request.user_id,
-                              call_id=call.id, context=dict(turn.request.context))
+                              call_id=call.id,
+                              context=dict(turn.context_by_agent.get(agent.name, turn.request.context)))
         with instrumentation().execute_tool(agent=agent, tool=tool, call=call) as span:
             try:
                 output = await tool.invoke(call.arguments, context)
@@ -301,6 +353,59 @@ class Runner:
                 span.record_error("tool_error")
             span.set("gen_ai.tool.call.result", output)
             return output
+
+    async def _call_handoff_tool(self, turn: _Turn, agent: Agent, tool: HandoffTool, call: ToolCall) -> ToolOutput:
+        reason = call.arguments.get("reason") if isinstance(call.arguments.get("reason"), str) else None
+        if isinstance(tool, AskTool):
+            message = call.arguments.get("message")
+            if not isinstance(message, str) or not message.strip():
+                return ToolOutput(f"Invalid arguments for tool {tool.name}: message is required", is_error=True)
+            return await self.handoffs.delegate(turn, agent, tool, message, f"asked by {agent.name}")
+        if tool.control_return is ControlReturn.RETURN_TO_CALLER:
+            return await self.handoffs.delegate(turn, agent, tool, turn.request.message, reason)
+        why = self.handoffs.check_hop(turn, agent, tool.target.agent_name)
+        if why is not None:
+            return self.handoffs.refuse(turn, why)
+        if turn.transfer is not None:
+            return ToolOutput("Only one transfer per model turn; this one was ignored.", is_error=True)
+        turn.transfer = (tool, reason)
+        return ToolOutput(f"Transferred to {tool.target.agent_name}.")
+
+    # Handoffs through the Runner (the seed README's runner-based API) -------------------------------------
+    def can_handoff_to(self, target_agent: str) -> bool:
+        """Whether ``target_agent`` is one of this agent's handoff targets and can be reached."""
+        config = self.agent.handoff_config
+        return (config is not None and config.target(target_agent) is not None
+                and target_agent in self.agents)
+
+    async def handoff_to(self, target_agent: str, input_data: Any = None, conversation_id: str | None = None,
+                         reason: str | None = None, *, user_id: str | None = None) -> ChatResponse:
+        """Hand work to another agent directly; its ``ChatResponse`` records the path and the reason.
+
+        ``input_data`` is a message string, or a dict: with ``message`` it is a request; without, the dict is
+        given to the target as JSON text and as its context.
+        """
+        if not self.can_handoff_to(target_agent):
+            targets = [t.agent_name for t in self.agent.handoff_config.targets] if self.agent.handoff_config else []
+            return ChatResponse(status="error", agent=self.agent.name, error_code="handoff_refused",
+                                error=f"{self.agent.name} cannot hand off to {target_agent!r}; its targets are: "
+                                      f"{', '.join(targets) or 'none'}", session_id=conversation_id,
+                                status_code=409)
+        if isinstance(input_data, Mapping) and "message" in input_data:
+            request: dict[str, Any] = dict(input_data)
+        elif isinstance(input_data, Mapping):
+            request = {"message": json.dumps(dict(input_data), default=str), "context": dict(input_data)}
+        else:
+            request = {"message": str(input_data) if input_data is not None else reason or "Continue."}
+        request.setdefault("session_id", conversation_id)
+        if user_id is not None:
+            request.setdefault("user_id", user_id)
+        target = self.agents[target_agent]
+        runner = Runner(target, session_store=self.session_store, agents=self.agents)
+        response = await runner.run(request)
+        response.handoff_path = [self.agent.name, *response.handoff_path]
+        response.metadata["handoff_reason"] = reason
+        return response
 
     # Sessions ---------------------------------------------------------------------------------------------
     async def _load_session(self, request: ChatRequest) -> Session | None:

@@ -62,6 +62,7 @@ class AgentFunctionApp(func.FunctionApp):
         if default_agent is not None and default_agent not in self.agents:
             raise ValueError(f"default_agent {default_agent!r} is not one of the app's agents")
         self.default_agent = default_agent or next(iter(self.agents), None)
+        _check_handoff_targets(self.agents)
         self.streaming = streaming if streaming is not None else any(a.streaming for a in self.agents.values())
         self.session_store: SessionStore = session_store if session_store is not None else LazySessionStore()
         self.max_body_bytes = max_body_bytes or settings.get_int(settings.MAX_BODY_BYTES)
@@ -134,6 +135,14 @@ class AgentFunctionApp(func.FunctionApp):
         for agent in self.agents.values():
             await agent.aclose()
         await self.session_store.aclose()
+
+
+def _check_handoff_targets(agents: Mapping[str, Agent]) -> None:
+    for agent in agents.values():
+        for target in getattr(agent.handoff_config, "targets", None) or []:
+            if target.agent_name not in agents:
+                raise ValueError(f"agent {agent.name!r} hands off to {target.agent_name!r}, which is not one of "
+                                 f"the app's agents ({', '.join(agents)})")
 
 
 def _agents_by_name(agents: Mapping[str, Agent] | Iterable[Agent] | None) -> dict[str, Agent]:

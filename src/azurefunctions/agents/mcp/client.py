@@ -27,10 +27,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import mcp_types
+from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-
-from mcp import Client
 
 from .. import __version__
 from ..tools.base import Tool, ToolOutput
