@@ -293,7 +293,7 @@ class Runner:
                     span.record_error(exc.code)
                     raise
                 if result is not None:
-                    span.set("gen_ai.response", result)
+                    span.record_response(result)
             if result is None:
                 raise AgentFrameworkError("the model returned no response", code="provider_error", status=502)
             turn.usage.add(result.usage)
@@ -351,7 +351,7 @@ class Runner:
                 output = ToolOutput(f"Tool {call.name} failed: {type(exc).__name__}", is_error=True)
             if output.is_error:
                 span.record_error("tool_error")
-            span.set("gen_ai.tool.call.result", output)
+            span.record_tool_result(output)
             return output
 
     async def _call_handoff_tool(self, turn: _Turn, agent: Agent, tool: HandoffTool, call: ToolCall) -> ToolOutput:

@@ -1,7 +1,12 @@
-"""The interface the Runner instruments against, and its no-op implementation."""
+"""The interface the Runner instruments against, and its no-op implementation.
+
+Everything here is free when telemetry is off: the no-op methods return shared null context managers and import
+nothing. The OpenTelemetry implementation (``otel.py``) is loaded only when an exporter is configured.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -10,10 +15,17 @@ class Span:
     """What the Runner may record on a span while it is open."""
 
     def set(self, key: str, value: Any) -> None:
-        """Record one attribute."""
+        """Record one attribute (a string, number, boolean or a list of them)."""
 
     def record_error(self, error_type: str) -> None:
         """Mark the operation failed with ``error.type``."""
+
+    def record_response(self, response: Any) -> None:
+        """A model call's ``ModelResponse``: response model and id, finish reason, token usage (and, when
+        content capture is on, the output messages)."""
+
+    def record_tool_result(self, output: Any) -> None:
+        """A tool call's ``ToolOutput`` (its content only when content capture is on)."""
 
 
 _NOOP_SPAN = Span()
@@ -33,8 +45,16 @@ class Instrumentation:
     def execute_tool(self, *, agent: Any, tool: Any, call: Any) -> AbstractContextManager[Span]:
         return nullcontext(_NOOP_SPAN)
 
-    def flush(self) -> None:
+    def incoming(self, headers: Mapping[str, str]) -> AbstractContextManager[None]:
+        """Continue the caller's trace (W3C ``traceparent``/``tracestate`` in ``headers``) for the spans of one
+        request, unless a span is already current (a host or HTTP instrumentation made one)."""
+        return nullcontext()
+
+    def flush(self, timeout_seconds: float = 10.0) -> None:
         """Export what is buffered (called before a Functions invocation returns)."""
+
+    async def aflush(self, timeout_seconds: float = 10.0) -> None:
+        """``flush`` without holding the event loop: the export runs in a worker thread."""
 
 
 class NoopInstrumentation(Instrumentation):
