@@ -8,6 +8,7 @@ its JSON or SSE response is turned back into an ``HttpReply``, streaming SSE eve
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, MutableMapping
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -52,11 +53,59 @@ class A2AEndpoint:
         if len(call.body) > self.max_body_bytes:
             return json_reply({"jsonrpc": "2.0", "id": None, "error": {
                 "code": -32600, "message": f"Payload too large: the limit is {self.max_body_bytes} bytes."}})
-        response = await self.dispatcher.handle_requests(starlette_request(call))
+        request = starlette_request(call)
+        refused = self._refuse_v03(call.body, request.headers.get(VERSION_HEADER, ""))
+        if refused is not None:
+            return refused
+        response = await self.dispatcher.handle_requests(request)
         return await http_reply(response)
+
+    def _refuse_v03(self, body: bytes, version: str) -> HttpReply | None:
+        """Spec codes where the SDK's 0.3 adapter answers with others, for well-formed 0.3 requests.
+
+        * A 0.3 method name sent as A2A 1.x does not exist in 1.x: -32601 naming the 1.0 method (the SDK
+          answers -32603).
+        * Params that do not validate: -32602. The adapter validates envelope and params together and answers
+          -32600 for either; the dispatcher has checked the envelope by then, so the params are at fault.
+        """
+        adapter = self.dispatcher._v03_adapter
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(data, dict) or adapter is None or not adapter.supports_method(str(data.get("method"))):
+            return None
+        request_id = data.get("id")
+        if data.get("jsonrpc") != "2.0" or isinstance(request_id, bool) or not isinstance(request_id, str | int):
+            return None
+        if version.strip().startswith("1"):
+            current = _V1_NAMES.get(data["method"], "the A2A 1.0 method")
+            return json_reply({"jsonrpc": "2.0", "id": request_id, "error": {
+                "code": -32601, "message": f"Method not found: {data['method']} is an A2A 0.3 method; "
+                                           f"with A2A-Version {version.strip()} use {current}."}})
+        try:
+            model: Any = adapter.METHOD_TO_MODEL[data["method"]]
+            model.model_validate(data)
+        except ValueError as exc:
+            problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+                                 for err in getattr(exc, "errors", lambda: [])()[:5])
+            return json_reply({"jsonrpc": "2.0", "id": request_id, "error": {
+                "code": -32602, "message": "Invalid params", "data": problems or str(exc)}})
+        return None
 
     async def aclose(self) -> None:
         await self.handler.aclose()
+
+
+_V1_NAMES = {
+    "message/send": "SendMessage", "message/stream": "SendStreamingMessage", "tasks/get": "GetTask",
+    "tasks/cancel": "CancelTask", "tasks/resubscribe": "SubscribeToTask",
+    "tasks/pushNotificationConfig/set": "CreateTaskPushNotificationConfig",
+    "tasks/pushNotificationConfig/get": "GetTaskPushNotificationConfig",
+    "tasks/pushNotificationConfig/list": "ListTaskPushNotificationConfigs",
+    "tasks/pushNotificationConfig/delete": "DeleteTaskPushNotificationConfig",
+    "agent/getAuthenticatedExtendedCard": "GetExtendedAgentCard",
+}
 
 
 def starlette_request(call: HttpCall) -> Request:
