@@ -1,0 +1,179 @@
+"""The A2A handlers called in-process (HttpCall in, HttpReply out) with a scripted model, and the task store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import uuid
+from typing import Any
+
+from a2a.auth.user import User
+from a2a.server.context import ServerCallContext
+from a2a.types.a2a_pb2 import ListTasksRequest, Task, TaskPushNotificationConfig, TaskState, TaskStatus
+from google.protobuf.timestamp_pb2 import Timestamp
+from tests.servers.openai_server import OpenAIServer
+from tests.servers.scripted import Reply, ScriptedToolCall
+
+from azurefunctions.agents import Agent, AgentFunctionApp, AgentMode
+from azurefunctions.agents.a2a.store import SessionPushConfigStore, SessionTaskStore
+from azurefunctions.agents.functions.http import HttpCall
+from azurefunctions.agents.sessions import MemorySessionStore
+from azurefunctions.agents.types import LLMConfig
+
+
+def lookup(city: str) -> str:
+    """Look up the population of a city."""
+    return f"{city}: 1,000,000 people"
+
+
+def make_app(**options: Any) -> AgentFunctionApp:
+    agent = Agent(name="Cities", instructions="Answer with the lookup tool.", tools=[lookup],
+                  llm_config=LLMConfig(provider="openai", model_name="gpt-4o-mini"))
+    return AgentFunctionApp(agents=[agent], mode=AgentMode.A2A, session_store=MemorySessionStore(),
+                            create_triggers=False, **options)
+
+
+async def call_rpc(app: AgentFunctionApp, method: str, params: dict[str, Any],
+                   version: str | None = "1.0") -> list[dict[str, Any]]:
+    assert app.a2a is not None
+    spec = next(s for s in app.route_specs if s.name == "a2a_rpc")
+    headers = {"content-type": "application/json", **({"a2a-version": version} if version else {})}
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
+    reply = await app.a2a.dispatch(spec, HttpCall(method="POST", path="/api/agents/Cities/a2a", headers=headers,
+                                                  query={}, route_params={"agent_name": "Cities"}, body=body,
+                                                  base_url="https://cities.example"))
+    raw = (await reply.read_all()).decode()
+    if reply.stream is None:
+        return [json.loads(raw)]
+    return [json.loads(line[len("data: "):]) for line in raw.splitlines() if line.startswith("data: ")]
+
+
+def message(text: str) -> dict[str, Any]:
+    return {"message": {"messageId": uuid.uuid4().hex, "role": "ROLE_USER", "parts": [{"text": text}]}}
+
+
+async def test_scripted_tool_loop_streams_status_updates_and_the_answer(openai: OpenAIServer) -> None:
+    openai.script.add(Reply(tool_calls=[ScriptedToolCall("lookup", {"city": "Oslo"})]),
+                      Reply(text="Oslo has about a million people."))
+    app = make_app()
+    try:
+        events = [e["result"] for e in await call_rpc(app, "SendStreamingMessage", message("How big is Oslo?"))]
+    finally:
+        await app.aclose()
+    kinds = [next(iter(e)) for e in events]
+    assert kinds[0] == "task" and kinds[-1] == "statusUpdate" and kinds[-2] == "artifactUpdate"
+    assert events[-1]["statusUpdate"]["status"]["state"] == "TASK_STATE_COMPLETED"
+    data = [part["data"] for e in events if "statusUpdate" in e
+            for part in e["statusUpdate"]["status"].get("message", {}).get("parts", []) if "data" in part]
+    assert data[0] == {"type": "tool_call", "agent": "Cities", "call_id": data[0]["call_id"], "name": "lookup",
+                       "arguments": {"city": "Oslo"}}
+    assert data[1]["type"] == "tool_result" and data[1]["result"] == "Oslo: 1,000,000 people"
+    artifact = events[-2]["artifactUpdate"]["artifact"]
+    assert artifact["parts"][0]["text"] == "Oslo has about a million people."
+    assert artifact["metadata"]["session_id"] == events[0]["task"]["contextId"]
+    assert openai.script.requests[0]["model"] == "gpt-4o-mini"
+
+
+async def test_a_failed_turn_fails_the_task_with_a_safe_message(openai: OpenAIServer) -> None:
+    openai.script.add(Reply(status=400))
+    app = make_app()
+    try:
+        result = (await call_rpc(app, "SendMessage", message("How big is Oslo?")))[0]["result"]["task"]
+    finally:
+        await app.aclose()
+    assert result["status"]["state"] == "TASK_STATE_FAILED"
+    text = result["status"]["message"]["parts"][0]["text"]
+    assert text and "Traceback" not in text
+    assert result["status"]["message"]["metadata"]["code"]
+
+
+async def test_anonymous_rpc_route_has_no_security_schemes() -> None:
+    app = make_app(auth_levels={"a2a": "ANONYMOUS"})
+    assert app.a2a is not None
+    spec = next(s for s in app.route_specs if s.name == "a2a_root_card")
+    reply = await app.a2a.dispatch(spec, HttpCall(method="GET", path="/.well-known/agent-card.json", headers={},
+                                                  query={}, route_params={}, base_url="https://cities.example"))
+    card = json.loads(reply.body)
+    assert "securitySchemes" not in card and "securityRequirements" not in card
+    assert card["supportedInterfaces"][0]["url"] == "https://cities.example/api/agents/Cities/a2a"
+    await app.aclose()
+
+
+def test_the_a2a_sdk_loads_on_the_first_a2a_request_only() -> None:
+    code = """
+import asyncio, sys, json
+from azurefunctions.agents import Agent, AgentFunctionApp, AgentMode
+from azurefunctions.agents.functions.http import HttpCall
+from azurefunctions.agents.types import LLMConfig
+app = AgentFunctionApp(agents=[Agent(name="A", llm_config=LLMConfig(provider="offline"))], mode=AgentMode.A2A)
+functions = [f.get_function_name() for f in app.get_functions()]
+before = sorted(m for m in sys.modules if m.split(".")[0] in ("a2a", "google", "sse_starlette"))
+spec = next(s for s in app.route_specs if s.name == "a2a_root_card")
+reply = asyncio.run(app.a2a.dispatch(spec, HttpCall("GET", "/.well-known/agent-card.json", {}, {}, {})))
+print(json.dumps({"functions": functions, "before": before, "after": "a2a" in sys.modules, "status": reply.status}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert {"a2a_rpc", "a2a_agent_card", "a2a_root_card", "a2a_root_card_legacy", "health"} <= set(
+        result["functions"])
+    assert result["before"] == [] and result["after"] is True and result["status"] == 200
+
+
+class _Named(User):
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def user_name(self) -> str:
+        return self._name
+
+
+def _task(context_id: str, state: int, seconds: int) -> Task:
+    stamp = Timestamp()
+    stamp.FromSeconds(1_800_000_000 + seconds)
+    return Task(id=uuid.uuid4().hex, context_id=context_id, status=TaskStatus(state=state, timestamp=stamp))
+
+
+async def test_store_owner_scope_index_cap_and_concurrent_writers() -> None:
+    sessions = MemorySessionStore()
+    alice, bob = ServerCallContext(user=_Named("alice")), ServerCallContext(user=_Named("bob"))
+    # Two instances (separate processes in Azure) write one agent's index at the same time: nothing is lost.
+    first, second = SessionTaskStore(sessions, "Cities"), SessionTaskStore(sessions, "Cities")
+    tasks = [_task("ctx", TaskState.TASK_STATE_COMPLETED, n) for n in range(12)]
+    await asyncio.gather(*((first if n % 2 else second).save(t, alice) for n, t in enumerate(tasks)))
+    listed = await first.list(ListTasksRequest(), alice)
+    assert [t.id for t in listed.tasks] == [t.id for t in reversed(tasks)] and listed.total_size == 12
+    assert (await first.list(ListTasksRequest(), bob)).tasks == []
+    assert await first.get(tasks[0].id, bob) is None and await first.get(tasks[0].id, alice) == tasks[0]
+    assert await SessionTaskStore(sessions, "Other").get(tasks[0].id, alice) is None
+    capped = SessionTaskStore(sessions, "Capped", max_indexed=3)
+    kept = [_task("c2", TaskState.TASK_STATE_WORKING, n) for n in range(5)]
+    for task in kept:
+        await capped.save(task, alice)
+    assert [t.id for t in (await capped.list(ListTasksRequest(), alice)).tasks] == [t.id for t in kept[:1:-1]]
+    assert await capped.get(kept[0].id, alice) == kept[0]  # out of the list, still readable
+    await first.delete(tasks[0].id, alice)
+    assert await first.get(tasks[0].id, alice) is None
+    assert (await first.list(ListTasksRequest(), alice)).total_size == 11
+
+
+async def test_push_configs_live_with_their_task_per_owner() -> None:
+    sessions = MemorySessionStore()
+    alice, bob = ServerCallContext(user=_Named("alice")), ServerCallContext(user=_Named("bob"))
+    tasks, configs = SessionTaskStore(sessions, "Cities"), SessionPushConfigStore(sessions, "Cities")
+    task = _task("ctx", TaskState.TASK_STATE_WORKING, 1)
+    await asyncio.gather(tasks.save(task, alice),
+                         configs.set_info(task.id, TaskPushNotificationConfig(url="https://a.example/h"), alice),
+                         configs.set_info(task.id, TaskPushNotificationConfig(id="b", url="https://b.example"), bob))
+    assert await tasks.get(task.id, alice) == task  # the configs did not undo the task write, nor it them
+    assert [c.id for c in await configs.get_info(task.id, alice)] == [task.id]
+    assert [c.url for c in await configs.get_info(task.id, bob)] == ["https://b.example"]
+    assert len(await configs.get_info_for_dispatch(task.id)) == 2
+    await configs.delete_info(task.id, bob)
+    assert await configs.get_info(task.id, bob) == [] and len(await configs.get_info(task.id, alice)) == 1
