@@ -25,8 +25,9 @@ GLOSSARY = {
 
 def define_a2a_term(term: str) -> str:
     """Define an A2A protocol term such as agent card, task, context or artifact."""
-    key = term.strip().lower().rstrip("s") if term.strip().lower() not in GLOSSARY else term.strip().lower()
-    definition = GLOSSARY.get(key)
-    if definition is None:
+    wanted = term.strip().lower()
+    key = next((k for k in GLOSSARY if k == wanted or k + "s" == wanted), None)
+    key = key or next((k for k in sorted(GLOSSARY, key=len, reverse=True) if k in wanted), None)
+    if key is None:
         return f"No definition for {term!r}. Known terms: {', '.join(sorted(GLOSSARY))}."
-    return f"{key}: {definition}"
+    return f"{key}: {GLOSSARY[key]}"
