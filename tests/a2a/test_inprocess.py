@@ -177,3 +177,22 @@ async def test_push_configs_live_with_their_task_per_owner() -> None:
     assert len(await configs.get_info_for_dispatch(task.id)) == 2
     await configs.delete_info(task.id, bob)
     assert await configs.get_info(task.id, bob) == [] and len(await configs.get_info(task.id, alice)) == 1
+
+
+async def test_return_immediately_then_resubscribe_until_completed(openai: OpenAIServer) -> None:
+    openai.script.add(Reply(text="Bergen is smaller.", delay=0.6))
+    app = make_app()
+    try:
+        params = message("Is Bergen big?")
+        params["configuration"] = {"returnImmediately": True}
+        task = (await call_rpc(app, "SendMessage", params))[0]["result"]["task"]
+        assert task["status"]["state"] in ("TASK_STATE_SUBMITTED", "TASK_STATE_WORKING")
+        events = [e["result"] for e in await call_rpc(app, "SubscribeToTask", {"id": task["id"]})]
+        assert events[0]["task"]["id"] == task["id"]
+        assert events[-1]["statusUpdate"]["status"]["state"] == "TASK_STATE_COMPLETED"
+        legacy = await call_rpc(app, "tasks/resubscribe", {"id": task["id"]}, version=None)
+        assert legacy[0]["error"]["code"] == -32004  # the task has finished: nothing left to stream
+        done = (await call_rpc(app, "GetTask", {"id": task["id"]}))[0]["result"]
+        assert done["artifacts"][0]["parts"][0]["text"] == "Bergen is smaller."
+    finally:
+        await app.aclose()
