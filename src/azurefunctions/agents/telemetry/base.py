@@ -46,8 +46,9 @@ class Instrumentation:
         return nullcontext(_NOOP_SPAN)
 
     def incoming(self, headers: Mapping[str, str]) -> AbstractContextManager[None]:
-        """Continue the caller's trace (W3C ``traceparent``/``tracestate`` in ``headers``) for the spans of one
-        request, unless a span is already current (a host or HTTP instrumentation made one)."""
+        """Wrap one request: continue the caller's trace (W3C ``traceparent``/``tracestate`` in ``headers``)
+        unless a span is already current (a host or HTTP instrumentation made one), and on leaving restore the
+        trace context as it was (a response stream abandoned mid-turn leaves nothing behind)."""
         return nullcontext()
 
     def flush(self, timeout_seconds: float = 10.0) -> None:

@@ -259,15 +259,14 @@ class OTelInstrumentation(Instrumentation):
     # Trace context and export ------------------------------------------------------------------------------
     @contextmanager
     def incoming(self, headers: Mapping[str, str]) -> Iterator[None]:
-        if trace.get_current_span().get_span_context().is_valid:
-            yield
-            return
+        # Always attach (the caller's trace, or the current context unchanged) so that leaving restores the
+        # context as it was: a stream abandoned mid-turn cannot leave its spans current after the request.
+        current = otel_context.get_current()
         carrier = {key.lower(): value for key, value in headers.items()
                    if key.lower() in ("traceparent", "tracestate", "baggage")}
-        if "traceparent" not in carrier:
-            yield
-            return
-        token = otel_context.attach(propagate.extract(carrier))
+        if "traceparent" in carrier and not trace.get_current_span(current).get_span_context().is_valid:
+            current = propagate.extract(carrier, context=current)
+        token = otel_context.attach(current)
         try:
             yield
         finally:
