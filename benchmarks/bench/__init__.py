@@ -1,0 +1,1 @@
+"""The benchmark orchestrator's parts: runners and their environments, processes, phases, statistics, report."""
