@@ -132,6 +132,47 @@ PUBLIC_URL = Setting(
 )
 
 
+# Background work (queue-triggered turns; see docs/background.md)
+AGENTS_WORK_QUEUE = Setting("AGENTS_WORK_QUEUE", "Storage queue of background turns.", default="agent-turns",
+                            group="background", provisioned=True)
+WORK_QUEUE_CONNECTION = Setting(
+    "AzureWebJobsStorage",
+    "Storage connection of the work queue (the default connection name): a connection string or "
+    "UseDevelopmentStorage=true locally; in Azure the identity-based AzureWebJobsStorage__queueServiceUri "
+    "(or __accountName) with __credential=managedidentity and __clientId.",
+    group="background",
+)
+TURN_LEASE_SECONDS = Setting(
+    "AGENTS_TURN_LEASE_SECONDS",
+    "How long a running background turn's claim lasts without renewal; a turn whose worker stopped is taken "
+    "over once it lapses.",
+    default="120",
+    group="background",
+)
+TURN_MAX_ATTEMPTS = Setting(
+    "AGENTS_TURN_MAX_ATTEMPTS",
+    "Most times a background turn is started (a worker that stopped mid-turn counts); then it ends failed.",
+    default="3",
+    group="background",
+)
+TURN_TTL_SECONDS = Setting(
+    "AGENTS_TURN_TTL_SECONDS", "How long the status and answer of a background turn are kept.",
+    default="604800", group="background",
+)
+LOCAL_QUEUE_VISIBILITY_SECONDS = Setting(
+    "AGENTS_LOCAL_QUEUE_VISIBILITY_SECONDS",
+    "Local host: how long a received queue message stays invisible while its function runs (renewed "
+    "while it runs, as the platform does).",
+    default="600",
+    group="local",
+)
+LOCAL_QUEUE_POLL_SECONDS = Setting(
+    "AGENTS_LOCAL_QUEUE_POLL_SECONDS",
+    "Local host: longest wait between polls of an empty queue (host.json maxPollingInterval when lower).",
+    default="2",
+    group="local",
+)
+
 def all_settings() -> list[Setting]:
     """Every setting declared above, in declaration order."""
     return [value for value in globals().values() if isinstance(value, Setting)]

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..background.http import BackgroundHttp
 from ..errors import AgentFrameworkError, InvalidRequestError
 from ..messages import SESSION_ID_PATTERN, SESSION_ID_RULE
 from ..runner import normalize_request
@@ -24,6 +25,7 @@ from .sse import SSE_HEADERS
 
 if TYPE_CHECKING:
     from ..agent import Agent
+    from ..background.service import BackgroundTurns
     from ..runner import Runner
     from ..sessions.base import SessionStore
 
@@ -35,7 +37,8 @@ Handler = Callable[[HttpCall], Awaitable[HttpReply]]
 class AgentHttpApi:
     def __init__(self, *, agents: Mapping[str, Agent], runners: Mapping[str, Runner],
                  session_store: SessionStore, routes: list[RouteSpec], mode: str, max_body_bytes: int,
-                 openapi: Callable[[HttpCall], dict[str, Any]], version: str) -> None:
+                 openapi: Callable[[HttpCall], dict[str, Any]], version: str,
+                 background: BackgroundTurns | None = None) -> None:
         self.agents = agents
         self.runners = runners
         self.session_store = session_store
@@ -47,6 +50,8 @@ class AgentHttpApi:
         self._mcp: Any = None
         #: Replays and follows kept stream events (``GET /api/sessions/{id}/stream``).
         self.resumer = StreamResumer(session_store)
+        #: ``"async": true`` chat calls and ``/api/sessions/{id}/turns/{turn_id}`` (background/http.py).
+        self.turns = BackgroundHttp(background)
 
     async def dispatch(self, spec: RouteSpec, call: HttpCall) -> HttpReply:
         """Run the route's handler with method checks and the catch-all error boundary."""
@@ -96,6 +101,8 @@ class AgentHttpApi:
                                session_id=body.get("session_id") if isinstance(body.get("session_id"), str)
                                and SESSION_ID_PATTERN.match(body["session_id"]) else None)
         runner = self.runners[agent.name]
+        if self.turns.wants_async(call, body):
+            return await self.turns.submit(agent, request)
         if self._wants_stream(call, request, agent):
             # The turn runs on its own task: a client that disconnects does not stop it (see live.py).
             keep = self.session_store if agent.enable_conversational_agent else None
@@ -135,6 +142,10 @@ class AgentHttpApi:
     async def session_stream(self, call: HttpCall) -> HttpReply:
         """Resume a streamed turn after an event id (``after`` or ``Last-Event-ID``); owner only."""
         return await self.resumer.reply(call)
+
+    async def session_turn(self, call: HttpCall) -> HttpReply:
+        """A background turn's status and answer (``GET``), or cancel it (``DELETE``); owner only."""
+        return await self.turns.turn(call)
 
     # Helpers ----------------------------------------------------------------------------------------------
     def _agent(self, call: HttpCall) -> Agent:

@@ -11,6 +11,7 @@ import azure.functions as func
 from .. import __version__, settings
 from ..a2a.server import A2AServer
 from ..agent import Agent
+from ..background.service import BackgroundTurns
 from ..errors import ConfigurationError
 from ..runner import Runner
 from ..sessions.base import SessionStore
@@ -38,7 +39,9 @@ class AgentFunctionApp(func.FunctionApp):
 
     ``agents`` is a dict (route name -> agent) or a list (each agent under its own name). Routes carry the
     explicit ``api/`` prefix (the app's ``host.json`` sets ``routePrefix`` to ``""``). ``create_triggers=False``
-    registers no routes: the app's own triggers call ``app.runners[name]``.
+    registers no routes: the app's own triggers call ``app.runners[name]``. ``background=True`` adds the
+    queue triggers that run asynchronous turns (``"async": true``; see docs/background.md) from the queue
+    ``AGENTS_WORK_QUEUE`` on the storage connection ``background_connection``.
     """
 
     def __init__(
@@ -54,6 +57,8 @@ class AgentFunctionApp(func.FunctionApp):
         auth_levels: Mapping[str, func.AuthLevel | str] | None = None,
         default_agent: str | None = None,
         title: str = "Agents",
+        background: bool = False,
+        background_connection: str = "AzureWebJobsStorage",
     ) -> None:
         self.http_auth_level_default = _auth_level(http_auth_level)
         super().__init__(http_auth_level=self.http_auth_level_default)
@@ -84,9 +89,14 @@ class AgentFunctionApp(func.FunctionApp):
                                  default_agent=self.default_agent, rpc_auth_level=self._group_auth["a2a"].name,
                                  max_body_bytes=self.max_body_bytes)
             self.route_specs.extend(self.a2a.route_specs)
+        self.background: BackgroundTurns | None = None
+        if background:
+            self.background = BackgroundTurns(runners=self.runners, session_store=self.session_store,
+                                              connection=background_connection)
+            self.background.register(self)
         self.api = AgentHttpApi(agents=self.agents, runners=self.runners, session_store=self.session_store,
                                 routes=self.route_specs, mode=self.mode.value, max_body_bytes=self.max_body_bytes,
-                                openapi=self._openapi, version=__version__)
+                                openapi=self._openapi, version=__version__, background=self.background)
         if create_triggers:
             self._register_routes()
 
@@ -132,6 +142,8 @@ class AgentFunctionApp(func.FunctionApp):
         """Close model clients and the session store (local host shutdown, tests)."""
         if self.a2a is not None:
             await self.a2a.aclose()
+        if self.background is not None:
+            await self.background.aclose()
         for agent in self.agents.values():
             await agent.aclose()
         await self.session_store.aclose()

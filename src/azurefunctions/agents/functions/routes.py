@@ -32,6 +32,8 @@ STANDARD_ROUTES: tuple[RouteSpec, ...] = (
               "Read (history, active agent) or delete a session; owner only."),
     RouteSpec("sessions_stream", "api/sessions/{session_id}/stream", ("GET",), "sessions", "session_stream",
               "Resume a streamed turn (SSE): the events after ?after=ID or Last-Event-ID, then live; owner only."),
+    RouteSpec("sessions_turn", "api/sessions/{session_id}/turns/{turn_id}", ("GET", "DELETE"), "sessions",
+              "session_turn", "A background turn's status and, once done, its answer; DELETE cancels it. Owner only."),
 )
 
 #: Auth level of each route group unless the app overrides it; None means the app's ``http_auth_level``.
