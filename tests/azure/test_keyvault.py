@@ -176,3 +176,33 @@ async def test_key_values_never_reach_logs_or_responses(vault: KeyVaultServer, m
     text = caplog.text + json.dumps(first.to_dict()) + json.dumps(second.to_dict())
     assert "openai-api-key" in caplog.text  # the refresh is logged, by name
     assert old not in text and model.api_key not in text
+
+
+async def test_azure_openai_key_from_the_vault_else_managed_identity(
+        vault: KeyVaultServer, identity: IdentityServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    with OpenAIServer(azure_api_key=f"az-{pysecrets.token_hex(8)}", bearer_token=None) as model:
+        model.token_validator = lambda token: token in identity.tokens
+        monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", model.url)
+        config = LLMConfig(provider="azure_openai", model_name="gpt-4o", azure_deployment="chat", max_retries=0)
+
+        # No 'azure-openai-api-key' secret: Entra ID with the managed identity (one vault read, remembered).
+        bot = Agent(name="AzureBot", llm_config=config)
+        try:
+            assert (await Runner(bot).run("hi")).status == "success"
+            assert model.script.headers[-1]["authorization"].startswith("Bearer local-mi-")
+            assert "api-key" not in model.script.headers[-1]
+        finally:
+            await bot.aclose()
+        assert vault.reads_of("azure-openai-api-key") == 1
+
+        # With the secret in the vault (a new process would read it): the key is used.
+        from azurefunctions.agents.azure import secrets
+
+        secrets.clear_cache()
+        vault.set_secret("azure-openai-api-key", model.azure_api_key)
+        bot = Agent(name="AzureBot", llm_config=config)
+        try:
+            assert (await Runner(bot).run("hi")).status == "success"
+            assert model.script.headers[-1]["api-key"] == model.azure_api_key
+        finally:
+            await bot.aclose()
