@@ -1,4 +1,4 @@
-"""What the real Azure Monitor exporter posts for one tool-using turn, at a local ingestion endpoint.
+"""What the real exporters post for one tool-using turn: Azure Monitor at a local ingestion endpoint, OTLP, console.
 
 Each case runs the turn in a fresh process (``configure_azure_monitor`` is process-global) with Entra ID
 ingestion (``APPLICATIONINSIGHTS_AUTHENTICATION_STRING``) through the local managed identity, over HTTPS.
@@ -178,3 +178,18 @@ def test_sdk_disabled_wins(tmp_path: Path, tls_sink: AppInsightsSink) -> None:
     run = run_scenario("offline", {"OTEL_SDK_DISABLED": "true",
                                    "APPLICATIONINSIGHTS_CONNECTION_STRING": tls_sink.connection_string}, tmp_path)
     assert run.result["telemetry"] == "NoopInstrumentation" and run.result["modules"] == []
+
+
+def test_otlp_exporter_when_an_otlp_endpoint_is_set(tmp_path: Path) -> None:
+    from .otlp_collector import OTLPCollector
+
+    with OTLPCollector() as collector:
+        run = run_scenario("offline", {"OTEL_EXPORTER_OTLP_ENDPOINT": collector.url}, tmp_path)
+    assert run.result["telemetry"] == "OTelInstrumentation"
+    names = {span.name: span for span in collector.spans}
+    assert {"invoke_agent Helper", "chat gpt-4o-mini", "execute_tool lookup"} <= set(names)
+    root = names["invoke_agent Helper"]
+    assert names["execute_tool lookup"].parent_span_id == root.span_id
+    attributes = {a.key: a.value.string_value for a in names["chat gpt-4o-mini"].attributes}
+    assert attributes["gen_ai.provider.name"] == "offline"
+    assert {"gen_ai.client.token.usage", "gen_ai.client.operation.duration"} <= set(collector.metric_names)
