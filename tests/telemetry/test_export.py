@@ -1,7 +1,8 @@
 """What the real exporters post for one tool-using turn: Azure Monitor at a local ingestion endpoint, OTLP, console.
 
-Each case runs the turn in a fresh process (``configure_azure_monitor`` is process-global) with Entra ID
-ingestion (``APPLICATIONINSIGHTS_AUTHENTICATION_STRING``) through the local managed identity, over HTTPS.
+Each case runs the turn in a fresh process (``configure_azure_monitor`` is process-global). The Azure Monitor
+cases ingest with Entra ID (``APPLICATIONINSIGHTS_AUTHENTICATION_STRING``) through the local managed identity,
+over HTTPS.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextvars
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -28,6 +29,8 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from .. import __version__, settings
 from .base import Instrumentation, Span
+
+logger = logging.getLogger("azurefunctions.agents.telemetry")
 
 # Semconv well-known provider names by runtime provider; gen_ai.system keeps the older spelling.
 _PROVIDER_NAMES = {"openai": "openai", "azure_openai": "azure.ai.openai", "anthropic": "anthropic",
@@ -86,9 +89,8 @@ class _OTelSpan(Span):
             self.span.set_attribute(key, value)
         elif isinstance(value, list | tuple) and all(isinstance(v, str | bool | int | float) for v in value):
             self.span.set_attribute(key, list(value))
-        else:
-            raise TypeError(f"span attribute {key!r} must be a primitive or a list of them, "
-                            f"not {type(value).__name__}")
+        else:  # telemetry never fails a turn: an attribute OpenTelemetry cannot carry is left out
+            logger.debug("span attribute %s skipped: %s is not a primitive", key, type(value).__name__)
 
     def record_error(self, error_type: str) -> None:
         self.error_type = error_type
