@@ -41,6 +41,7 @@ def serve(app_dir: Path, *, host: str, port: int, enable_auth: bool, log_level: 
         return 1
     from . import settings
     from .localhost.loader import load_app
+    from .localhost.queues import QueuePoller
     from .localhost.server import LocalHost, http_functions
 
     loaded = load_app(app_dir)
@@ -56,6 +57,9 @@ def serve(app_dir: Path, *, host: str, port: int, enable_auth: bool, log_level: 
         methods = ",".join(sorted(function.methods)) or "ALL"
         print(f"  {function.name}: [{methods}] {base}{function.path}  (auth: {function.auth_level.lower()})",
               flush=True)
+    queues = QueuePoller.for_app(loaded.directory, loaded.functions)
+    for queued in queues.functions if queues is not None else []:
+        print(f"  {queued.name}: queue {queued.queue_name} (connection: {queued.connection})", flush=True)
     if enable_auth:
         if not settings.LOCAL_FUNCTION_KEY.get():
             print(f"Function key (x-functions-key): {host_app.function_key}", flush=True)
@@ -67,8 +71,12 @@ def serve(app_dir: Path, *, host: str, port: int, enable_auth: bool, log_level: 
 
     async def run() -> None:
         try:
+            if queues is not None:
+                await queues.start()
             await server.serve()
         finally:
+            if queues is not None:
+                await queues.stop()
             closer = getattr(loaded.app, "aclose", None)
             if closer is not None:
                 await closer()
