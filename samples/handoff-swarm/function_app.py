@@ -77,5 +77,5 @@ async def weather_swarm(req: func.HttpRequest) -> func.HttpResponse:
     if "message" not in request:
         return error_response(400, "invalid_request", "message is required, e.g. "
                               "{\"message\": \"Weather in Tokyo in May, in Fahrenheit, and what should I pack?\"}")
-    flow, failure = await run_flow(app.runners["weather"], request)
-    return failure if flow is None else json_response(flow)
+    flow = await run_flow(app.runners["weather"], request)
+    return flow if isinstance(flow, func.HttpResponse) else json_response(flow)

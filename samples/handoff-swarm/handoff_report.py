@@ -45,14 +45,14 @@ def read_object(req: func.HttpRequest) -> dict[str, Any]:
     return body
 
 
-async def run_flow(runner: Runner, request: dict[str, Any]) -> tuple[dict[str, Any] | None, func.HttpResponse | None]:
-    """Run one turn; the flow report, or the error response of a failed turn (400 for invalid input)."""
+async def run_flow(runner: Runner, request: dict[str, Any]) -> dict[str, Any] | func.HttpResponse:
+    """Run one turn: its flow report, or the error response of a failed turn (400 for invalid input)."""
     hops: list[dict[str, Any]] = []
     async for event in runner.run_stream(request):
         if isinstance(event, HandoffOccurred):
             hops.append({"from": event.from_agent, "to": event.to_agent, "reason": event.reason})
         elif isinstance(event, TurnFailed):
-            return None, error_response(event.status or 500, event.code, event.message)
+            return error_response(event.status or 500, event.code, event.message)
         elif isinstance(event, TurnCompleted):
             response = event.response
             data = response.to_dict()
@@ -68,5 +68,5 @@ async def run_flow(runner: Runner, request: dict[str, Any]) -> tuple[dict[str, A
                 "tool_calls": [{"agent": c.agent, "name": c.name, "arguments": c.arguments, "result": c.result,
                                 "is_error": c.is_error} for c in response.tool_calls],
                 "session_id": response.session_id,
-            }, None
-    return None, error_response(500, "internal_error", "The turn ended without a result; see the app's log.")
+            }
+    return error_response(500, "internal_error", "The turn ended without a result; see the app's log.")
