@@ -33,6 +33,8 @@ def test_triggers_have_the_documented_routes_and_auth_levels() -> None:
         "openapi": ("api/openapi.json", func.AuthLevel.ANONYMOUS),
         "sessions_item": ("api/sessions/{session_id}", func.AuthLevel.FUNCTION),
         "mcp": ("api/mcp", func.AuthLevel.FUNCTION),
+        "sessions_stream": ("api/sessions/{session_id}/stream", func.AuthLevel.FUNCTION),
+        "sessions_turn": ("api/sessions/{session_id}/turns/{turn_id}", func.AuthLevel.FUNCTION),
     }
     for function in functions.values():
         trigger = function.get_trigger()

@@ -29,6 +29,11 @@ def build_openapi(routes: list[RouteSpec], auth: dict[str, str], *, title: str, 
                 params.append({"name": "user_id", "in": "query", "required": False,
                                "schema": {"type": "string"},
                                "description": "Owner of the session (the authenticated principal when auth is on)."})
+            if spec.handler == "session_stream":
+                params.append({"name": "after", "in": "query", "required": False, "schema": {"type": "string"},
+                               "description": "Replay the events after this event id."})
+                params.append({"name": "Last-Event-ID", "in": "header", "required": False,
+                               "schema": {"type": "string"}, "description": "Same as after=; wins over it."})
             if params:
                 operation["parameters"] = params
             if spec.handler == "chat":
@@ -76,6 +81,10 @@ def _responses(spec: RouteSpec, method: str) -> dict[str, Any]:
         responses["400"] = error
         if method == "DELETE":
             responses = {"204": {"description": "Deleted"}, "404": error, "400": error}
+    if spec.handler == "session_stream":
+        responses["200"] = {"description": "The turn's events (SSE)",
+                            "content": {"text/event-stream": {"schema": {"type": "string"}}}}
+        responses["204"] = {"description": "Nothing more to send"}
     if "{agent_name}" in spec.route:
         responses["404"] = error
     responses["default"] = error
