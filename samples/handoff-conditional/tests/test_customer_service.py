@@ -68,6 +68,8 @@ def systems(model: OpenAIServer) -> list[str]:
 def test_listing_and_health(hub: LocalHostProcess) -> None:
     assert httpx.get(f"{hub.url}/api/health", timeout=10).json()["status"] == "healthy"
     assert [a["name"] for a in httpx.get(f"{hub.url}/api/agents", timeout=10).json()["agents"]] == AGENTS
+    info = httpx.get(f"{hub.url}/api/agents/billing/info", timeout=10).json()
+    assert [t["name"] for t in info["tools"]] == ["calculate_refund"]
 
 
 def test_a_technical_problem_routes_by_condition_without_a_model_call(hub: LocalHostProcess,

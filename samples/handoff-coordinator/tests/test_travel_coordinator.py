@@ -81,6 +81,8 @@ def test_listing_and_health(travel: LocalHostProcess) -> None:
     assert httpx.get(f"{travel.url}/api/health", timeout=10).json()["status"] == "healthy"
     listed = httpx.get(f"{travel.url}/api/agents", timeout=10).json()["agents"]
     assert [a["name"] for a in listed] == ["travel_coordinator", *SPECIALISTS]
+    info = httpx.get(f"{travel.url}/api/agents/restaurant_agent/info", timeout=10).json()
+    assert [t["name"] for t in info["tools"]] == ["find_restaurants"]
 
 
 def test_demo_consolidates_all_four_specialists(travel: LocalHostProcess, script: OpenAIServer) -> None:

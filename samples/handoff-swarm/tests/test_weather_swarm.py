@@ -58,6 +58,8 @@ def test_listing_and_health(swarm: LocalHostProcess) -> None:
     assert httpx.get(f"{swarm.url}/api/health", timeout=10).json()["status"] == "healthy"
     listed = httpx.get(f"{swarm.url}/api/agents", timeout=10).json()["agents"]
     assert [a["name"] for a in listed] == ["weather", "temperature_converter", "advice"]
+    info = httpx.get(f"{swarm.url}/api/agents/weather/info", timeout=10).json()
+    assert "get_weather_outlook" in {t["name"] for t in info["tools"]}
 
 
 def test_demo_route_shows_weather_to_converter_to_advice(swarm: LocalHostProcess, script: OpenAIServer) -> None:
