@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import typing
 
 import azure.functions as func
 import pytest
@@ -10,6 +11,7 @@ from openapi_spec_validator import validate
 
 from azurefunctions.agents import Agent, AgentFunctionApp
 from azurefunctions.agents.functions.routes import STANDARD_ROUTES
+from azurefunctions.agents.localhost.context import LocalContext
 from azurefunctions.agents.types import LLMConfig
 
 
@@ -39,6 +41,8 @@ def test_triggers_have_the_documented_routes_and_auth_levels() -> None:
     for function in functions.values():
         trigger = function.get_trigger()
         assert trigger.name == "req"
+        hints = typing.get_type_hints(function.get_user_function())
+        assert hints["req"] is func.HttpRequest and hints["context"] is func.Context  # what the worker checks
         assert {m.value for m in trigger.methods} == {"GET", "POST", "PUT", "PATCH", "DELETE"}
         assert json.loads(function.get_function_json())["bindings"][0]["type"] == "httpTrigger"
 
@@ -49,15 +53,15 @@ async def test_user_functions_answer_a_worker_style_request() -> None:
     request = func.HttpRequest(method="POST", url="http://localhost/api/agents/Echo/chat",
                                headers={"content-type": "application/json"}, route_params={"agent_name": "Echo"},
                                body=json.dumps({"message": "hello there"}).encode())
-    response = await chat(request)
+    response = await chat(request, LocalContext("agents_chat", "."))
     assert isinstance(response, func.HttpResponse)
     assert response.status_code == 200 and response.mimetype == "application/json"
     assert json.loads(response.get_body())["response"].startswith("[offline model] You said: hello there")
     health = await functions["health"].get_user_function()(
-        func.HttpRequest(method="GET", url="http://localhost/api/health", body=b""))
+        func.HttpRequest(method="GET", url="http://localhost/api/health", body=b""), LocalContext("health", "."))
     assert json.loads(health.get_body())["status"] == "healthy"
     bad = await chat(func.HttpRequest(method="POST", url="http://localhost/api/agents/Echo/chat",
-                                      route_params={"agent_name": "Echo"}, body=b"nope"))
+                                      route_params={"agent_name": "Echo"}, body=b"nope"), LocalContext("c", "."))
     assert bad.status_code == 400 and json.loads(bad.get_body())["error"]["code"] == "invalid_request"
 
 
@@ -65,7 +69,8 @@ async def test_openapi_lists_exactly_the_registered_routes_and_is_valid() -> Non
     app = make_app()
     functions = http_functions(app)
     reply = await functions["openapi"].get_user_function()(
-        func.HttpRequest(method="GET", url="http://localhost:7071/api/openapi.json", body=b""))
+        func.HttpRequest(method="GET", url="http://localhost:7071/api/openapi.json", body=b""),
+        LocalContext("openapi", "."))
     document = json.loads(reply.get_body())
     validate(document)
     documented = {path for path in document["paths"]}

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from azurefunctions.agents import Agent, AgentFunctionApp
+from azurefunctions.agents.localhost.context import LocalContext
 from azurefunctions.agents.sessions import MemorySessionStore
 from azurefunctions.agents.types import LLMConfig
 
@@ -48,9 +49,10 @@ def test_every_trigger_is_valid_for_the_http_streams_worker() -> None:
         trigger = next(b for b in bindings if b["type"] == "httpTrigger")
         output = next(b for b in bindings if b["name"] == "$return")
         assert output["type"] == "http" and output["direction"] == "OUT"
-        params = inspect.signature(user).parameters
-        assert set(params) == {b["name"] for b in bindings if b["name"] != "$return"} == {trigger["name"]}
+        params = set(inspect.signature(user).parameters) - {"context"}  # the worker passes context by name
+        assert params == {b["name"] for b in bindings if b["name"] != "$return"} == {trigger["name"]}
         hints = typing.get_type_hints(user)
+        assert hints["context"].__name__ == "Context"  # the worker refuses any other annotation
         assert ext_base.RequestTrackerMeta.check_type(hints[trigger["name"]]), function.get_function_name()
         assert ext_base.ResponseTrackerMeta.check_type(hints["return"]), function.get_function_name()
         assert inspect.iscoroutinefunction(user)
@@ -88,7 +90,9 @@ async def call_like_the_worker(function: Any, method: str, path: str, route_para
 
     request = Request(scope, receive)
     RequestTrackerMeta.get_synchronizer().sync_route_params(request, route_params)
-    response = await function.get_user_function()(request)
+    context = LocalContext(function.get_function_name(), ".",
+                           traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+    response = await function.get_user_function()(request, context)
     await asyncio.wait_for(response(scope, receive, send), 10)
     return sent
 

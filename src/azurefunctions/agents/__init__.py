@@ -37,12 +37,14 @@ _EXPORTS: dict[str, str] = {
     "Usage": ".messages",
     "SessionStore": ".sessions.base",
     "Session": ".sessions.base",
+    "SecretRef": ".azure",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
     from .agent import Agent
+    from .azure import SecretRef
     from .functions.app import AgentFunctionApp
     from .functions.modes import AgentMode
     from .handoff.config import ControlReturn, HandoffConfig, HandoffMode, HandoffStrategy, HandoffTarget

@@ -338,14 +338,15 @@ class Runner:
         if call.invalid_arguments is not None:
             return ToolOutput(f"Invalid arguments for tool {call.name}: not a JSON object: "
                               f"{call.invalid_arguments[:200]}", is_error=True)
-        if isinstance(tool, HandoffTool):
-            return await self._call_handoff_tool(turn, agent, tool, call)
         context = ToolContext(agent_name=agent.name, session_id=turn.session_id, user_id=turn.request.user_id,
                               call_id=call.id,
                               context=dict(turn.context_by_agent.get(agent.name, turn.request.context)))
         with instrumentation().execute_tool(agent=agent, tool=tool, call=call) as span:
             try:
-                output = await tool.invoke(call.arguments, context)
+                if isinstance(tool, HandoffTool):
+                    output = await self._call_handoff_tool(turn, agent, tool, call)
+                else:
+                    output = await tool.invoke(call.arguments, context)
             except Exception as exc:  # a Tool implementation that raised instead of returning an error
                 logger.exception("tool %s raised", call.name)
                 output = ToolOutput(f"Tool {call.name} failed: {type(exc).__name__}", is_error=True)

@@ -96,6 +96,13 @@ CAPTURE_MESSAGE_CONTENT = Setting(
     default="false",
     group="telemetry",
 )
+TELEMETRY_LIVE_METRICS = Setting(
+    "AGENTS_TELEMETRY_LIVE_METRICS",
+    "false turns off Application Insights Live Metrics (on by default when telemetry goes to Application "
+    "Insights).",
+    default="true",
+    group="telemetry",
+)
 WEBSITE_INSTANCE_ID = Setting(
     "WEBSITE_INSTANCE_ID", "Set by the platform in Azure; tells the runtime it is not running locally.",
     group="platform",

@@ -21,6 +21,7 @@ from .http import HttpCall, HttpReply
 from .modes import AgentMode
 from .openapi import build_openapi
 from .routes import ALL_METHODS, DEFAULT_GROUP_AUTH, STANDARD_ROUTES, RouteSpec
+from .tracing import traced
 
 logger = logging.getLogger("azurefunctions.agents")
 
@@ -127,8 +128,11 @@ class AgentFunctionApp(func.FunctionApp):
     def _runner_for(self, spec: RouteSpec) -> Any:
         target = self.a2a if self.a2a is not None and self.a2a.serves(spec) else self.api
 
-        async def run(call: HttpCall) -> HttpReply:
+        async def dispatch(call: HttpCall) -> HttpReply:
             return await target.dispatch(spec, call)
+
+        async def run(call: HttpCall) -> HttpReply:
+            return await traced(call, dispatch)
 
         return run
 

@@ -30,10 +30,26 @@ async def to_response(reply: HttpReply) -> func.HttpResponse:
                              mimetype=reply.media_type if body else None, charset="utf-8")
 
 
-def make_handler(run: Callable[[HttpCall], Awaitable[HttpReply]]) -> Callable[..., Awaitable[func.HttpResponse]]:
-    """A function the Python worker can call: one ``req`` parameter, an ``HttpResponse`` back."""
+def trace_headers(context: func.Context | None) -> dict[str, str] | None:
+    """The host's request span as W3C headers, so agent spans nest under the Functions request."""
+    trace = getattr(context, "trace_context", None)
+    # The worker's TraceContext spells them Traceparent/Tracestate; the azure-functions ABC trace_parent/...
+    parent = getattr(trace, "trace_parent", None) or getattr(trace, "Traceparent", None)
+    if not parent:
+        return None
+    headers = {"traceparent": str(parent)}
+    state = getattr(trace, "trace_state", None) or getattr(trace, "Tracestate", None)
+    if state:
+        headers["tracestate"] = str(state)
+    return headers
 
-    async def handler(req: func.HttpRequest) -> func.HttpResponse:
-        return await to_response(await run(to_call(req)))
+
+def make_handler(run: Callable[[HttpCall], Awaitable[HttpReply]]) -> Callable[..., Awaitable[func.HttpResponse]]:
+    """A function the Python worker can call: ``req`` and the invocation ``context``, an ``HttpResponse`` back."""
+
+    async def handler(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+        call = to_call(req)
+        call.trace_headers = trace_headers(context)
+        return await to_response(await run(call))
 
     return handler

@@ -25,6 +25,8 @@ class HttpCall:
     body: bytes = b""
     #: The caller's public base URL (scheme://host), for links and cards.
     base_url: str = ""
+    #: W3C trace headers of the platform's request span (``traceparent``/``tracestate``), when known.
+    trace_headers: Mapping[str, str] | None = None
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response, StreamingResponse
 
+from .classic import trace_headers
 from .http import HttpCall, HttpReply
 
 
@@ -35,7 +37,9 @@ def to_response(reply: HttpReply) -> Response:
 
 
 def make_handler(run: Callable[[HttpCall], Awaitable[HttpReply]]) -> Callable[..., Awaitable[Response]]:
-    async def handler(req: Request) -> Response:
-        return to_response(await run(await to_call(req)))
+    async def handler(req: Request, context: func.Context) -> Response:
+        call = await to_call(req)
+        call.trace_headers = trace_headers(context)
+        return to_response(await run(call))
 
     return handler

@@ -21,6 +21,7 @@ import azure.functions as func
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from .context import context_for, wants_context
 from .loader import LoadedApp
 from .routing import HttpFunction, template_regex
 
@@ -126,10 +127,13 @@ class LocalHost:
         query = {k: v for k, v in request.query_params.items()}
         req = func.HttpRequest(method=request.method, url=str(request.url), headers=dict(request.headers),
                                params=query, route_params=params, body=body)
+        kwargs: dict[str, Any] = {}
+        if wants_context(function.function):
+            kwargs["context"] = context_for(function.name, request.headers)
         if inspect.iscoroutinefunction(function.function):
-            result = await function.function(req)
+            result = await function.function(req, **kwargs)
         else:
-            result = await asyncio.to_thread(function.function, req)
+            result = await asyncio.to_thread(function.function, req, **kwargs)
         if isinstance(result, func.HttpResponse):
             headers = {k: v for k, v in result.headers.items() if k.lower() != "content-length"}
             return Response(content=result.get_body(), status_code=result.status_code, headers=headers,
@@ -142,7 +146,11 @@ class LocalHost:
                             params: dict[str, str]) -> Response:
         scoped = dict(scope)
         scoped["path_params"] = params
-        result = function.function(Request(scoped, receive))
+        request = Request(scoped, receive)
+        kwargs: dict[str, Any] = {}
+        if wants_context(function.function):
+            kwargs["context"] = context_for(function.name, request.headers)
+        result = function.function(request, **kwargs)
         if inspect.isawaitable(result):
             result = await result
         if not isinstance(result, Response):

@@ -22,14 +22,6 @@ from .. import settings
 
 logger = logging.getLogger("azurefunctions.agents.telemetry")
 
-#: Not yet in settings.py: Live Metrics of the Azure Monitor distro (on by default there).
-LIVE_METRICS = settings.Setting(
-    "AGENTS_TELEMETRY_LIVE_METRICS",
-    "false turns off Application Insights Live Metrics (on by default when telemetry goes to Application "
-    "Insights).",
-    default="true",
-    group="telemetry",
-)
 #: Logger whose records the Azure Monitor pipeline exports (the host already collects the app's own logs).
 EXPORTED_LOGGER = "azurefunctions.agents"
 
@@ -103,7 +95,7 @@ def _azure_monitor() -> Pipeline:
     configure_azure_monitor(
         connection_string=settings.APPLICATIONINSIGHTS_CONNECTION_STRING.get(),
         logger_name=EXPORTED_LOGGER,
-        enable_live_metrics=_truthy(LIVE_METRICS.get()),
+        enable_live_metrics=_truthy(settings.TELEMETRY_LIVE_METRICS.get()),
     )
     logger.info("telemetry: Azure Monitor (Application Insights)%s",
                 " with Entra ID ingestion" if settings.APPLICATIONINSIGHTS_AUTHENTICATION_STRING.get() else "")
