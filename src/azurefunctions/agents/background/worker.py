@@ -178,13 +178,13 @@ class TurnWorker:
                 response, result = saved, "recovered"
             else:
                 response, result = await self._run_holding(runner, claimed, claim), "ran"
+            if response is None:
+                return "stopped"
+            await self._complete(claimed, claim, response)
         except BaseException:
             with contextlib.suppress(Exception):
                 await self._release(claimed, claim)
             raise
-        if response is None:
-            return "stopped"
-        await self._complete(claimed, claim, response)
         return result
 
     async def _session(self, runner: Runner, record: TurnRecord) -> Session | None:
@@ -259,8 +259,8 @@ class TurnWorker:
         def release(current: TurnRecord) -> bool:
             if current.status != "running" or current.claim != claim:
                 return False
+            # ``attempts`` stays: the next start checks the session for what this one may have saved.
             current.status, current.claim, current.lease_until = "queued", None, None
-            current.attempts = max(0, current.attempts - 1)
             return True
 
         await self.turns.update(record.session_id, record.turn_id, release)

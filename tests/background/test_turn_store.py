@@ -1,0 +1,186 @@
+"""Turn records in every session-store backend: the session's partition, etag compare-and-swap, expiry."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from azurefunctions.agents.background.records import TurnRecord
+from azurefunctions.agents.background.store import (
+    CosmosTurnStore,
+    MemoryTurnStore,
+    SessionItemTurnStore,
+    SqliteTurnStore,
+    TurnConflictError,
+    TurnStore,
+    turn_store_for,
+)
+from azurefunctions.agents.sessions.base import Session, SessionStore
+from azurefunctions.agents.sessions.events import StreamEvent, TurnLog
+from azurefunctions.agents.sessions.lazy import LazySessionStore
+from azurefunctions.agents.sessions.memory import MemorySessionStore
+
+
+class PlainStore(SessionStore):
+    """A session store the runtime has no adapter for (it has etags, as every store must)."""
+
+    def __init__(self) -> None:
+        self.inner = MemorySessionStore()
+
+    async def load(self, session_id: str) -> Session | None:
+        return await self.inner.load(session_id)
+
+    async def save(self, session: Session) -> Session:
+        return await self.inner.save(session)
+
+    async def delete(self, session_id: str) -> bool:
+        return await self.inner.delete(session_id)
+
+    async def append_events(self, session_id: str, turn: str, batch: int, events: Sequence[StreamEvent], *,
+                            owner: str | None, final: bool) -> None:
+        await self.inner.append_events(session_id, turn, batch, events, owner=owner, final=final)
+
+    async def read_events(self, session_id: str, after: str | None = None) -> list[TurnLog]:
+        return await self.inner.read_events(session_id, after)
+
+
+def make_sessions(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> SessionStore:
+    if kind == "memory":
+        return MemorySessionStore()
+    if kind == "custom":
+        return PlainStore()
+    if kind == "sqlite":
+        from azurefunctions.agents.sessions.sqlite import SqliteSessionStore
+
+        return SqliteSessionStore(tmp_path / "s.sqlite3")
+    from azurefunctions.agents.sessions.cosmos import CosmosSessionStore
+
+    target = request.getfixturevalue("cosmos")
+    return CosmosSessionStore(target.endpoint, database=target.database, container=target.container,
+                              create_if_missing=target.local, enable_endpoint_discovery=not target.local)
+
+
+@pytest.fixture(params=["memory", "custom", "sqlite", "cosmos"])
+async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[SessionStore, TurnStore]]:
+    sessions = make_sessions(request.param, tmp_path, request)
+    try:
+        yield sessions, turn_store_for(sessions)
+    finally:
+        await sessions.aclose()
+
+
+def record(session_id: str | None = None, **fields: Any) -> TurnRecord:
+    return TurnRecord(session_id=session_id or f"s-{uuid.uuid4().hex[:10]}", agent="Helper",
+                      request={"message": "Hi", "context": {}}, user_id="ana", **fields)
+
+
+async def test_records_round_trip_with_a_new_etag_on_every_write(stores: tuple[SessionStore, TurnStore]) -> None:
+    _, turns = stores
+    created = await turns.create(record())
+    assert created.etag
+    loaded = await turns.get(created.session_id, created.turn_id)
+    assert loaded is not None and loaded.to_record() == created.to_record()
+    loaded.status, loaded.attempts = "running", 1
+    replaced = await turns.replace(loaded)
+    assert replaced.etag != created.etag
+    again = await turns.get(created.session_id, created.turn_id)
+    assert again is not None and again.status == "running" and again.attempts == 1 and again.etag == replaced.etag
+    assert await turns.get(created.session_id, "0" * 32) is None
+    assert await turns.get("s-other", created.turn_id) is None
+
+
+async def test_a_stale_etag_or_a_second_create_is_a_conflict(stores: tuple[SessionStore, TurnStore]) -> None:
+    _, turns = stores
+    created = await turns.create(record())
+    with pytest.raises(TurnConflictError):
+        await turns.create(record(created.session_id, turn_id=created.turn_id))
+    await turns.replace(created)
+    with pytest.raises(TurnConflictError):
+        await turns.replace(created)  # still at the first etag
+
+
+async def test_of_racing_claims_exactly_one_wins(stores: tuple[SessionStore, TurnStore]) -> None:
+    _, turns = stores
+    created = await turns.create(record())
+    winners: list[str] = []
+
+    async def claim(name: str) -> None:
+        def take(current: TurnRecord) -> bool:
+            if current.status != "queued":
+                return False
+            current.status, current.claim = "running", name
+            return True
+
+        stored = await turns.update(created.session_id, created.turn_id, take)
+        if stored is not None and stored.claim == name:
+            winners.append(name)
+
+    await asyncio.gather(*(claim(f"worker-{n}") for n in range(6)))
+    assert len(winners) == 1
+    final = await turns.get(created.session_id, created.turn_id)
+    assert final is not None and final.claim == winners[0]
+
+
+async def test_the_sessions_session_is_untouched_by_its_turns(stores: tuple[SessionStore, TurnStore]) -> None:
+    sessions, turns = stores
+    saved = await sessions.save(Session(id=f"s-{uuid.uuid4().hex[:10]}", user_id="ana"))
+    await turns.create(record(saved.id))
+    loaded = await sessions.load(saved.id)
+    assert loaded is not None and loaded.etag == saved.etag and loaded.messages == []
+
+
+async def test_deleting_a_session_deletes_its_turns(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    for kind in ("sqlite", "cosmos"):
+        sessions = make_sessions(kind, tmp_path, request)
+        try:
+            turns = turn_store_for(sessions)
+            saved = await sessions.save(Session(id=f"s-{uuid.uuid4().hex[:10]}"))
+            created = await turns.create(record(saved.id))
+            assert await sessions.delete(saved.id)
+            assert await turns.get(saved.id, created.turn_id) is None, kind
+        finally:
+            await sessions.aclose()
+
+
+async def test_each_backend_gets_its_adapter(tmp_path: Path) -> None:
+    from azurefunctions.agents.sessions.cosmos import CosmosSessionStore
+    from azurefunctions.agents.sessions.sqlite import SqliteSessionStore
+
+    memory = MemorySessionStore()
+    assert isinstance(turn_store_for(memory), MemoryTurnStore)
+    assert turn_store_for(memory) is turn_store_for(memory)  # one per store: every caller sees the same data
+    assert isinstance(turn_store_for(PlainStore()), SessionItemTurnStore)
+    assert isinstance(turn_store_for(SqliteSessionStore(tmp_path / "x.sqlite3")), SqliteTurnStore)
+    assert isinstance(turn_store_for(CosmosSessionStore("https://127.0.0.1:1/")), CosmosTurnStore)
+    lazy = LazySessionStore()
+    try:
+        assert isinstance(turn_store_for(lazy), type(turn_store_for(lazy.store)))
+    finally:
+        await lazy.aclose()
+
+
+async def test_records_expire_after_their_ttl(tmp_path: Path) -> None:
+    from azurefunctions.agents.sessions.sqlite import SqliteSessionStore
+
+    sqlite = SqliteSessionStore(tmp_path / "ttl.sqlite3")
+    try:
+        for turns in (MemoryTurnStore(ttl_seconds=0.2), SqliteTurnStore(sqlite, ttl_seconds=0.2)):
+            created = await turns.create(record())
+            assert await turns.get(created.session_id, created.turn_id) is not None
+            await asyncio.sleep(0.3)
+            assert await turns.get(created.session_id, created.turn_id) is None
+            # An expired record's id may be used again.
+            await turns.create(record(created.session_id, turn_id=created.turn_id))
+    finally:
+        await sqlite.aclose()
+
+
+def test_the_public_view_hides_the_claim_and_the_request() -> None:
+    view = record(status="running", claim="secret-claim", lease_until=1.0, attempts=1).to_public()
+    assert view["status"] == "running" and view["attempts"] == 1
+    assert not {"claim", "lease_until", "request", "user_id"} & set(view)
