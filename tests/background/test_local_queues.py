@@ -108,7 +108,7 @@ async def test_a_queue_function_gets_a_queue_message_as_from_the_worker_and_the_
     await until(lambda: queues.count(queue_name), lambda n: n == 0)
 
 
-async def test_a_synchronous_function_runs_too_and_settings_name_the_queue(
+async def test_a_synchronous_function_with_a_context_runs_too_and_settings_name_the_queue(
         queues: Queues, queue_name: str, poller: Callable[..., Awaitable[QueuePoller]],
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ORDERS_QUEUE", queue_name)
@@ -116,12 +116,12 @@ async def test_a_synchronous_function_runs_too_and_settings_name_the_queue(
     seen: list[str] = []
 
     @app.queue_trigger(arg_name="msg", queue_name="%ORDERS_QUEUE%", connection="AzureWebJobsStorage")
-    def on_order(msg: func.QueueMessage) -> None:
-        seen.append(msg.get_body().decode())
+    def on_order(msg: func.QueueMessage, context: func.Context) -> None:
+        seen.append(f"{msg.get_body().decode()} ({context.function_name}, {bool(context.invocation_id)})")
 
     await queues.send(queue_name, "plain text")
     await poller(app)
-    await until(lambda: seen == ["plain text"])
+    await until(lambda: seen == ["plain text (on_order, True)"])
 
 
 async def test_a_failing_message_is_retried_then_moved_to_the_poison_queue(

@@ -281,9 +281,14 @@ class QueuePoller:
 
     @staticmethod
     async def _call(function: QueueFunction, msg: Any) -> Any:
+        from .context import context_for, wants_context
+
+        kwargs: dict[str, Any] = {function.arg_name: msg}
+        if wants_context(function.function):
+            kwargs["context"] = context_for(function.name, {})
         if inspect.iscoroutinefunction(function.function):
-            return await function.function(**{function.arg_name: msg})
-        return await asyncio.to_thread(function.function, **{function.arg_name: msg})
+            return await function.function(**kwargs)
+        return await asyncio.to_thread(function.function, **kwargs)
 
     @staticmethod
     async def _to_poison(function: QueueFunction, queue: Any, poison: Any, message: Any) -> None:
