@@ -20,7 +20,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..azure.identity import install_hint
 from ..errors import ConfigurationError
 
 #: Azurite's well-known development account (public, documented by Microsoft; not a secret).
@@ -86,6 +85,8 @@ class QueueService:
     @property
     def client(self) -> Any:
         if self._client is None:
+            from ..azure.identity import install_hint
+
             try:
                 from azure.storage.queue.aio import QueueServiceClient
             except ModuleNotFoundError as exc:

@@ -4,24 +4,29 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
 from .. import __version__, settings
 from ..a2a.server import A2AServer
 from ..agent import Agent
-from ..background.service import BackgroundTurns
 from ..errors import ConfigurationError
+from ..limits import Limits
 from ..runner import Runner
 from ..sessions.base import SessionStore
 from ..sessions.lazy import LazySessionStore
 from .api import AgentHttpApi
+from .auth import EntraAuth
+from .guard import PUBLIC_GROUPS, RouteGuard
 from .http import HttpCall, HttpReply
 from .modes import AgentMode
 from .openapi import build_openapi
 from .routes import ALL_METHODS, DEFAULT_GROUP_AUTH, STANDARD_ROUTES, RouteSpec
 from .tracing import traced
+
+if TYPE_CHECKING:
+    from ..background.service import BackgroundTurns
 
 logger = logging.getLogger("azurefunctions.agents")
 
@@ -42,14 +47,17 @@ class AgentFunctionApp(func.FunctionApp):
     explicit ``api/`` prefix (the app's ``host.json`` sets ``routePrefix`` to ``""``). ``create_triggers=False``
     registers no routes: the app's own triggers call ``app.runners[name]``. ``background=True`` adds the
     queue triggers that run asynchronous turns (``"async": true``; see docs/background.md) from the queue
-    ``AGENTS_WORK_QUEUE`` on the storage connection ``background_connection``.
+    ``AGENTS_WORK_QUEUE`` on the storage connection ``background_connection``. ``auth=EntraAuth(...)`` (or the
+    ``AGENTS_AUTH=entra`` setting) requires callers signed in with Entra ID through App Service Authentication
+    on every route but health, ``openapi.json`` and the cards; function keys are then off unless
+    ``http_auth_level`` asks for them (see docs/security.md).
     """
 
     def __init__(
         self,
         agents: Mapping[str, Agent] | Iterable[Agent] | None = None,
         mode: AgentMode | str = AgentMode.AZURE_FUNCTION_AGENT,
-        http_auth_level: func.AuthLevel | str = func.AuthLevel.FUNCTION,
+        http_auth_level: func.AuthLevel | str | None = None,
         *,
         create_triggers: bool = True,
         streaming: bool | None = None,
@@ -60,7 +68,13 @@ class AgentFunctionApp(func.FunctionApp):
         title: str = "Agents",
         background: bool = False,
         background_connection: str = "AzureWebJobsStorage",
+        auth: EntraAuth | None = None,
     ) -> None:
+        if auth is not None and not isinstance(auth, EntraAuth):
+            raise TypeError(f"auth must be an EntraAuth, got {type(auth).__name__}")
+        self.auth: EntraAuth | None = auth if auth is not None else EntraAuth.from_settings()
+        if http_auth_level is None:  # Entra ID replaces function keys unless the app asks for both
+            http_auth_level = func.AuthLevel.ANONYMOUS if self.auth is not None else func.AuthLevel.FUNCTION
         self.http_auth_level_default = _auth_level(http_auth_level)
         super().__init__(http_auth_level=self.http_auth_level_default)
         self.mode = AgentMode(mode)
@@ -71,7 +85,9 @@ class AgentFunctionApp(func.FunctionApp):
         _check_handoff_targets(self.agents)
         self.streaming = streaming if streaming is not None else any(a.streaming for a in self.agents.values())
         self.session_store: SessionStore = session_store if session_store is not None else LazySessionStore()
-        self.max_body_bytes = max_body_bytes or settings.get_int(settings.MAX_BODY_BYTES)
+        self.limits = Limits.from_settings(max_body_bytes=max_body_bytes)
+        self.max_body_bytes = self.limits.max_body_bytes
+        self.guard = RouteGuard(auth=self.auth, limits=self.limits)
         self.title = title
         self.runners: dict[str, Runner] = {
             name: Runner(agent, session_store=self.session_store, agents=self.agents)
@@ -91,7 +107,9 @@ class AgentFunctionApp(func.FunctionApp):
                                  max_body_bytes=self.max_body_bytes)
             self.route_specs.extend(self.a2a.route_specs)
         self.background: BackgroundTurns | None = None
-        if background:
+        if background:  # imported only by apps that use it
+            from ..background.service import BackgroundTurns
+
             self.background = BackgroundTurns(runners=self.runners, session_store=self.session_store,
                                               connection=background_connection)
             self.background.register(self)
@@ -131,16 +149,21 @@ class AgentFunctionApp(func.FunctionApp):
         async def dispatch(call: HttpCall) -> HttpReply:
             return await target.dispatch(spec, call)
 
+        guarded = self.guard.wrap(spec, dispatch)
+
         async def run(call: HttpCall) -> HttpReply:
-            return await traced(call, dispatch)
+            return await traced(call, guarded)
 
         return run
 
     def _openapi(self, call: HttpCall) -> dict[str, Any]:
         auth = {spec.name: self.auth_level_of(spec).name for spec in self.route_specs}
         base = settings.PUBLIC_URL.get() or call.base_url
-        return build_openapi(self.route_specs, auth, title=self.title, version=__version__,
-                             server_url=base, agent_names=list(self.agents))
+        document = build_openapi(self.route_specs, auth, title=self.title, version=__version__,
+                                 server_url=base, agent_names=list(self.agents))
+        if self.auth is not None:
+            _add_entra_security(document, self.route_specs, auth)
+        return document
 
     async def aclose(self) -> None:
         """Close model clients and the session store (local host shutdown, tests)."""
@@ -151,6 +174,21 @@ class AgentFunctionApp(func.FunctionApp):
         for agent in self.agents.values():
             await agent.aclose()
         await self.session_store.aclose()
+
+
+def _add_entra_security(document: dict[str, Any], specs: list[RouteSpec], levels: dict[str, str]) -> None:
+    """Entra mode: protected operations take a bearer token (and a function key where one is required)."""
+    document["components"]["securitySchemes"]["entra"] = {
+        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+        "description": "An Entra ID access token for the app registration, checked by App Service Authentication."}
+    for spec in specs:
+        if spec.group in PUBLIC_GROUPS:
+            continue
+        needs_key = levels.get(spec.name, "ANONYMOUS").upper() != "ANONYMOUS"
+        security: list[dict[str, list[str]]] = ([{"entra": [], "functionKey": []}, {"entra": [], "functionKeyQuery": []}] if needs_key
+                    else [{"entra": []}])
+        for method in spec.methods:
+            document["paths"]["/" + spec.route][method.lower()]["security"] = security
 
 
 def _check_handoff_targets(agents: Mapping[str, Agent]) -> None:
