@@ -5,7 +5,8 @@ blocks; tool results become ``tool_result`` blocks in the following user message
 turn in one message, as the API wants); ``max_tokens``, which the API requires, defaults to 4096. Streaming
 reads the raw SSE events, so text deltas reach the caller as they arrive and tool-call arguments are
 assembled from ``input_json_delta`` fragments. The SDK's own retries are off: ``retry.py`` retries once for
-every provider, with a bound on the total wait.
+every provider, with a bound on the total wait. A key kept in Key Vault is read at the first request and
+refreshed when Anthropic refuses it (``keyed.py``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from .base import (
     ModelStreamItem,
     parse_tool_arguments,
 )
-from .credentials import resolve_api_key
+from .keyed import KeyedClient, ProviderKey
 from .retry import RetryPolicy, call_with_retries, clean_detail, parse_retry_after, status_error
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -53,16 +54,24 @@ class AnthropicProvider(ModelProvider):
 
     def __init__(self, config: LLMConfig) -> None:
         self.config = config
-        self._api_key = resolve_api_key(config.api_key, settings.ANTHROPIC_API_KEY)
         base_url = config.base_url or settings.ANTHROPIC_BASE_URL.get() or DEFAULT_BASE_URL
-        self.client = anthropic.AsyncAnthropic(
-            api_key=self._api_key, base_url=base_url, timeout=config.timeout, max_retries=0)
+        self._keyed = KeyedClient(
+            ProviderKey(config.api_key, settings.ANTHROPIC_API_KEY),
+            lambda key: anthropic.AsyncAnthropic(
+                api_key=key, base_url=base_url, timeout=config.timeout, max_retries=0),
+            "anthropic")
         self.server_address = urlparse(base_url).hostname
         self.retry_policy = RetryPolicy(max_retries=config.max_retries)
 
+    @property
+    def client(self) -> anthropic.AsyncAnthropic:
+        """The SDK client for the key in force (replaced when a key from Key Vault rotates)."""
+        return self._keyed.client
+
     def stream(self, request: ModelRequest) -> AsyncIterator[ModelStreamItem]:
         params = self._params(request)
-        return call_with_retries(self.retry_policy, lambda: self._attempt(params, request.stream))
+        return self._keyed.stream(lambda client, key: call_with_retries(
+            self.retry_policy, lambda: self._attempt(client, key, params, request.stream)))
 
     def _params(self, request: ModelRequest) -> dict[str, Any]:
         system_parts, messages = to_anthropic_messages(request.messages)
@@ -97,24 +106,26 @@ class AnthropicProvider(ModelProvider):
                 params.setdefault("extra_body", {})[key] = value
         return params
 
-    async def _attempt(self, params: dict[str, Any], stream: bool) -> AsyncIterator[ModelStreamItem]:
+    async def _attempt(self, client: anthropic.AsyncAnthropic, key: str, params: dict[str, Any],
+                       stream: bool) -> AsyncIterator[ModelStreamItem]:
         try:
             if stream:
-                async for item in self._stream(params):
+                async for item in self._stream(client, params):
                     yield item
             else:
-                message = await self.client.messages.create(**params)
+                message = await client.messages.create(**params)
                 result = from_anthropic_message(message)
                 if result.text:
                     yield ModelDelta(result.text)
                 yield result
         except anthropic.AnthropicError as exc:
-            raise self._translate(exc) from exc
+            raise self._translate(exc, key) from exc
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ProviderError("anthropic returned a malformed response") from exc
 
-    async def _stream(self, params: dict[str, Any]) -> AsyncIterator[ModelStreamItem]:
-        events = await self.client.messages.create(**params, stream=True)
+    async def _stream(self, client: anthropic.AsyncAnthropic,
+                      params: dict[str, Any]) -> AsyncIterator[ModelStreamItem]:
+        events = await client.messages.create(**params, stream=True)
         result = ModelResponse()
         text: list[str] = []
         # content block index -> [id, name, argument fragments]
@@ -155,7 +166,8 @@ class AnthropicProvider(ModelProvider):
         result.usage.requests = 1
         yield result
 
-    def _translate(self, exc: anthropic.AnthropicError) -> ProviderError:
+    def _translate(self, exc: anthropic.AnthropicError, key: str) -> ProviderError:
+        """The runtime error for an SDK error; ``key`` (the key sent) is masked in any detail kept."""
         if isinstance(exc, anthropic.APITimeoutError):
             return ProviderTimeoutError(
                 f"anthropic did not answer within {self.config.timeout:g} s (LLMConfig.timeout)")
@@ -165,16 +177,17 @@ class AnthropicProvider(ModelProvider):
                 status = _STREAM_ERROR_STATUS.get(_error_type(exc) or "", 500)
             return status_error("anthropic", status, _error_message(exc),
                                 parse_retry_after(dict(exc.response.headers)),
-                                key_setting=settings.ANTHROPIC_API_KEY.name, secret=self._api_key)
+                                key_setting=settings.ANTHROPIC_API_KEY.name, secret=key)
         if isinstance(exc, anthropic.APIConnectionError):
             return ProviderError(f"could not reach anthropic at {self.server_address}: "
-                                 f"{clean_detail(str(exc.__cause__ or exc), self._api_key)}")
+                                 f"{clean_detail(str(exc.__cause__ or exc), key)}")
         if isinstance(exc, anthropic.APIResponseValidationError):
             return ProviderError("anthropic returned a malformed response")
-        return ProviderError(f"anthropic request failed: {clean_detail(str(exc), self._api_key)}")
+        return ProviderError(f"anthropic request failed: {clean_detail(str(exc), key)}")
 
     async def aclose(self) -> None:
-        await self.client.close()
+        for client in self._keyed.take_clients():
+            await client.close()
 
 
 def _error_field(exc: anthropic.APIStatusError, name: str) -> str | None:

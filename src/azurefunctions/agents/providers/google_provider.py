@@ -9,7 +9,9 @@ provider makes one; such ids are never sent back to Gemini, which matches result
 Gemini 3 models require the ``thought_signature`` of a function call to come back with it in the next request.
 Signatures seen by this process are kept (bounded) by call id and returned; a call whose signature is unknown
 (a history from another instance or another provider) gets the documented validator-skipping signature.
-The SDK retries nothing unless asked to; ``retry.py`` retries, honouring Google's ``RetryInfo``.
+The SDK retries nothing unless asked to; ``retry.py`` retries, honouring Google's ``RetryInfo``. A key kept in
+Key Vault is read at the first request and refreshed when Gemini refuses it (``keyed.py``); the clients made for
+successive keys share one HTTP connection pool.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from .base import (
     ModelStreamItem,
     parse_tool_arguments,
 )
-from .credentials import resolve_api_key
+from .keyed import KeyedClient, ProviderKey
 from .retry import RetryPolicy, call_with_retries, clean_detail, parse_retry_after, status_error
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
@@ -57,7 +59,7 @@ class GoogleProvider(ModelProvider):
 
     def __init__(self, config: LLMConfig) -> None:
         self.config = config
-        self._api_key = resolve_api_key(config.api_key, settings.GOOGLE_API_KEY)
+        key = ProviderKey(config.api_key, settings.GOOGLE_API_KEY)
         base_url = config.base_url or settings.GOOGLE_GEMINI_BASE_URL.get() or DEFAULT_BASE_URL
         options = types.HttpOptions(base_url=base_url, timeout=max(1, round(config.timeout * 1000)))
         if config.api_version:
@@ -68,16 +70,23 @@ class GoogleProvider(ModelProvider):
         if "httpx_async_client" in types.HttpOptions.model_fields:
             self._http = httpx.AsyncClient(timeout=config.timeout)
             options.httpx_async_client = self._http
-        self.client = genai.Client(api_key=self._api_key, http_options=options)
+        self._keyed = KeyedClient(key, lambda api_key: genai.Client(api_key=api_key, http_options=options),
+                                  "gemini")
         self.server_address = urlparse(base_url).hostname
         self.retry_policy = RetryPolicy(max_retries=config.max_retries)
         self._signatures: OrderedDict[str, bytes] = OrderedDict()
 
+    @property
+    def client(self) -> genai.Client:
+        """The SDK client for the key in force (replaced when a key from Key Vault rotates)."""
+        return self._keyed.client
+
     def stream(self, request: ModelRequest) -> AsyncIterator[ModelStreamItem]:
         contents = to_gemini_contents(request.messages, self._signatures)
         config = self._config(request)
-        return call_with_retries(
-            self.retry_policy, lambda: self._attempt(request.model, contents, config, request.stream))
+        return self._keyed.stream(lambda client, key: call_with_retries(
+            self.retry_policy,
+            lambda: self._attempt(client, key, request.model, contents, config, request.stream)))
 
     def _config(self, request: ModelRequest) -> types.GenerateContentConfig:
         system = [m.content for m in request.messages if m.role == "system" and m.content]
@@ -108,14 +117,14 @@ class GoogleProvider(ModelProvider):
         values.update(self.config.extra)
         return types.GenerateContentConfig(**values)
 
-    async def _attempt(self, model: str, contents: list[types.Content], config: types.GenerateContentConfig,
-                       stream: bool) -> AsyncIterator[ModelStreamItem]:
+    async def _attempt(self, client: genai.Client, key: str, model: str, contents: list[types.Content],
+                       config: types.GenerateContentConfig, stream: bool) -> AsyncIterator[ModelStreamItem]:
         try:
             if stream:
-                async for item in self._stream(model, contents, config):
+                async for item in self._stream(client, model, contents, config):
                     yield item
             else:
-                response = await self.client.aio.models.generate_content(
+                response = await client.aio.models.generate_content(
                     model=model, contents=contents, config=config)
                 result = _Accumulator(self._signatures)
                 result.add(response)
@@ -124,7 +133,7 @@ class GoogleProvider(ModelProvider):
                     yield ModelDelta(final.text)
                 yield final
         except genai_errors.APIError as exc:
-            raise self._translate(exc) from exc
+            raise self._translate(exc, key) from exc
         except ProviderError:
             raise
         except Exception as exc:
@@ -137,9 +146,9 @@ class GoogleProvider(ModelProvider):
                 raise ProviderError("gemini returned a malformed response") from exc
             raise
 
-    async def _stream(self, model: str, contents: list[types.Content],
+    async def _stream(self, client: genai.Client, model: str, contents: list[types.Content],
                       config: types.GenerateContentConfig) -> AsyncIterator[ModelStreamItem]:
-        chunks = await self.client.aio.models.generate_content_stream(
+        chunks = await client.aio.models.generate_content_stream(
             model=model, contents=contents, config=config)
         result = _Accumulator(self._signatures)
         async for chunk in chunks:
@@ -149,21 +158,23 @@ class GoogleProvider(ModelProvider):
             raise ProviderError("gemini ended the stream without a response")
         yield result.finish()
 
-    def _translate(self, exc: genai_errors.APIError) -> ProviderError:
+    def _translate(self, exc: genai_errors.APIError, key: str) -> ProviderError:
+        """The runtime error for an SDK error; ``key`` (the key sent) is masked in any detail kept."""
         code = int(exc.code or 0)
         message = exc.message if isinstance(exc.message, str) else None
         if code == 400 and message and "API key" in message:
-            detail = clean_detail(message, self._api_key)
+            detail = clean_detail(message, key)
             return ProviderAuthenticationError(
                 f"gemini refused the credentials (HTTP 400); check {settings.GOOGLE_API_KEY.name} "
                 f"or LLMConfig.api_key: {detail}")
         if not code:
             return ProviderError("gemini returned a malformed response")
         return status_error("gemini", code, message, _retry_delay(exc),
-                            key_setting=settings.GOOGLE_API_KEY.name, secret=self._api_key)
+                            key_setting=settings.GOOGLE_API_KEY.name, secret=key)
 
     async def aclose(self) -> None:
-        await self.client.aio.aclose()
+        for client in self._keyed.take_clients():
+            await client.aio.aclose()
         if self._http is not None:
             await self._http.aclose()
 
