@@ -138,6 +138,66 @@ PUBLIC_URL = Setting(
     group="http",
 )
 
+# Limits (every limit and its setting: docs/limits.md)
+MAX_MESSAGE_CHARS = Setting(
+    "AGENTS_MAX_MESSAGE_CHARS", "Longest accepted chat message in characters (400 message_too_long above).",
+    default="100000", group="limits",
+)
+MAX_TOOL_CALLS_PER_MODEL_TURN = Setting(
+    "AGENTS_MAX_TOOL_CALLS_PER_MODEL_TURN",
+    "Most tool calls run from one model answer; the calls beyond it get an error result instead of running.",
+    default="16", group="limits",
+)
+TURN_TIMEOUT_SECONDS = Setting(
+    "AGENTS_TURN_TIMEOUT_SECONDS",
+    "Longest an HTTP turn may take before it is answered 504 turn_timeout (the platform's front end cuts "
+    "HTTP responses at 230 s).",
+    default="220", group="limits",
+)
+MAX_CONCURRENT_TURNS = Setting(
+    "AGENTS_MAX_CONCURRENT_TURNS",
+    "Most turns (chat, MCP and A2A calls) one instance runs at once; above it the answer is 503 too_busy "
+    "with Retry-After, so the platform's scale-out takes the load.",
+    default="64", group="limits",
+)
+
+# Entra ID through App Service Authentication (Easy Auth; see docs/security.md)
+AUTH_MODE = Setting(
+    "AGENTS_AUTH",
+    "entra: every route but health, openapi.json and the agent cards needs a caller signed in with Entra ID "
+    "through App Service Authentication (AgentFunctionApp(auth=...) wins over this setting).",
+    group="auth",
+)
+AUTH_TENANT_ID = Setting(
+    "AGENTS_AUTH_TENANT_ID", "Entra tenant (directory) id callers must belong to.", group="auth",
+)
+AUTH_AUDIENCES = Setting(
+    "AGENTS_AUTH_AUDIENCES",
+    "Comma-separated token audiences accepted (the app registration's client id and/or api://... URI).",
+    group="auth",
+)
+AUTH_ALLOWED_CLIENT_IDS = Setting(
+    "AGENTS_AUTH_ALLOWED_CLIENT_IDS",
+    "Comma-separated client (application) ids allowed to call (azp/appid claim). Unset: any client.",
+    group="auth",
+)
+AUTH_ALLOWED_GROUPS = Setting(
+    "AGENTS_AUTH_ALLOWED_GROUPS",
+    "Comma-separated group object ids; when set, a caller must be in one of them (or hold an allowed role).",
+    group="auth",
+)
+AUTH_ALLOWED_ROLES = Setting(
+    "AGENTS_AUTH_ALLOWED_ROLES",
+    "Comma-separated app roles; when set, a caller must hold one of them (or be in an allowed group).",
+    group="auth",
+)
+WEBSITE_AUTH_ENABLED = Setting(
+    "WEBSITE_AUTH_ENABLED",
+    "Set to True by the platform when App Service Authentication is on; only then are its identity headers "
+    "trusted.",
+    group="platform",
+)
+
 
 # Background work (queue-triggered turns; see docs/background.md)
 AGENTS_WORK_QUEUE = Setting("AGENTS_WORK_QUEUE", "Storage queue of background turns.", default="agent-turns",
@@ -188,6 +248,11 @@ def all_settings() -> list[Setting]:
 def running_in_azure() -> bool:
     """True on the Functions platform, where the offline model is never chosen silently."""
     return WEBSITE_INSTANCE_ID.get() is not None
+
+
+def get_list(setting: Setting) -> list[str]:
+    """A comma-separated setting as a list of its non-empty, stripped items."""
+    return [item.strip() for item in (setting.get() or "").split(",") if item.strip()]
 
 
 def get_int(setting: Setting) -> int:

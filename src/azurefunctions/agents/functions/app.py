@@ -13,6 +13,7 @@ from ..a2a.server import A2AServer
 from ..agent import Agent
 from ..errors import ConfigurationError
 from ..limits import Limits
+from ..redaction import install_log_redaction, register_secret
 from ..runner import Runner
 from ..sessions.base import SessionStore
 from ..sessions.lazy import LazySessionStore
@@ -83,6 +84,9 @@ class AgentFunctionApp(func.FunctionApp):
             raise ValueError(f"default_agent {default_agent!r} is not one of the app's agents")
         self.default_agent = default_agent or next(iter(self.agents), None)
         _check_handoff_targets(self.agents)
+        install_log_redaction()  # keys and tokens never reach a log line (redaction.py)
+        for agent in self.agents.values():
+            register_secret(getattr(agent.llm_config, "api_key", None))
         self.streaming = streaming if streaming is not None else any(a.streaming for a in self.agents.values())
         self.session_store: SessionStore = session_store if session_store is not None else LazySessionStore()
         self.limits = Limits.from_settings(max_body_bytes=max_body_bytes)
@@ -185,8 +189,9 @@ def _add_entra_security(document: dict[str, Any], specs: list[RouteSpec], levels
         if spec.group in PUBLIC_GROUPS:
             continue
         needs_key = levels.get(spec.name, "ANONYMOUS").upper() != "ANONYMOUS"
-        security: list[dict[str, list[str]]] = ([{"entra": [], "functionKey": []}, {"entra": [], "functionKeyQuery": []}] if needs_key
-                    else [{"entra": []}])
+        security: list[dict[str, list[str]]] = [{"entra": []}]
+        if needs_key:
+            security = [{"entra": [], "functionKey": []}, {"entra": [], "functionKeyQuery": []}]
         for method in spec.methods:
             document["paths"]["/" + spec.route][method.lower()]["security"] = security
 
