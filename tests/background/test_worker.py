@@ -283,3 +283,25 @@ async def test_a_turn_of_a_stateless_agent_runs_without_a_session(
         assert await sessions.load(turn.session_id) is None
     finally:
         await app.aclose()
+
+
+async def test_two_turns_of_one_session_run_one_after_the_other(app: App, openai: OpenAIServer) -> None:
+    openai.script.add(Reply(text="First answer.", delay=0.3), Reply(text="Second answer.", delay=0.6),
+                      Reply(text="Second answer, after the first."))
+    first = await app.submit("One", session_id="s-same")
+    second = await app.submit("Two", session_id="s-same")
+    one, two = await app.receive(), await app.receive()
+    outcomes = await asyncio.gather(app.background.handle_message(one.get_body(), 1),
+                                    app.background.handle_message(two.get_body(), 1))
+    assert sorted(outcomes) == ["deferred", "ran"]  # the second to save met the first and waits its turn
+    retry = await app.receive(wait=5)
+    assert await app.background.handle_message(retry.get_body(), 1) == "ran"
+    records = [await app.record(first), await app.record(second)]
+    assert [r.status for r in records] == ["completed", "completed"] and [r.attempts for r in records] == [1, 1]
+    session = await app.sessions.load("s-same")
+    assert session is not None
+    # Whichever saved first, the other ran again on top of it: each turn once, one after the other.
+    assert [m.role for m in session.messages] == ["user", "assistant", "user", "assistant"]
+    assert {session.messages[0].content, session.messages[2].content} == {"One", "Two"}
+    assert [session.messages[1].content, session.messages[3].content] == [
+        "First answer.", "Second answer, after the first."]

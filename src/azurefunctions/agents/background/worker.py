@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("azurefunctions.agents.background")
 
+#: Seconds before a turn that met another running turn of its session is tried again.
+BUSY_RETRY_SECONDS = 2
+
 
 @dataclass(frozen=True)
 class TurnMessage:
@@ -180,6 +183,13 @@ class TurnWorker:
                 response, result = await self._run_holding(runner, claimed, claim), "ran"
             if response is None:
                 return "stopped"
+            if response.error_code == "session_busy":
+                # Another turn of the session saved first; nothing of this one was saved. Run it again after.
+                await self._release(claimed, claim, started=False)
+                await self._check_back(message, BUSY_RETRY_SECONDS)
+                logger.info("turn %s met another turn of session %s; retrying in %ss", claimed.turn_id,
+                            claimed.session_id, BUSY_RETRY_SECONDS)
+                return "deferred"
             await self._complete(claimed, claim, response)
         except BaseException:
             with contextlib.suppress(Exception):
@@ -253,14 +263,18 @@ class TurnWorker:
 
         await self.turns.update(record.session_id, record.turn_id, finish)
 
-    async def _release(self, record: TurnRecord, claim: str) -> None:
-        """Give the claim back (a redelivery may start at once) after the worker itself failed."""
+    async def _release(self, record: TurnRecord, claim: str, *, started: bool = True) -> None:
+        """Give the claim back (a redelivery may start at once) after the worker itself failed, or after the
+        turn met another turn of its session (``started=False``: the attempt does not count)."""
 
         def release(current: TurnRecord) -> bool:
             if current.status != "running" or current.claim != claim:
                 return False
-            # ``attempts`` stays: the next start checks the session for what this one may have saved.
+            # After a failure ``attempts`` stays: the next start checks the session for what this one saved.
             current.status, current.claim, current.lease_until = "queued", None, None
+            if not started:  # and the history it started from is stale: take a new baseline next time
+                current.attempts = max(0, current.attempts - 1)
+                current.history_length = None
             return True
 
         await self.turns.update(record.session_id, record.turn_id, release)
