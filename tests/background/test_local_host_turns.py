@@ -113,6 +113,11 @@ def test_a_turn_longer_than_the_client_timeout_completes_in_the_background(
         session = client.get(f"/api/sessions/{accepted['session_id']}", params={"user_id": "ana"}).json()
         assert [(m["role"], m["content"]) for m in session["messages"]] == [
             ("user", "Think hard"), ("assistant", "The long answer, at last.")]
+        # The turn's events were kept like a streamed turn's: the resume route replays them.
+        replay = client.get(f"/api/sessions/{accepted['session_id']}/stream", params={"user_id": "ana"})
+        assert replay.status_code == 200 and replay.headers["content-type"].startswith("text/event-stream")
+        assert "event: turn_started" in replay.text and "event: done" in replay.text
+        assert "The long answer, at last." in replay.text
         # Someone else neither sees nor cancels the turn.
         assert client.get(accepted["location"], params={"user_id": "bob"}).status_code == 404
         assert client.delete(accepted["location"], params={"user_id": "bob"}).status_code == 404
