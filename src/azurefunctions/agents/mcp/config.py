@@ -2,6 +2,9 @@
 
 Nothing here imports the ``mcp`` SDK. ``MCPServer`` opens its connection on first use (the first turn of an
 agent that lists it), so a Function App that declares MCP servers pays nothing for them at indexing time.
+
+A header value, a stdio ``env`` value or the bearer token may be a ``SecretRef``: it is read from Key Vault when
+the connection opens (once per process), never stored in these objects and never shown in their ``repr``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from ..azure.secrets import SecretRef
 from ..tools.base import Tool, ToolOutput
 
 if TYPE_CHECKING:
@@ -19,6 +23,9 @@ if TYPE_CHECKING:
 
 TokenProvider = Callable[[], "str | Awaitable[str]"]
 """Returns a bearer token (without the ``Bearer`` prefix); called before every HTTP request to the server."""
+
+SecretValue = str | SecretRef
+"""A configured value that is either given as is or kept in Key Vault (``SecretRef("name")``)."""
 
 
 class MCPServerMode(StrEnum):
@@ -57,14 +64,14 @@ def _check_url(owner: str, url: Any) -> str:
     return url
 
 
-def _check_headers(owner: str, headers: Any) -> dict[str, str] | None:
-    if headers is None:
+def _check_values(owner: str, values: Any, what: str) -> dict[str, SecretValue] | None:
+    if values is None:
         return None
-    if not isinstance(headers, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+    if not isinstance(values, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str | SecretRef) for k, v in values.items()
     ):
-        raise ValueError(f"{owner}.headers: expected a mapping of header names to string values")
-    return dict(headers)
+        raise ValueError(f"{owner}: expected a mapping of {what} to strings or SecretRef(...) values")
+    return dict(values)
 
 
 @dataclass
@@ -72,14 +79,15 @@ class MCPServerStdioParams:
     """Start the server as a subprocess and speak MCP over its stdin/stdout.
 
     The subprocess gets a minimal environment (``PATH``, ``HOME`` and the like) plus ``env``: it does not
-    inherit the Function App's settings, so pass explicitly what the server needs.
+    inherit the Function App's settings, so pass explicitly what the server needs. An ``env`` value may be a
+    ``SecretRef``, read from Key Vault when the process starts.
     ``timeout`` bounds start-up, the handshake and each tool listing; ``call_timeout`` bounds one tool
     call.
     """
 
     command: str
     args: Sequence[str] = field(default_factory=list)
-    env: Mapping[str, str] | None = field(default=None, repr=False)
+    env: Mapping[str, SecretValue] | None = field(default=None, repr=False)
     cwd: str | os.PathLike[str] | None = None
     timeout: float = 30.0
     call_timeout: float = 300.0
@@ -90,12 +98,7 @@ class MCPServerStdioParams:
         if isinstance(self.args, str) or not all(isinstance(a, str) for a in self.args):
             raise ValueError("MCPServerStdioParams.args: expected a list of strings")
         self.args = list(self.args)
-        if self.env is not None:
-            if not isinstance(self.env, Mapping) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in self.env.items()
-            ):
-                raise ValueError("MCPServerStdioParams.env: expected a mapping of names to string values")
-            self.env = dict(self.env)
+        self.env = _check_values("MCPServerStdioParams.env", self.env, "variable names")
         self.timeout = _positive("MCPServerStdioParams.timeout", self.timeout)
         self.call_timeout = _positive("MCPServerStdioParams.call_timeout", self.call_timeout)
 
@@ -109,23 +112,29 @@ class _HttpParams:
     as ``api://<app-id>/.default``) put a fresh ``Authorization: Bearer`` header on every request. With
     ``scope`` alone, ``DefaultAzureCredential`` is used (managed identity in Azure, developer sign-in
     locally).
+
+    A ``headers`` value may be a ``SecretRef`` (the whole header value, e.g. ``{"X-Api-Key":
+    SecretRef("weather-mcp-key")}``), and ``token_provider`` may be a ``SecretRef`` holding a bearer token.
+    Such secrets are read from Key Vault once per process; when the server answers HTTP 401 (the secret was
+    rotated) they are read again and the request is sent once more.
     """
 
     url: str | None = None
-    headers: Mapping[str, str] | None = field(default=None, repr=False)
+    headers: Mapping[str, SecretValue] | None = field(default=None, repr=False)
     timeout: float = 30.0
     sse_read_timeout: float = 300.0
-    token_provider: TokenProvider | None = field(default=None, repr=False)
+    token_provider: TokenProvider | SecretRef | None = field(default=None, repr=False)
     credential: Any = field(default=None, repr=False)
     scope: str | None = None
 
     def _validate(self, owner: str) -> None:
         self.url = _check_url(owner, self.url)
-        self.headers = _check_headers(owner, self.headers)
+        self.headers = _check_values(f"{owner}.headers", self.headers, "header names")
         self.timeout = _positive(f"{owner}.timeout", self.timeout)
         self.sse_read_timeout = _positive(f"{owner}.sse_read_timeout", self.sse_read_timeout)
-        if self.token_provider is not None and not callable(self.token_provider):
-            raise ValueError(f"{owner}.token_provider: expected a function returning a token")
+        if self.token_provider is not None and not (
+                callable(self.token_provider) or isinstance(self.token_provider, SecretRef)):
+            raise ValueError(f"{owner}.token_provider: expected a function returning a token, or a SecretRef")
         if self.token_provider is not None and (self.credential is not None or self.scope is not None):
             raise ValueError(f"{owner}: pass either token_provider or credential/scope, not both")
         if self.credential is not None and not self.scope:

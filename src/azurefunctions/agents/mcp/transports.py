@@ -1,13 +1,20 @@
-"""Build the ``mcp`` SDK transport for one server's parameters (imports the SDK: load only when used)."""
+"""Build the ``mcp`` SDK transport for one server's parameters (imports the SDK: load only when used).
+
+Secrets in the parameters (``SecretRef`` header values, a ``SecretRef`` bearer token, ``SecretRef`` stdio
+``env`` values) are resolved here, when the connection opens, from the per-process Key Vault cache. HTTP ones
+are put on each request by ``ConnectionAuth``, which also notices a 401: the secrets it sent are invalidated,
+read again and the request is sent once more, so a rotated secret costs one request, not the connection.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import os
 import sys
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, TextIO
 
@@ -18,13 +25,17 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
+from ..azure.secrets import SecretRef, invalidate
 from .config import (
     MCPServerParams,
     MCPServerSseParams,
     MCPServerStdioParams,
     MCPServerStreamableHttpParams,
+    SecretValue,
     _HttpParams,
 )
+
+logger = logging.getLogger("azurefunctions.agents.mcp")
 
 Streams = tuple[Any, Any]
 AsyncTokenProvider = Callable[[], Awaitable[str]]
@@ -32,20 +43,47 @@ AsyncTokenProvider = Callable[[], Awaitable[str]]
 _TOKEN_REFRESH_MARGIN = 300.0  # seconds before expiry at which a credential's token is fetched again
 
 
-class BearerTokenAuth(httpx2.Auth):
-    """Adds ``Authorization: Bearer <token>`` from a provider to every request of the MCP connection."""
+class ConnectionAuth(httpx2.Auth):
+    """Puts the connection's credentials on every request of the MCP connection.
 
-    def __init__(self, provider: AsyncTokenProvider) -> None:
+    ``provider`` gives ``Authorization: Bearer <token>``; ``secrets`` maps header names to a prefix and the
+    ``SecretRef`` holding the rest of the value (read from the per-process cache: no I/O after the first
+    read). When the server answers 401 to a request that carried Key Vault secrets, those values are dropped
+    from the cache and the request is sent once more with the values read again.
+    """
+
+    def __init__(self, provider: AsyncTokenProvider | None = None,
+                 secrets: Mapping[str, tuple[str, SecretRef]] | None = None) -> None:
         self._provider = provider
+        self._secrets = dict(secrets or {})
 
     def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
-        raise RuntimeError("BearerTokenAuth works with async clients only")
+        raise RuntimeError("ConnectionAuth works with async clients only")
+
+    async def _apply(self, request: httpx2.Request) -> list[tuple[SecretRef, str]]:
+        if self._provider is not None:
+            request.headers["Authorization"] = f"Bearer {await self._provider()}"
+        sent: list[tuple[SecretRef, str]] = []
+        for name, (prefix, ref) in self._secrets.items():
+            value = await ref.aresolve()
+            request.headers[name] = prefix + value
+            sent.append((ref, value))
+        return sent
 
     async def async_auth_flow(  # type: ignore[override]
         self, request: httpx2.Request
     ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
-        token = await self._provider()
-        request.headers["Authorization"] = f"Bearer {token}"
+        sent = await self._apply(request)
+        response = yield request
+        if response.status_code != 401 or not sent:
+            return
+        # Every refused value is invalidated (not just the first), so all are re-read.
+        retry = [invalidate(ref, value) for ref, value in sent]
+        if not any(retry):
+            return  # the vault was re-read moments ago and still holds what the server refused
+        logger.warning("MCP server refused %s; re-reading and retrying once",
+                       ", ".join(ref.describe() for ref, _ in sent))
+        await self._apply(request)
         yield request
 
 
@@ -81,6 +119,9 @@ def _from_credential(credential: Any, scope: str) -> AsyncTokenProvider:
 
 
 def token_provider_for(params: _HttpParams) -> AsyncTokenProvider | None:
+    """The bearer token source of a callable ``token_provider`` or of ``credential``/``scope``."""
+    if isinstance(params.token_provider, SecretRef):
+        return None  # a Key Vault token is a secret header (``secret_headers``), refreshed on 401
     if params.token_provider is not None:
         return _from_callable(params.token_provider)
     if params.scope:
@@ -92,6 +133,26 @@ def token_provider_for(params: _HttpParams) -> AsyncTokenProvider | None:
             params.credential = credential
         return _from_credential(credential, params.scope)
     return None
+
+
+def plain_values(values: Mapping[str, SecretValue] | None) -> dict[str, str]:
+    """The values given as they are (the ``SecretRef`` ones are resolved elsewhere)."""
+    return {k: v for k, v in (values or {}).items() if isinstance(v, str)}
+
+
+def secret_headers(params: _HttpParams) -> dict[str, tuple[str, SecretRef]]:
+    """Header name -> (prefix, secret) for every header whose value is kept in Key Vault."""
+    found = {k: ("", v) for k, v in (params.headers or {}).items() if isinstance(v, SecretRef)}
+    if isinstance(params.token_provider, SecretRef):
+        found["Authorization"] = ("Bearer ", params.token_provider)
+    return found
+
+
+async def resolve_values(values: Mapping[str, SecretValue] | None) -> dict[str, str] | None:
+    """``values`` with each ``SecretRef`` replaced by the secret (read once per process, off the loop)."""
+    if values is None:
+        return None
+    return {k: v if isinstance(v, str) else await v.aresolve() for k, v in values.items()}
 
 
 def _errlog() -> TextIO:
@@ -107,7 +168,7 @@ def _errlog() -> TextIO:
 async def _streamable_http(params: MCPServerStreamableHttpParams, auth: httpx2.Auth | None
                            ) -> AsyncGenerator[Streams, None]:
     http_client = create_mcp_http_client(
-        headers=dict(params.headers or {}),
+        headers=plain_values(params.headers),
         timeout=httpx2.Timeout(params.timeout, read=params.sse_read_timeout),
         auth=auth,
     )
@@ -117,24 +178,32 @@ async def _streamable_http(params: MCPServerStreamableHttpParams, auth: httpx2.A
         yield read, write
 
 
+@asynccontextmanager
+async def _stdio(params: MCPServerStdioParams) -> AsyncGenerator[Streams, None]:
+    env = await resolve_values(params.env)  # Key Vault secrets are read before the process starts
+    async with stdio_client(
+        StdioServerParameters(
+            command=params.command,
+            args=list(params.args),
+            env=env or None,
+            cwd=os.fspath(params.cwd) if params.cwd is not None else None,
+        ),
+        errlog=_errlog(),
+    ) as (read, write):
+        yield read, write
+
+
 def open_transport(params: MCPServerParams) -> AbstractAsyncContextManager[Streams]:
     """The SDK transport context manager for ``params`` (entered by the connection's owner task)."""
     if isinstance(params, MCPServerStdioParams):
-        return stdio_client(
-            StdioServerParameters(
-                command=params.command,
-                args=list(params.args),
-                env=dict(params.env) if params.env else None,
-                cwd=os.fspath(params.cwd) if params.cwd is not None else None,
-            ),
-            errlog=_errlog(),
-        )
+        return _stdio(params)
     provider = token_provider_for(params)
-    auth = BearerTokenAuth(provider) if provider is not None else None
+    secrets = secret_headers(params)
+    auth = ConnectionAuth(provider, secrets) if provider is not None or secrets else None
     if isinstance(params, MCPServerSseParams):
         return sse_client(
             str(params.url),
-            headers=dict(params.headers or {}),
+            headers=plain_values(params.headers),
             timeout=params.timeout,
             sse_read_timeout=params.sse_read_timeout,
             auth=auth,
