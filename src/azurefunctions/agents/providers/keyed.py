@@ -91,14 +91,15 @@ class KeyedClient(Generic[C]):
     """The SDK client for the current key, rebuilt with ``build(key)`` when the key changes.
 
     ``stream(call)`` runs one model call as ``call(client, key)`` (``key`` is the value that client sends, for
-    masking it in error messages) and retries it once after a refused vault key.
+    masking it in error messages) and retries it once after a refused vault key. ``key=None`` is a client that
+    authenticates another way (Azure OpenAI with Entra ID): made once with ``build("")``, never rebuilt.
     """
 
-    def __init__(self, key: ProviderKey, build: Callable[[str], C], provider: str) -> None:
+    def __init__(self, key: ProviderKey | None, build: Callable[[str], C], provider: str) -> None:
         self.key = key
         self._build = build
         self._provider = provider
-        self._value = key.known() or UNREAD_KEY
+        self._value = "" if key is None else key.known() or UNREAD_KEY
         self.client: C = build(self._value)
         self._retired: list[C] = []
 
@@ -109,11 +110,12 @@ class KeyedClient(Generic[C]):
 
     async def current(self) -> tuple[C, str]:
         """The client for the key in force now (reading the vault the first time) and that key."""
+        if self.key is None:
+            return self.client, self._value
         value = await self.key.read()
         if value != self._value:
-            if self._value != UNREAD_KEY:
-                logger.info("%s: using the new value of %s", self._provider,
-                            self.key.secret.describe() if self.key.secret else "the key")
+            if self._value != UNREAD_KEY and self.key.secret is not None:
+                logger.info("%s: using the new value of %s", self._provider, self.key.secret.describe())
             self._retired.append(self.client)  # requests in flight may still use it
             self.client = self._build(value)
             self._value = value
@@ -130,7 +132,7 @@ class KeyedClient(Generic[C]):
                     yield item
                 return
             except ProviderAuthenticationError:
-                if attempt or started or not self.key.refused(value):
+                if attempt or started or self.key is None or not self.key.refused(value):
                     raise
                 assert self.key.secret is not None
                 logger.warning("%s refused the key from %s; re-reading it and retrying once",

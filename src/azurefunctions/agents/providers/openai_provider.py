@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlparse
@@ -11,7 +10,7 @@ from urllib.parse import urlparse
 import openai
 
 from .. import settings
-from ..azure.secrets import SecretRef, aget_secret, get_secret
+from ..azure.secrets import SecretRef, get_secret
 from ..errors import (
     ConfigurationError,
     ProviderAuthenticationError,
@@ -22,40 +21,31 @@ from ..errors import (
 from ..messages import Message, Usage
 from ..types import LLMConfig
 from .base import ModelDelta, ModelProvider, ModelRequest, ModelResponse, ModelStreamItem, parse_tool_arguments
-from .credentials import invalidate, locate_api_key, peek
-
-logger = logging.getLogger("azurefunctions.agents.providers")
+from .credentials import locate_api_key
+from .keyed import KeyedClient, ProviderKey
 
 AZURE_OPENAI_SCOPE = "https://cognitiveservices.azure.com/.default"
-#: Stands in for a Key Vault key until the first request reads it (never sent: the client is rebuilt first).
-_UNREAD_KEY = "unread-key-vault-secret"
 
 
 class OpenAIProvider(ModelProvider):
+    """OpenAI. A key kept in Key Vault is read at the first request, in a worker thread, and refreshed when
+    OpenAI refuses it (``keyed.py``)."""
+
     provider_name = "openai"
 
     def __init__(self, config: LLMConfig) -> None:
         self.config = config
-        #: The Key Vault secret the key came from (then ``_key`` is the value in use), else None.
-        self._secret: SecretRef | None = None
-        self._key: str | None = None
-        self._retired: list[Any] = []  # clients replaced after a key rotation, closed with the provider
-        self.client = self._make_client(config)
+        self._keyed = self._make_keyed(config)
         self.server_address = urlparse(str(self.client.base_url)).hostname
 
-    def _make_client(self, config: LLMConfig) -> Any:
-        located = locate_api_key(config.api_key, settings.OPENAI_API_KEY)
-        if located is None:
-            raise ConfigurationError(
-                f"No API key configured: set {settings.OPENAI_API_KEY.name} (or set "
-                f"{settings.AZURE_KEY_VAULT_ENDPOINT.name} and keep it in Key Vault as 'openai-api-key'), "
-                "or pass api_key= to LLMConfig.")
-        if isinstance(located, SecretRef):
-            # Read from Key Vault at the first request (in a worker thread), not here in the event loop.
-            self._secret = located
-            self._key = peek(located)
-            return self._client_with_key(config, self._key or _UNREAD_KEY)
-        return self._client_with_key(config, located)
+    @property
+    def client(self) -> Any:
+        """The SDK client for the key in force (replaced when a key from Key Vault rotates)."""
+        return self._keyed.client
+
+    def _make_keyed(self, config: LLMConfig) -> KeyedClient[Any]:
+        key = ProviderKey(config.api_key, settings.OPENAI_API_KEY)
+        return KeyedClient(key, lambda api_key: self._client_with_key(config, api_key), self.provider_name)
 
     def _client_with_key(self, config: LLMConfig, api_key: str) -> Any:
         return openai.AsyncOpenAI(
@@ -68,34 +58,10 @@ class OpenAIProvider(ModelProvider):
     def _model(self, request: ModelRequest) -> str:
         return request.model
 
-    async def _current_client(self) -> Any:
-        """The client, rebuilt when the key read from Key Vault is not the one it was made with."""
-        if self._secret is None:
-            return self.client
-        value = await aget_secret(self._secret)
-        if value and value != self._key:
-            self._retired.append(self.client)  # requests in flight may still use it
-            self.client = self._client_with_key(self.config, value)
-            self._key = value
-        return self.client
-
-    async def stream(self, request: ModelRequest) -> AsyncIterator[ModelStreamItem]:
+    def stream(self, request: ModelRequest) -> AsyncIterator[ModelStreamItem]:
         """One model call; a key from Key Vault that the provider refuses (rotated) is re-read and the call
         retried once."""
-        for attempt in range(2):
-            client = await self._current_client()
-            started = False
-            try:
-                async for item in self._stream_once(client, request):
-                    started = True
-                    yield item
-                return
-            except ProviderAuthenticationError:
-                secret = self._secret
-                if attempt or started or secret is None or not invalidate(secret, self._key):
-                    raise
-                logger.warning("%s refused the key from %s; re-reading it and retrying once",
-                               self.provider_name, secret.describe())
+        return self._keyed.stream(lambda client, _key: self._stream_once(client, request))
 
     async def _stream_once(self, client: Any, request: ModelRequest) -> AsyncIterator[ModelStreamItem]:
         params: dict[str, Any] = {
@@ -167,9 +133,8 @@ class OpenAIProvider(ModelProvider):
         yield result
 
     async def aclose(self) -> None:
-        for client in [*self._retired, self.client]:
+        for client in self._keyed.take_clients():
             await client.close()
-        self._retired.clear()
 
 
 class AzureOpenAIProvider(OpenAIProvider):
@@ -177,7 +142,7 @@ class AzureOpenAIProvider(OpenAIProvider):
 
     provider_name = "azure.ai.openai"
 
-    def _make_client(self, config: LLMConfig) -> Any:
+    def _make_keyed(self, config: LLMConfig) -> KeyedClient[Any]:
         endpoint = config.endpoint or config.base_url or settings.AZURE_OPENAI_ENDPOINT.get()
         if not endpoint:
             raise ConfigurationError(
@@ -191,8 +156,6 @@ class AzureOpenAIProvider(OpenAIProvider):
             # An explicit SecretRef must exist; the fallback secret 'azure-openai-api-key' may not (then
             # Entra ID is used). Read once per process, here, because it decides how the client authenticates.
             api_key = get_secret(located, required=isinstance(config.api_key, SecretRef))
-            if api_key:
-                self._secret, self._key = located, api_key
         else:
             api_key = located
         common: dict[str, Any] = {
@@ -205,7 +168,8 @@ class AzureOpenAIProvider(OpenAIProvider):
             common["azure_deployment"] = config.azure_deployment
         self._common = common
         if api_key:
-            return self._client_with_key(config, api_key)
+            key = ProviderKey(config.api_key, settings.AZURE_OPENAI_API_KEY)
+            return KeyedClient(key, lambda value: self._client_with_key(config, value), self.provider_name)
         try:
             from azure.identity.aio import DefaultAzureCredential, get_bearer_token_provider
         except ModuleNotFoundError as exc:
@@ -215,7 +179,9 @@ class AzureOpenAIProvider(OpenAIProvider):
             ) from exc
         self._credential = DefaultAzureCredential()
         token_provider = get_bearer_token_provider(self._credential, AZURE_OPENAI_SCOPE)
-        return openai.AsyncAzureOpenAI(azure_ad_token_provider=token_provider, **common)
+        return KeyedClient(
+            None, lambda _: openai.AsyncAzureOpenAI(azure_ad_token_provider=token_provider, **common),
+            self.provider_name)
 
     def _client_with_key(self, config: LLMConfig, api_key: str) -> Any:
         return openai.AsyncAzureOpenAI(api_key=api_key, **self._common)
