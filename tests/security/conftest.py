@@ -47,10 +47,12 @@ def check_reply(response: httpx.Response, suite: str) -> None:
                                        f"{response.status_code}: {response.text[:300]}"
     text = response.text
     assert not LEAKS.search(text), f"internal detail in the body: {text[:300]}"
-    if response.status_code >= 400 and response.headers.get("content-type", "").startswith("application/json"):
+    path = response.request.url.path
+    protocol = path == "/api/mcp" or path.endswith("/a2a")  # MCP and A2A answer errors in their own protocol
+    if response.status_code >= 400 and not protocol and response.request.method != "HEAD":
+        assert response.headers.get("content-type", "").startswith("application/json"), text[:300]
         data = response.json()
-        if "jsonrpc" not in data:
-            assert isinstance(data.get("error"), dict) and isinstance(data["error"].get("code"), str), text[:300]
+        assert isinstance(data.get("error"), dict) and isinstance(data["error"].get("code"), str), text[:300]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
