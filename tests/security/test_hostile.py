@@ -25,7 +25,7 @@ from tests.servers.localhost import LocalHostProcess
 from tests.servers.openai_server import OpenAIServer
 
 SUITE = "hypothesis"
-BOUNDED = settings(max_examples=20, deadline=None, derandomize=True,
+BOUNDED = settings(max_examples=40, deadline=None, derandomize=True,
                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 OWNER = f"owner-{uuid.uuid4().hex}"
 OWNED_SESSION = f"owned-{uuid.uuid4().hex[:12]}"
@@ -51,6 +51,13 @@ chat_bodies = st.fixed_dictionaries({}, optional={
     "async": json_values,
 })
 header_values = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7e), max_size=120).map(str.strip)
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[httpx.Client]:
+    """One connection pool for the suite (a new client per request costs tens of milliseconds)."""
+    with httpx.Client(timeout=20) as shared:
+        yield shared
 
 
 @pytest.fixture(scope="module")
@@ -84,26 +91,28 @@ def _user(body: dict[str, Any]) -> dict[str, Any]:
 
 @BOUNDED
 @given(body=st.binary(max_size=2048))
-def test_arbitrary_bytes_as_a_chat_body(host: LocalHostProcess, body: bytes) -> None:
-    check_reply(httpx.post(_chat_url(host), content=body, headers={"content-type": "application/json"}), SUITE)
+def test_arbitrary_bytes_as_a_chat_body(client: httpx.Client, host: LocalHostProcess, body: bytes) -> None:
+    check_reply(client.post(_chat_url(host), content=body, headers={"content-type": "application/json"}), SUITE)
 
 
 @BOUNDED
 @given(body=json_values)
-def test_any_json_value_as_a_body_of_every_post_route(host: LocalHostProcess, body: Any) -> None:
+def test_any_json_value_as_a_body_of_every_post_route(client: httpx.Client, host: LocalHostProcess,
+                                                      body: Any) -> None:
     if isinstance(body, dict):
         body = _user(body)
     for path in ("/api/agents/Orders/chat", "/api/mcp", "/api/agents/Orders/a2a"):
-        check_reply(httpx.post(host.url + path, json=body,
+        check_reply(client.post(host.url + path, json=body,
                                headers={"accept": "application/json, text/event-stream"}), SUITE)
 
 
 @BOUNDED
 @given(body=chat_bodies)
-def test_chat_requests_with_wrong_types_and_hostile_values(host: LocalHostProcess, body: dict[str, Any]) -> None:
+def test_chat_requests_with_wrong_types_and_hostile_values(client: httpx.Client, host: LocalHostProcess,
+                                                           body: dict[str, Any]) -> None:
     body = _user(body)
     body["stream"] = body.get("stream") if body.get("stream") is not True else False
-    response = httpx.post(_chat_url(host), json=body, headers={"accept": "application/json"}, timeout=20)
+    response = client.post(_chat_url(host), json=body, headers={"accept": "application/json"}, timeout=20)
     check_reply(response, SUITE)
     if response.status_code == 200:
         assert response.json()["session_id"] != OWNED_SESSION or body.get("user_id") not in (None, "")
@@ -111,14 +120,14 @@ def test_chat_requests_with_wrong_types_and_hostile_values(host: LocalHostProces
 
 @BOUNDED
 @given(agent=segments, session_id=session_ids, method=st.sampled_from(["GET", "POST", "DELETE", "PUT", "PATCH"]))
-def test_hostile_names_and_session_ids_in_paths(host: LocalHostProcess, agent: str, session_id: str,
-                                                method: str) -> None:
+def test_hostile_names_and_session_ids_in_paths(client: httpx.Client, host: LocalHostProcess, agent: str,
+                                                session_id: str, method: str) -> None:
     session = quote(session_id, safe="") or "x"
     name = quote(agent, safe="")
     for path in (f"/api/agents/{name}/chat", f"/api/agents/{name}/info", f"/api/agents/{name}/a2a",
                  f"/api/agents/{name}/.well-known/agent-card.json", f"/api/sessions/{session}",
                  f"/api/sessions/{session}/stream", f"/api/sessions/{session}/turns/{name}"):
-        response = httpx.request(method, host.url + path, params={"user_id": "mallory", "after": session_id},
+        response = client.request(method, host.url + path, params={"user_id": "mallory", "after": session_id},
                                  json={"message": "hi", "session_id": session_id}, timeout=20)
         check_reply(response, SUITE)
         assert "x-injected" not in response.headers and "set-cookie" not in response.headers
@@ -130,13 +139,13 @@ def test_hostile_names_and_session_ids_in_paths(host: LocalHostProcess, agent: s
                                      "prefer", "a2a-version", "mcp-protocol-version", "mcp-session-id",
                                      "x-ms-client-principal", "x-ms-client-principal-id", "x-forwarded-host",
                                      "x-functions-key", "authorization")}))
-def test_hostile_header_values(host: LocalHostProcess, values: dict[str, str]) -> None:
+def test_hostile_header_values(client: httpx.Client, host: LocalHostProcess, values: dict[str, str]) -> None:
     for method, path, body in (("POST", "/api/agents/Orders/chat", {"message": "hi", "user_id": "mallory"}),
                                ("GET", f"/api/sessions/{OWNED_SESSION}/stream", None),
                                ("POST", "/api/mcp", {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
                                ("POST", "/api/agents/Orders/a2a", {"jsonrpc": "2.0", "id": 1, "method": "x"})):
         try:
-            response = httpx.request(method, host.url + path, json=body, headers=values, timeout=20)
+            response = client.request(method, host.url + path, json=body, headers=values, timeout=20)
         except httpx.ReadTimeout:  # a resume stream that follows a live turn may wait; it must not fail
             continue
         check_reply(response, SUITE)
@@ -165,7 +174,7 @@ def test_header_injection_over_a_raw_socket_is_refused(host: LocalHostProcess) -
         assert b"x-injected" not in headers and b"x-test" not in headers
 
 
-def test_malformed_oversized_and_deeply_nested_bodies(host: LocalHostProcess) -> None:
+def test_malformed_oversized_and_deeply_nested_bodies(client: httpx.Client, host: LocalHostProcess) -> None:
     bodies = [b'{"message": "\xff\xfe\xfd"}', b"\xef\xbb\xbf{\"message\": \"bom\"}", b'{"message": "hi"',
               b'{"message": "hi"}}', b"[" * 100_000, b'{"a":' * 50_000, b"{" + b'"k":1,' * 10_000 + b'"message":"x"}',
               b'{"message": "' + b"\\ud800" + b'"}', b'{"message": NaN}', b'{"message": 1e999}',
@@ -177,7 +186,7 @@ def test_malformed_oversized_and_deeply_nested_bodies(host: LocalHostProcess) ->
                       b"}" * depth + b"}")
     for body in bodies:
         for path in ("/api/agents/Orders/chat", "/api/mcp", "/api/agents/Orders/a2a"):
-            response = httpx.post(host.url + path, content=body, timeout=30,
+            response = client.post(host.url + path, content=body, timeout=30,
                                   headers={"content-type": "application/json",
                                            "accept": "application/json, text/event-stream"})
             check_reply(response, SUITE)
@@ -194,11 +203,11 @@ def _nested(depth: int) -> Any:
     return value
 
 
-def test_wrong_methods_and_unknown_routes(host: LocalHostProcess) -> None:
+def test_wrong_methods_and_unknown_routes(client: httpx.Client, host: LocalHostProcess) -> None:
     for method in ("GET", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "TRACE"):
         for path in ("/api/agents/Orders/chat", "/api/mcp", "/api/health", "/api/nothing", "/api/agents/Orders/a2a",
                      f"/api/sessions/{OWNED_SESSION}"):
-            response = httpx.request(method, host.url + path)
+            response = client.request(method, host.url + path)
             check_reply(response, SUITE)
             if "chat" in path or path.endswith("/a2a"):
                 assert response.status_code in (404, 405), (method, path, response.status_code)
