@@ -1,4 +1,7 @@
-"""Anthropic and Gemini keys from Key Vault: read at the first request, once, and refreshed after a rotation.
+"""Provider keys from Key Vault: read at the first request, once, and refreshed after a rotation.
+
+Anthropic and Gemini here (OpenAI in ``test_keyvault.py``), and Azure OpenAI's choice between a vault key and
+Entra ID.
 
 The real ``anthropic`` and ``google-genai`` SDKs talk to the local provider servers; the real ``SecretClient``
 and ``DefaultAzureCredential`` read the local vault with the local managed identity.
@@ -27,7 +30,9 @@ from azurefunctions.agents.providers.factory import create_provider
 from azurefunctions.agents.types import LLMConfig
 from tests.servers.anthropic_server import AnthropicServer
 from tests.servers.gemini_server import GeminiServer
+from tests.servers.identity import IdentityServer
 from tests.servers.keyvault import KeyVaultServer
+from tests.servers.openai_server import OpenAIServer
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -261,3 +266,37 @@ async def test_key_values_never_reach_logs_or_responses(vault: KeyVaultServer, m
     text = caplog.text + "".join(json.dumps(r.to_dict()) for r in (first, second, third))
     assert model.secret in caplog.text  # the refresh is logged, by name
     assert old not in text and new not in text and model.api_key not in text
+
+
+async def test_azure_openai_learns_at_the_first_request_whether_the_vault_has_a_key(
+        vault: KeyVaultServer, identity: IdentityServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    with OpenAIServer(azure_api_key=f"az-{pysecrets.token_hex(8)}", bearer_token=None) as server:
+        server.token_validator = lambda token: token in identity.tokens
+        monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", server.url)
+        config = LLMConfig(provider="azure_openai", model_name="gpt-4o", azure_deployment="chat", max_retries=0)
+
+        # No 'azure-openai-api-key' secret: Entra ID with the managed identity, decided at the first request.
+        provider = create_provider(config)
+        try:
+            assert vault.reads_of("azure-openai-api-key") == 0
+            for _ in range(3):
+                assert (await provider.complete(ask("hi"))).text == GREETING
+            assert server.script.headers[-1]["authorization"].startswith("Bearer local-mi-")
+            assert vault.reads_of("azure-openai-api-key") == 1
+        finally:
+            await provider.aclose()
+
+        # With the secret (a new process): the key is used, and a rotation costs one re-read.
+        vault_secrets.clear_cache()
+        vault.set_secret("azure-openai-api-key", server.azure_api_key)
+        provider = create_provider(config)
+        try:
+            assert (await provider.complete(ask("hi"))).text == GREETING
+            assert server.script.headers[-1]["api-key"] == server.azure_api_key
+            server.azure_api_key = f"az-rotated-{pysecrets.token_hex(8)}"
+            vault.set_secret("azure-openai-api-key", server.azure_api_key)
+            assert (await provider.complete(ask("again"))).text == GREETING
+            assert server.script.headers[-1]["api-key"] == server.azure_api_key
+            assert vault.reads_of("azure-openai-api-key") == 3  # the absent read, the key, the rotated key
+        finally:
+            await provider.aclose()

@@ -10,7 +10,6 @@ from urllib.parse import urlparse
 import openai
 
 from .. import settings
-from ..azure.secrets import SecretRef, get_secret
 from ..errors import (
     ConfigurationError,
     ProviderAuthenticationError,
@@ -150,14 +149,6 @@ class AzureOpenAIProvider(OpenAIProvider):
                 "or OPENAI_API_KEY, or choose a provider with AGENT_PROVIDER."
             )
         api_version = config.api_version or settings.AZURE_OPENAI_API_VERSION.get()
-        located = locate_api_key(config.api_key, settings.AZURE_OPENAI_API_KEY)
-        api_key: str | None = None
-        if isinstance(located, SecretRef):
-            # An explicit SecretRef must exist; the fallback secret 'azure-openai-api-key' may not (then
-            # Entra ID is used). Read once per process, here, because it decides how the client authenticates.
-            api_key = get_secret(located, required=isinstance(config.api_key, SecretRef))
-        else:
-            api_key = located
         common: dict[str, Any] = {
             "azure_endpoint": endpoint,
             "api_version": api_version,
@@ -167,9 +158,15 @@ class AzureOpenAIProvider(OpenAIProvider):
         if config.azure_deployment:
             common["azure_deployment"] = config.azure_deployment
         self._common = common
-        if api_key:
-            key = ProviderKey(config.api_key, settings.AZURE_OPENAI_API_KEY)
-            return KeyedClient(key, lambda value: self._client_with_key(config, value), self.provider_name)
+        # No key anywhere: Entra ID. The fallback secret 'azure-openai-api-key' may not exist; whether it does
+        # is learnt at the first request (read in a worker thread), and without it Entra ID is used for good.
+        key = (ProviderKey(config.api_key, settings.AZURE_OPENAI_API_KEY, optional=True)
+               if locate_api_key(config.api_key, settings.AZURE_OPENAI_API_KEY) is not None else None)
+        return KeyedClient(key, lambda value: self._client_with_key(config, value), self.provider_name,
+                           keyless=self._entra_client)
+
+    def _entra_client(self) -> Any:
+        """A client that authenticates with the app's identity (``DefaultAzureCredential``)."""
         try:
             from azure.identity.aio import DefaultAzureCredential, get_bearer_token_provider
         except ModuleNotFoundError as exc:
@@ -179,9 +176,7 @@ class AzureOpenAIProvider(OpenAIProvider):
             ) from exc
         self._credential = DefaultAzureCredential()
         token_provider = get_bearer_token_provider(self._credential, AZURE_OPENAI_SCOPE)
-        return KeyedClient(
-            None, lambda _: openai.AsyncAzureOpenAI(azure_ad_token_provider=token_provider, **common),
-            self.provider_name)
+        return openai.AsyncAzureOpenAI(azure_ad_token_provider=token_provider, **self._common)
 
     def _client_with_key(self, config: LLMConfig, api_key: str) -> Any:
         return openai.AsyncAzureOpenAI(api_key=api_key, **self._common)
