@@ -30,11 +30,10 @@ class Tally:
     requests: dict[str, int] = field(default_factory=dict)
     server_errors: list[str] = field(default_factory=list)
 
-    def record(self, suite: str, response: httpx.Response) -> None:
+    def record(self, suite: str, method: str, path: str, status: int) -> None:
         self.requests[suite] = self.requests.get(suite, 0) + 1
-        if response.status_code >= 500:
-            self.server_errors.append(f"{response.request.method} {response.request.url.path} -> "
-                                      f"{response.status_code}")
+        if status >= 500:
+            self.server_errors.append(f"{method} {path} -> {status}")
 
 
 TALLY = Tally()
@@ -42,7 +41,7 @@ TALLY = Tally()
 
 def check_reply(response: httpx.Response, suite: str) -> None:
     """The hostile-input contract of one response: no 5xx, no leak, errors in the JSON envelope."""
-    TALLY.record(suite, response)
+    TALLY.record(suite, response.request.method, response.request.url.path, response.status_code)
     assert response.status_code < 500, f"{response.request.method} {response.request.url} -> " \
                                        f"{response.status_code}: {response.text[:300]}"
     text = response.text
