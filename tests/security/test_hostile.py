@@ -25,7 +25,7 @@ from tests.servers.localhost import LocalHostProcess
 from tests.servers.openai_server import OpenAIServer
 
 SUITE = "hypothesis"
-BOUNDED = settings(max_examples=40, deadline=None, derandomize=True,
+BOUNDED = settings(max_examples=25, deadline=None, derandomize=True,
                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 OWNER = f"owner-{uuid.uuid4().hex}"
 OWNED_SESSION = f"owned-{uuid.uuid4().hex[:12]}"

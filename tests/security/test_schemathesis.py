@@ -22,7 +22,7 @@ from tests.security.conftest import LEAKS, TALLY
 from tests.servers.localhost import LocalHostProcess
 
 SUITE = "schemathesis"
-EXAMPLES = 15
+EXAMPLES = 10
 
 
 def test_the_openapi_description_is_valid_31_and_complete(surface: LocalHostProcess) -> None:
