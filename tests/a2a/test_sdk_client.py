@@ -78,7 +78,7 @@ async def test_cards_from_the_root_and_the_agent_path(host: LocalHostProcess) ->
     assert {(i.url, i.protocol_binding, i.protocol_version) for i in converter.supported_interfaces} == {
         (rpc, "JSONRPC", "1.0"), (rpc, "JSONRPC", "0.3")}
     assert converter.capabilities.streaming is True
-    assert converter.capabilities.push_notifications is False
+    assert converter.capabilities.push_notifications is True
     assert set(converter.security_schemes) == {"functionKey", "functionKeyQuery"}
     assert converter.security_schemes["functionKey"].api_key_security_scheme.name == "x-functions-key"
 
@@ -139,13 +139,13 @@ async def test_push_notification_configs_are_stored(host: LocalHostProcess, dial
     try:
         task = (await send(client, "Convert 3 degrees celsius to fahrenheit"))[0].task
         created = await client.create_task_push_notification_config(TaskPushNotificationConfig(
-            task_id=task.id, id="hook-1", url="https://example.invalid/hook", token="t-1"))
-        assert (created.task_id, created.id, created.url) == (task.id, "hook-1", "https://example.invalid/hook")
+            task_id=task.id, id="hook-1", url="http://127.0.0.1:9/hook", token="t-1"))
+        assert (created.task_id, created.id, created.url) == (task.id, "hook-1", "http://127.0.0.1:9/hook")
         await client.create_task_push_notification_config(TaskPushNotificationConfig(
-            task_id=task.id, id="hook-2", url="https://example.invalid/other"))
+            task_id=task.id, id="hook-2", url="http://127.0.0.1:9/other"))
         got = await client.get_task_push_notification_config(
             GetTaskPushNotificationConfigRequest(task_id=task.id, id="hook-1"))
-        assert got.url == "https://example.invalid/hook" and got.token == "t-1"
+        assert got.url == "http://127.0.0.1:9/hook" and got.token == "t-1"
         listed = await client.list_task_push_notification_configs(
             ListTaskPushNotificationConfigsRequest(task_id=task.id))
         assert sorted(c.id for c in listed.configs) == ["hook-1", "hook-2"]

@@ -126,7 +126,7 @@ def test_standard_routes_stay(host: LocalHostProcess) -> None:
     health = httpx.get(f"{host.url}/api/health").json()
     assert health["status"] == "healthy" and health["mode"] == "a2a"
     listed = httpx.get(f"{host.url}/api/agents").json()
-    assert [a["name"] for a in listed["agents"]] == ["Converter", "Echo"]
+    assert [a["name"] for a in listed["agents"]] == ["Converter", "Echo", "Sleeper"]
     paths = httpx.get(f"{host.url}/api/openapi.json").json()["paths"]
     assert {"/api/agents/{agent_name}/a2a", "/.well-known/agent-card.json", "/.well-known/agent.json",
             "/api/agents/{agent_name}/.well-known/agent-card.json"} <= set(paths)

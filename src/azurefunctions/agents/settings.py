@@ -264,6 +264,23 @@ def get_int(setting: Setting) -> int:
         raise ValueError(f"{setting.name} must be an integer, got {raw!r}") from None
 
 
+# A2A (docs/a2a.md)
+A2A_PUSH_ALLOWED_HOSTS = Setting(
+    "A2A_PUSH_ALLOWED_HOSTS",
+    "Comma-separated hosts (names or addresses) that A2A push-notification webhooks may reach although they "
+    "are private, loopback or link-local; every other such webhook is refused.",
+    group="a2a",
+)
+A2A_REMOTE_AGENT_URL = Setting(
+    "A2A_REMOTE_AGENT_URL",
+    "Remote A2A agent the a2a-caller sample calls: its app's base URL, or its Agent Card URL.",
+    group="a2a",
+)
+A2A_REMOTE_AGENT_KEY = Setting(
+    "A2A_REMOTE_AGENT_KEY", "Function key of A2A_REMOTE_AGENT_URL's JSON-RPC endpoint (x-functions-key).",
+    group="a2a", secret=True,
+)
+
 # MCP (samples/mcp-integration)
 MCP_SERVER_PATH = Setting(
     "MCP_SERVER_PATH", "Path of the stdio MCP server script the MCP sample starts.", group="mcp"

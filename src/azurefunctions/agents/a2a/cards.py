@@ -1,8 +1,8 @@
 """Agent Cards: what an agent tells A2A clients about itself, built from the agent and the request.
 
 The card lists one JSON-RPC endpoint twice, as A2A 1.0 and as 0.3 (the same URL serves both; the SDK client
-picks 1.0, 0.3 clients read the 0.3 fields the SDK adds). Capabilities say what is built: streaming yes,
-push notifications no (configs are stored, but nothing delivers them yet), no extended card.
+picks 1.0, 0.3 clients read the 0.3 fields the SDK adds). Capabilities say what is built: streaming and push
+notifications (delivered to webhooks, see ``push.py``), no extended card.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def rpc_url(base_url: str, agent_name: str) -> str:
     return f"{base_url.rstrip('/')}/api/agents/{agent_name}/a2a"
 
 
-def build_card(agent: Agent, *, base_url: str, auth_level: str, push_notifications: bool = False) -> AgentCard:
+def build_card(agent: Agent, *, base_url: str, auth_level: str, push_notifications: bool = True) -> AgentCard:
     """The agent's card. ``auth_level`` is the JSON-RPC route's (ANONYMOUS, FUNCTION or ADMIN)."""
     url = rpc_url(base_url, agent.name)
     card = AgentCard(

@@ -3,20 +3,45 @@
 The SDK's dispatcher is written for Starlette; each call is handed to it as a Starlette request built from the
 ``HttpCall`` (so it serves the classic Functions types, the HTTP-streams types and the local host alike), and
 its JSON or SSE response is turned back into an ``HttpReply``, streaming SSE events as they come.
+
+The handler runs in the SDK's cluster mode: tasks in the session store with versions (``store.py``) and their
+events followed from there (``stream.py``), so ``SubscribeToTask`` and ``CancelTask`` reach a task wherever it
+runs. A non-blocking send (``returnImmediately`` in 1.0, ``blocking: false`` in 0.3) stores the task as
+``submitted`` and queues it as background work of kind ``a2a`` when the app runs background work; the
+queue-triggered worker then runs it through ``run_queued``. Without background work such a send runs in the
+request, like a blocking one: nothing is left running after a response.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, MutableMapping
-from typing import Any
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, MutableMapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
+from a2a.auth.user import User
+from a2a.server.cluster.version import TaskVersion
+from a2a.server.context import ServerCallContext
+from a2a.server.events.event_queue import Event
 from a2a.server.request_handlers import DefaultRequestHandler
+from a2a.server.request_handlers.request_handler import validate_request_params
 from a2a.server.routes.jsonrpc_dispatcher import JsonRpcDispatcher
-from a2a.types.a2a_pb2 import AgentCard
+from a2a.types.a2a_pb2 import (
+    AgentCard,
+    Message,
+    SendMessageRequest,
+    Task,
+    TaskPushNotificationConfig,
+    TaskState,
+    TaskStatus,
+)
 from a2a.utils.constants import VERSION_HEADER
+from a2a.utils.errors import InternalError, InvalidParamsError
+from a2a.utils.task import apply_history_length, validate_history_length
+from google.protobuf.json_format import MessageToDict, ParseDict
 from sse_starlette.event import ensure_bytes
 from sse_starlette.sse import EventSourceResponse
 from starlette.requests import Request
@@ -25,27 +50,154 @@ from starlette.responses import Response
 from ..functions.http import JSON_TYPE, SSE_TYPE, HttpCall, HttpReply, json_reply
 from ..runner import Runner
 from ..sessions.base import SessionStore
-from .executor import CheckedRequestContextBuilder, RunnerExecutor
-from .store import SessionPushConfigStore, SessionTaskStore
+from ..types import ChatRequest, ChatResponse
+from .executor import CheckedRequestContextBuilder, RunnerExecutor, message_text
+from .push import PushSender, PushUrlRefused, check_push_url, push_url_allowed
+from .store import TERMINAL, SessionPushConfigStore, SessionTaskStore
+from .stream import StoreEventStream
+
+if TYPE_CHECKING:
+    from ..background.records import TurnRecord
+    from ..background.service import BackgroundTurns
+
+logger = logging.getLogger("azurefunctions.agents.a2a")
+
+#: The turn-record kind of a queued A2A task (``background/kinds.py``).
+TASK_KIND = "a2a"
+#: Seconds between two checks, while a queued task runs, of whether it was canceled.
+CANCEL_CHECK_SECONDS = 0.5
+
+
+class Owner(User):
+    """The owner a task was created for, restored in the worker that runs it."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    @property
+    def is_authenticated(self) -> bool:
+        return bool(self._name)
+
+    @property
+    def user_name(self) -> str:
+        return self._name
+
+
+async def _check_url(url: str) -> None:
+    try:
+        await check_push_url(url)
+    except PushUrlRefused as exc:
+        raise InvalidParamsError(message=str(exc)) from None
+
+
+class TaskHandler(DefaultRequestHandler):
+    """The SDK's request handler, with non-blocking sends queued as background work and webhook URLs
+    refused with a reason."""
+
+    def __init__(self, *, agent_name: str, background: Callable[[], BackgroundTurns | None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.agent_name = agent_name
+        self.background = background
+
+    @validate_request_params
+    async def on_message_send(self, params: SendMessageRequest, context: ServerCallContext) -> Message | Task:
+        if params.configuration.HasField("task_push_notification_config"):
+            await _check_url(params.configuration.task_push_notification_config.url)
+        if params.configuration.return_immediately:
+            background = self.background()
+            if background is not None and not params.message.task_id:
+                return await self._queue(background, params, context)
+            # No background work here (or a follow-up of an existing task): run it in the request.
+            blocking = SendMessageRequest()
+            blocking.CopyFrom(params)
+            blocking.configuration.return_immediately = False
+            params = blocking
+        result: Message | Task = await super().on_message_send(params, context)
+        return result
+
+    @validate_request_params
+    async def on_message_send_stream(self, params: SendMessageRequest,
+                                     context: ServerCallContext) -> AsyncGenerator[Event, None]:
+        if params.configuration.HasField("task_push_notification_config"):
+            await _check_url(params.configuration.task_push_notification_config.url)
+        async for event in super().on_message_send_stream(params, context):
+            yield event
+
+    @validate_request_params
+    async def on_create_task_push_notification_config(self, params: TaskPushNotificationConfig,
+                                                      context: ServerCallContext) -> TaskPushNotificationConfig:
+        await _check_url(params.url)
+        config: TaskPushNotificationConfig = await super().on_create_task_push_notification_config(params, context)
+        return config
+
+    async def _queue(self, background: BackgroundTurns, params: SendMessageRequest,
+                     context: ServerCallContext) -> Task:
+        """Store the task as ``submitted``, queue it, and answer with it at once."""
+        validate_history_length(params.configuration)
+        request_context = await self._request_context_builder.build(
+            params=params, task_id=None, context_id=params.message.context_id or None, task=None, context=context)
+        task_id, context_id = str(request_context.task_id), str(request_context.context_id)
+        message = request_context.message
+        assert message is not None
+        status = TaskStatus(state=TaskState.TASK_STATE_SUBMITTED)
+        status.timestamp.FromDatetime(datetime.now(UTC))
+        task = Task(id=task_id, context_id=context_id, status=status, history=[message])
+        if self._push_config_store is not None and params.configuration.HasField("task_push_notification_config"):
+            await self._push_config_store.set_info(task_id, params.configuration.task_push_notification_config,
+                                                   context)
+        version = await self.task_store_versioned.save(task, event=task, prev=None, prev_version=TaskVersion.MISSING,
+                                                       context=context)
+        queued = SendMessageRequest()
+        queued.CopyFrom(params)
+        queued.message.CopyFrom(message)
+        queued.configuration.ClearField("task_push_notification_config")
+        owner = self.task_store_versioned.owner_resolver(context)
+        try:
+            await background.submit(
+                self.agent_name, ChatRequest(message=message_text(message), session_id=context_id),
+                kind=TASK_KIND, turn_id=task_id,
+                data={"task_id": task_id, "owner": owner, "params": MessageToDict(queued)})
+        except Exception as exc:
+            logger.exception("could not queue A2A task %s", task_id)
+            failed = Task()
+            failed.CopyFrom(task)
+            failed.status.state = TaskState.TASK_STATE_FAILED
+            failed.status.timestamp.FromDatetime(datetime.now(UTC))
+            await self.task_store_versioned.save(failed, event=failed, prev=task, prev_version=version,
+                                                 context=context)
+            raise InternalError(message="The task could not be queued; try again.") from exc
+        # The response carries the submitted task; notifications start with the worker's updates, all from the
+        # one process that runs the task, so a webhook receives them in order.
+        return apply_history_length(task, params.configuration)
+
+    @property
+    def task_store_versioned(self) -> SessionTaskStore:
+        store = self.task_store
+        assert isinstance(store, SessionTaskStore)
+        return store
 
 
 class A2AEndpoint:
-    """The JSON-RPC endpoint of one agent (both A2A 1.0 and 0.3 method names)."""
+    """The JSON-RPC endpoint of one agent (both A2A 1.0 and 0.3 method names).
+
+    ``background`` gives the app's background work when it runs any (non-blocking sends are then queued);
+    ``recovered`` is for the worker only: the answer of a turn an earlier worker saved before it stopped.
+    """
 
     def __init__(self, runner: Runner, session_store: SessionStore, card: AgentCard, *,
-                 max_body_bytes: int) -> None:
+                 max_body_bytes: int, background: Callable[[], BackgroundTurns | None] = lambda: None,
+                 recovered: ChatResponse | None = None) -> None:
         name = runner.agent.name
         self.max_body_bytes = max_body_bytes
         self.task_store = SessionTaskStore(session_store, name)
-        # The handler's own copy of the card says push notifications are on, which is what lets the SDK store
-        # push configs; the published card says off until notifications are delivered.
-        handler_card = AgentCard()
-        handler_card.CopyFrom(card)
-        handler_card.capabilities.push_notifications = True
-        self.handler = DefaultRequestHandler(
-            agent_executor=RunnerExecutor(runner), task_store=self.task_store, agent_card=handler_card,
-            push_config_store=SessionPushConfigStore(session_store, name),
-            request_context_builder=CheckedRequestContextBuilder(),
+        self.push_configs = SessionPushConfigStore(session_store, name)
+        self.push = PushSender(self.push_configs)
+        self.handler = TaskHandler(
+            agent_name=name, background=background,
+            agent_executor=RunnerExecutor(runner, recovered=recovered), task_store=self.task_store,
+            agent_card=card, push_config_store=self.push_configs, push_sender=self.push,
+            push_url_validator=push_url_allowed, request_context_builder=CheckedRequestContextBuilder(),
+            event_stream=StoreEventStream(self.task_store),
         )
         self.dispatcher = JsonRpcDispatcher(request_handler=self.handler, enable_v0_3_compat=True)
 
@@ -58,7 +210,44 @@ class A2AEndpoint:
         if refused is not None:
             return refused
         response = await self.dispatcher.handle_requests(request)
+        if isinstance(response, EventSourceResponse):
+            return await http_reply(response, after=self.push.drain)
+        await self.push.drain()  # this request's notifications are delivered (or given up) before it ends
         return await http_reply(response)
+
+    async def run_queued(self, record: TurnRecord) -> ChatResponse:
+        """Run a queued task (the worker's side of ``TaskHandler._queue``) and return its outcome as the turn's
+        answer. Stops when the task is canceled, wherever ``CancelTask`` was received."""
+        data = record.data or {}
+        task_id = str(data.get("task_id") or record.turn_id)
+        context = ServerCallContext(user=Owner(str(data.get("owner") or "")))
+        stored = await self.task_store.get(task_id, context)
+        if stored is None:
+            return _outcome(None, record, "The task no longer exists.")
+        if stored.task.status.state in TERMINAL:
+            return _outcome(stored.task, record)
+        params: SendMessageRequest = ParseDict(data.get("params") or {}, SendMessageRequest(),
+                                               ignore_unknown_fields=True)
+        params.message.task_id = task_id
+        params.configuration.return_immediately = False
+        send = asyncio.create_task(self.handler.on_message_send(params, context))
+        try:
+            while True:
+                done, _ = await asyncio.wait({send}, timeout=CANCEL_CHECK_SECONDS)
+                if done:
+                    break
+                current = await self.task_store.get(task_id, context)
+                if current is None or current.task.status.state in TERMINAL:
+                    logger.info("A2A task %s was canceled or removed; stopping it", task_id)
+                    return _outcome(current.task if current else None, record, "The task no longer exists.")
+            result = send.result()
+        finally:
+            if not send.done():
+                send.cancel()
+                await asyncio.gather(send, return_exceptions=True)
+            await self.handler.aclose()  # stops the task's producer if it still runs (canceled)
+        final = await self.task_store.get(task_id, context)
+        return _outcome(final.task if final else (result if isinstance(result, Task) else None), record)
 
     def _refuse_v03(self, body: bytes, version: str) -> HttpReply | None:
         """Spec codes where the SDK's 0.3 adapter answers with others, for well-formed 0.3 requests.
@@ -95,6 +284,22 @@ class A2AEndpoint:
 
     async def aclose(self) -> None:
         await self.handler.aclose()
+        await self.push.aclose()
+
+
+def _outcome(task: Task | None, record: TurnRecord, missing: str = "") -> ChatResponse:
+    """A finished (or vanished) task as the background turn's answer."""
+    base: dict[str, Any] = {"agent": record.agent, "session_id": record.session_id}
+    if task is None:
+        return ChatResponse(status="error", error=missing, error_code="task_not_found", **base)
+    state = task.status.state
+    if state == TaskState.TASK_STATE_COMPLETED:
+        text = "".join(p.text for a in task.artifacts for p in a.parts if p.WhichOneof("content") == "text")
+        return ChatResponse(status="success", response=text, **base)
+    message = " ".join(p.text for p in task.status.message.parts if p.WhichOneof("content") == "text")
+    name = TaskState.Name(state).removeprefix("TASK_STATE_").lower()
+    code = "cancelled" if state == TaskState.TASK_STATE_CANCELED else f"task_{name}"
+    return ChatResponse(status="error", error=message or f"The task ended {name}.", error_code=code, **base)
 
 
 _V1_NAMES = {
@@ -136,17 +341,18 @@ def starlette_request(call: HttpCall) -> Request:
     return Request(scope, receive)
 
 
-async def http_reply(response: Response) -> HttpReply:
+async def http_reply(response: Response, *, after: Callable[[], Any] | None = None) -> HttpReply:
+    """The SDK's response as an ``HttpReply``; ``after`` is awaited once an SSE stream has ended."""
     if isinstance(response, EventSourceResponse):
         return HttpReply(status=response.status_code, media_type=SSE_TYPE,
                          headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-                         stream=_sse_bytes(response))
+                         stream=_sse_bytes(response, after))
     media_type = response.media_type or JSON_TYPE
     headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")}
     return HttpReply(status=response.status_code, headers=headers, body=bytes(response.body), media_type=media_type)
 
 
-async def _sse_bytes(response: EventSourceResponse) -> AsyncIterator[bytes]:
+async def _sse_bytes(response: EventSourceResponse, after: Callable[[], Any] | None) -> AsyncIterator[bytes]:
     iterator = response.body_iterator
     try:
         async for item in iterator:
@@ -155,3 +361,5 @@ async def _sse_bytes(response: EventSourceResponse) -> AsyncIterator[bytes]:
         close = getattr(iterator, "aclose", None)
         if close is not None:
             await close()
+        if after is not None:
+            await after()

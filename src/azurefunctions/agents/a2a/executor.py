@@ -23,7 +23,7 @@ from a2a.utils.errors import ContentTypeNotSupportedError, InvalidParamsError
 from ..events import HandoffOccurred, ToolCallCompleted, ToolCallStarted, TurnCompleted, TurnFailed
 from ..messages import SESSION_ID_PATTERN
 from ..runner import Runner
-from ..types import ChatRequest
+from ..types import ChatRequest, ChatResponse
 
 logger = logging.getLogger("azurefunctions.agents.a2a")
 
@@ -65,10 +65,15 @@ class CheckedRequestContextBuilder(SimpleRequestContextBuilder):
 
 
 class RunnerExecutor(AgentExecutor):
-    """``AgentExecutor`` over a ``Runner``: one task = one turn of ``runner.agent``."""
+    """``AgentExecutor`` over a ``Runner``: one task = one turn of ``runner.agent``.
 
-    def __init__(self, runner: Runner) -> None:
+    ``recovered`` (background worker only) is the answer of this turn that an earlier worker saved to the
+    session before it stopped: the task is finished from it, and the agent is not run again.
+    """
+
+    def __init__(self, runner: Runner, *, recovered: ChatResponse | None = None) -> None:
         self.runner = runner
+        self.recovered = recovered
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
         task_id, context_id = str(context.task_id), str(context.context_id)
@@ -80,6 +85,9 @@ class RunnerExecutor(AgentExecutor):
                 task.history.append(context.message)
             await event_queue.enqueue_event(task)
         await updater.start_work()
+        if self.recovered is not None:
+            await self._answer(updater, self.recovered)
+            return
         request = ChatRequest(message=message_text(context.message) if context.message else "",
                               session_id=context_id, stream=True)
         async for event in self.runner.run_stream(request):
@@ -96,17 +104,20 @@ class RunnerExecutor(AgentExecutor):
                 await updater.start_work(self._note(
                     updater, f"{event.from_agent} handed the conversation to {event.to_agent}.", event.to_dict()))
             elif isinstance(event, TurnCompleted):
-                response = event.response
-                await updater.add_artifact(
-                    [Part(text=response.response or "", media_type="text/plain")], name="answer",
-                    metadata=_answer_metadata(response.to_dict()), last_chunk=True)
-                await updater.complete()
+                await self._answer(updater, event.response)
                 return
             elif isinstance(event, TurnFailed):
                 await updater.failed(updater.new_agent_message(
                     [Part(text=event.message)], metadata={"code": event.code, "status": event.status}))
                 return
         await updater.failed(updater.new_agent_message([Part(text="The turn ended without an answer.")]))
+
+    @staticmethod
+    async def _answer(updater: TaskUpdater, response: ChatResponse) -> None:
+        await updater.add_artifact(
+            [Part(text=response.response or "", media_type="text/plain")], name="answer",
+            metadata=_answer_metadata(response.to_dict()), last_chunk=True)
+        await updater.complete()
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
         updater = TaskUpdater(event_queue, str(context.task_id), str(context.context_id))

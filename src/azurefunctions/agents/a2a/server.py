@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import logging
+import sys
 import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -23,6 +24,7 @@ from .routes import A2A_ROUTES
 
 if TYPE_CHECKING:
     from ..agent import Agent
+    from ..background.service import BackgroundTurns
     from ..runner import Runner
     from ..sessions.base import SessionStore
     from .endpoint import A2AEndpoint
@@ -34,7 +36,8 @@ class A2AServer:
     """Handlers of the A2A routes. ``rpc_auth_level`` is the JSON-RPC route's auth level (its card's security)."""
 
     def __init__(self, *, agents: Mapping[str, Agent], runners: Mapping[str, Runner], session_store: SessionStore,
-                 default_agent: str | None, rpc_auth_level: str, max_body_bytes: int) -> None:
+                 default_agent: str | None, rpc_auth_level: str, max_body_bytes: int,
+                 background: BackgroundTurns | None = None) -> None:
         if importlib.util.find_spec("a2a") is None:
             raise ConfigurationError(
                 "AgentMode.A2A needs the A2A SDK: pip install 'azurefunctions-agent-framework[a2a]'")
@@ -44,6 +47,8 @@ class A2AServer:
         self.default_agent = default_agent
         self.rpc_auth_level = rpc_auth_level
         self.max_body_bytes = max_body_bytes
+        #: The app's background work, when it runs any: non-blocking sends are queued there.
+        self.background = background
         self.route_specs: list[RouteSpec] = list(A2A_ROUTES)
         self._endpoints: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, A2AEndpoint]] = (
             weakref.WeakKeyDictionary())
@@ -96,8 +101,17 @@ class A2AServer:
 
             card = build_card(self.agents[name], base_url=self.base_url(call), auth_level=self.rpc_auth_level)
             per_loop[name] = A2AEndpoint(self.runners[name], self.session_store, card,
-                                         max_body_bytes=self.max_body_bytes)
+                                         max_body_bytes=self.max_body_bytes, background=self.background_work)
         return per_loop[name]
+
+    def background_work(self) -> BackgroundTurns | None:
+        """The app's background work: the one given, else the one the app created for the same session store
+        (``AgentFunctionApp(background=True)``), else ``None``."""
+        if self.background is None and "azurefunctions.agents.background.service" in sys.modules:
+            from ..background.service import background_of
+
+            self.background = background_of(self.session_store)
+        return self.background
 
     @staticmethod
     def base_url(call: HttpCall) -> str:

@@ -4,13 +4,18 @@ State lives outside the process so that any instance (or a second local process)
 ``ListTasks`` for a task another one ran. The session store is the app's one store (Cosmos DB in Azure,
 SQLite locally), so tasks use its items:
 
-* a task item: id (and partition key) = the task id; it holds the task as ProtoJSON, its agent, its owner and
-  its push-notification configs (so a config lives in its task's partition and goes with it);
+* a task item: id (and partition key) = the task id; it holds the task as ProtoJSON, its agent, its owner,
+  its *version* (a counter of writes), the task's most recent events each with the version it produced (what
+  ``SubscribeToTask`` on another instance replays and follows, see ``stream.py``), and its push-notification
+  configs (so a config lives in its task's partition and goes with it);
 * one index item per agent, id ``a2a:tasks:<agent>``: for each task its context id, state, status time and
   owner, which is what ``ListTasks`` filters and sorts on before reading the page's tasks.
 
 Writes are optimistic (the store's etags): a writer that loses a race reloads and re-applies only its own
-part (the task, a config, an index entry), so task updates and config changes never undo each other.
+part (the task, a config, an index entry), so task updates and config changes never undo each other. On top
+of that a task write names the version it was derived from (the SDK's ``VersionedTaskStore``): a write from a
+stale version fails, except a write to ``canceled``, which is how ``CancelTask`` on one instance stops a task
+running on another (its next write fails, and its runner sees the task canceled).
 """
 
 from __future__ import annotations
@@ -21,16 +26,26 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from a2a.server.cluster.task_store import ConcurrentTaskModificationError, StoredTask, VersionedTaskStore
+from a2a.server.cluster.version import TaskVersion
 from a2a.server.context import ServerCallContext
+from a2a.server.events.event_queue import Event
 from a2a.server.owner_resolver import OwnerResolver, resolve_user_scope
 from a2a.server.tasks.push_notification_config_store import (
     PushNotificationConfigStore,
     normalize_push_notification_config,
 )
-from a2a.server.tasks.task_store import TaskStore
-from a2a.types.a2a_pb2 import ListTasksRequest, ListTasksResponse, Task, TaskPushNotificationConfig, TaskState
+from a2a.types.a2a_pb2 import (
+    ListTasksRequest,
+    ListTasksResponse,
+    StreamResponse,
+    Task,
+    TaskPushNotificationConfig,
+    TaskState,
+)
 from a2a.utils.constants import DEFAULT_LIST_TASKS_PAGE_SIZE
 from a2a.utils.errors import InvalidParamsError
+from a2a.utils.proto_utils import to_stream_response
 from a2a.utils.task import ListTasksCursor, decode_list_tasks_cursor, encode_list_tasks_cursor
 from google.protobuf.json_format import MessageToDict, ParseDict
 
@@ -44,13 +59,37 @@ logger = logging.getLogger("azurefunctions.agents.a2a")
 KEY = "a2a"
 #: Most tasks an agent's index keeps (the oldest fall out of ``ListTasks``; ``GetTask`` still finds them).
 MAX_INDEXED_TASKS = 1000
+#: Most events a task item keeps for subscribers on other instances (a subscriber that falls further behind
+#: gets the task itself instead of the events it missed).
+MAX_KEPT_EVENTS = 200
 _WRITE_ATTEMPTS = 8
-_TERMINAL = frozenset({TaskState.TASK_STATE_COMPLETED, TaskState.TASK_STATE_FAILED, TaskState.TASK_STATE_CANCELED,
-                       TaskState.TASK_STATE_REJECTED})
+TERMINAL = frozenset({TaskState.TASK_STATE_COMPLETED, TaskState.TASK_STATE_FAILED, TaskState.TASK_STATE_CANCELED,
+                      TaskState.TASK_STATE_REJECTED})
+INTERRUPTED = frozenset({TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STATE_AUTH_REQUIRED})
 
 
 def index_id(agent: str) -> str:
     return f"a2a:tasks:{agent}"
+
+
+def _task(data: dict[str, Any]) -> Task:
+    task: Task = ParseDict(data["task"], Task(), ignore_unknown_fields=True)
+    return task
+
+
+def _state(data: dict[str, Any]) -> int | None:
+    """The stored task's state, or ``None`` when the item holds no task (yet)."""
+    body = data.get("task")
+    if not isinstance(body, dict):
+        return None
+    return int(TaskState.Value(body["status"]["state"])) if body.get("status", {}).get("state") else 0
+
+
+def _version_value(version: TaskVersion) -> int:
+    value = version._value
+    if not isinstance(value, int):
+        raise TypeError(f"task versions of this store are integers, got {type(value).__name__}")
+    return value
 
 
 def _status_time_ns(task: Task) -> int:
@@ -75,12 +114,13 @@ class _Items:
         data = session.metadata.get(KEY)
         return data if isinstance(data, dict) else None
 
-    async def update(self, item_id: str, change: Callable[[dict[str, Any]], bool]) -> None:
+    async def update(self, item_id: str, change: Callable[[dict[str, Any]], bool], *, fresh: bool = False) -> None:
         """Apply ``change`` to the item's A2A data (``{}`` for a new item) and save; ``change`` returns
-        ``False`` when there is nothing to write."""
+        ``False`` when there is nothing to write. ``fresh`` reads the item first instead of trusting the copy
+        this process last saw (for changes that decide on what is stored, not only write over it)."""
         for attempt in range(_WRITE_ATTEMPTS):
             session = self._known.get(item_id)
-            if session is None or attempt > 0:
+            if session is None or attempt > 0 or fresh:
                 session = await self.store.load(item_id) or Session(id=item_id)
             data = dict(session.metadata.get(KEY) or {})
             if not change(data):
@@ -99,43 +139,91 @@ class _Items:
         self._known.pop(item_id, None)
 
 
-class SessionTaskStore(TaskStore):
-    """The SDK's ``TaskStore`` on the session store, scoped to one agent and to the caller (owner)."""
+class SessionTaskStore(VersionedTaskStore):
+    """The SDK's ``VersionedTaskStore`` on the session store, scoped to one agent and to the caller (owner)."""
 
     def __init__(self, store: SessionStore, agent: str, *, owner_resolver: OwnerResolver = resolve_user_scope,
-                 max_indexed: int = MAX_INDEXED_TASKS) -> None:
+                 max_indexed: int = MAX_INDEXED_TASKS, max_events: int = MAX_KEPT_EVENTS) -> None:
         self.agent = agent
         self.owner_resolver = owner_resolver
         self.max_indexed = max_indexed
+        self.max_events = max_events
         self._items = _Items(store)
         self._indexed: dict[str, list[Any]] = {}  # last index entry this process wrote, per task
 
-    async def save(self, task: Task, context: ServerCallContext) -> None:
+    async def save(self, task: Task, *, event: Event | None, prev: Task | None, prev_version: TaskVersion,
+                   context: ServerCallContext) -> TaskVersion:
         owner = self.owner_resolver(context)
         body = MessageToDict(task)
+        logged = MessageToDict(to_stream_response(event)) if event is not None else None
+        written = 0
 
         def put(data: dict[str, Any]) -> bool:
+            nonlocal written
             if data.get("agent") not in (None, self.agent) or data.get("owner") not in (None, owner):
                 raise InvalidParamsError(message=f"Task {task.id} belongs to another agent or caller.")
-            data.update(kind="task", agent=self.agent, owner=owner, task=body)
+            current = int(data.get("version") or 0)
+            stored_state = _state(data)
+            if task.status.state == TaskState.TASK_STATE_CANCELED:
+                # Cancel overwrites a live task whatever its version (the runner holding it stops), never a
+                # finished or missing one.
+                if stored_state is None or stored_state in TERMINAL:
+                    raise ConcurrentTaskModificationError(task.id)
+            elif prev_version.is_missing:
+                if stored_state is not None:
+                    raise ConcurrentTaskModificationError(task.id)
+            elif current != _version_value(prev_version):
+                raise ConcurrentTaskModificationError(task.id)
+            written = current + 1
+            events = list(data.get("events") or [])
+            if logged is not None:
+                events.append([written, logged])
+            if len(events) > self.max_events:
+                data["events_dropped"] = int(events[-self.max_events - 1][0])
+                events = events[-self.max_events:]
+            data.update(kind="task", agent=self.agent, owner=owner, task=body, version=written, events=events)
             return True
 
-        await self._items.update(task.id, put)
+        try:
+            await self._items.update(task.id, put)
+        except ConcurrentTaskModificationError:
+            await self._items.update(task.id, put, fresh=True)  # the copy this process knew may be stale
         entry = [task.context_id, int(task.status.state), _status_time_ns(task), owner]
         if self._indexed.get(task.id) != entry:
             await self._index(task.id, entry)
             self._indexed[task.id] = entry
-        if task.status.state in _TERMINAL:
+        if task.status.state in TERMINAL:
             self._indexed.pop(task.id, None)
             self._items.forget(task.id)
+        return TaskVersion(written)
 
-    async def get(self, task_id: str, context: ServerCallContext) -> Task | None:
+    async def get(self, task_id: str, context: ServerCallContext) -> StoredTask | None:
         data = await self._items.read(task_id)
         if not self._visible(data, context):
             return None
         assert data is not None
-        task: Task = ParseDict(data["task"], Task(), ignore_unknown_fields=True)
-        return task
+        return StoredTask(_task(data), TaskVersion(int(data.get("version") or 0)))
+
+    async def get_task(self, task_id: str, context: ServerCallContext) -> Task | None:
+        stored = await self.get(task_id, context)
+        return stored.task if stored is not None else None
+
+    async def events_after(self, task_id: str, after: int) -> tuple[list[tuple[int, StreamResponse]], Task | None,
+                                                                      int, int]:
+        """What a subscriber on any instance needs to follow a task: the kept events newer than version
+        ``after`` (oldest first), the task as stored (``None`` when there is no such task), its version, and
+        the newest version whose event is no longer kept (0 when all are).
+
+        Not scoped to an owner: the caller checked the subscriber may see the task before following it.
+        """
+        data = await self._items.read(task_id)
+        if data is None or data.get("agent") != self.agent or "task" not in data:
+            return [], None, 0, 0
+        events: list[tuple[int, StreamResponse]] = []
+        for version, body in data.get("events") or []:
+            if int(version) > after:
+                events.append((int(version), ParseDict(body, StreamResponse(), ignore_unknown_fields=True)))
+        return events, _task(data), int(data.get("version") or 0), int(data.get("events_dropped") or 0)
 
     async def delete(self, task_id: str, context: ServerCallContext) -> None:
         data = await self._items.read(task_id)
@@ -171,7 +259,7 @@ class SessionTaskStore(TaskStore):
         if start + page_size < len(entries):
             last_id, last = page[-1]
             next_token = encode_list_tasks_cursor(ListTasksCursor(timestamp_ns=last[2] or None, task_id=last_id))
-        loaded = await asyncio.gather(*(self.get(task_id, context) for task_id, _ in page))
+        loaded = await asyncio.gather(*(self.get_task(task_id, context) for task_id, _ in page))
         tasks = [task for task in loaded if task is not None]
         return ListTasksResponse(tasks=tasks, next_page_token=next_token, page_size=page_size,
                                  total_size=len(entries))

@@ -1,9 +1,11 @@
 """The record of one background turn: what was asked, where it stands, and its answer once it has one.
 
 A turn moves ``queued`` -> ``running`` -> ``completed`` | ``failed``, or to ``cancelled`` from either of the
-first two. ``running`` carries a *claim*: the id of the worker run that holds it and when that hold lapses
-(``lease_until``). A worker renews its lease while the turn runs; another delivery of the same queue message
-finds the claim held and leaves the turn alone, or finds it lapsed (its worker stopped) and takes it over.
+first two. ``kind`` says what runs: ``chat`` (a turn of the chat route) or another kind registered in
+``kinds.py`` (an A2A task), whose own details are in ``data``. ``running`` carries a *claim*: the id of the
+worker run that holds it and when that hold lapses (``lease_until``). A worker renews its lease while the turn
+runs; another delivery of the same queue message finds the claim held and leaves the turn alone, or finds it
+lapsed (its worker stopped) and takes it over.
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ class TurnRecord:
     history_length: int | None = None
     response: dict[str, Any] | None = None  # the ChatResponse, as a dict, once the turn ended
     error: dict[str, str] | None = None  # {"code", "message"} of a failed or cancelled turn
+    #: What the turn is: ``chat``, or a kind registered in ``kinds.py``; ``data`` is that kind's own part.
+    kind: str = "chat"
+    data: dict[str, Any] | None = None
     etag: str | None = None  # version of the stored copy
 
     @property
@@ -64,6 +69,7 @@ class TurnRecord:
             "updated_at": self.updated_at, "started_at": self.started_at, "finished_at": self.finished_at,
             "attempts": self.attempts, "claim": self.claim, "lease_until": self.lease_until,
             "history_length": self.history_length, "response": self.response, "error": self.error,
+            "kind": self.kind, "data": self.data,
         }
 
     @classmethod
@@ -77,7 +83,7 @@ class TurnRecord:
             started_at=data.get("started_at"), finished_at=data.get("finished_at"),
             attempts=int(data.get("attempts") or 0), claim=data.get("claim"), lease_until=data.get("lease_until"),
             history_length=data.get("history_length"), response=data.get("response"), error=data.get("error"),
-            etag=etag,
+            kind=str(data.get("kind") or "chat"), data=data.get("data"), etag=etag,
         )
 
     def to_public(self) -> dict[str, Any]:

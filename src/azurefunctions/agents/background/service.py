@@ -12,12 +12,14 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import settings
 from ..errors import AgentFrameworkError, SessionNotFoundError
 from ..types import ChatRequest
+from .kinds import CHAT
 from .queues import QueueService, poison_queue_name, resolve_connection, send_message
 from .records import TurnRecord
 from .store import TurnStore, turn_store_for
@@ -62,6 +64,7 @@ class BackgroundTurns:
         self._turn_store = turn_store
         self._queues: QueueService | None = None
         self._worker: TurnWorker | None = None
+        _BY_STORE[session_store] = self
 
     @property
     def turns(self) -> TurnStore:
@@ -86,10 +89,12 @@ class BackgroundTurns:
         await send_message(self._queue(), message.encode(), visibility_timeout=delay_seconds or None)
 
     # Submitting and reading turns -------------------------------------------------------------------------
-    async def submit(self, agent: str, request: ChatRequest) -> TurnRecord:
+    async def submit(self, agent: str, request: ChatRequest, *, kind: str = CHAT,
+                     data: dict[str, Any] | None = None, turn_id: str | None = None) -> TurnRecord:
         """Store the turn as ``queued`` and enqueue it; returns the record (with its session and turn ids).
 
         A new conversation gets its session id here, so the client can follow it before the turn runs.
+        ``kind`` and ``data`` make it another kind of work (``kinds.py``); ``turn_id`` chooses its id.
         """
         runner = self.runners.get(agent)
         if runner is None:
@@ -102,8 +107,11 @@ class BackgroundTurns:
         body = request.model_dump(mode="json")
         body["session_id"] = session_id
         body["stream"] = False
-        record = await self.turns.create(TurnRecord(session_id=session_id, agent=agent, request=body,
-                                                    user_id=request.user_id))
+        record = TurnRecord(session_id=session_id, agent=agent, request=body, user_id=request.user_id, kind=kind,
+                            data=data)
+        if turn_id is not None:
+            record.turn_id = turn_id
+        record = await self.turns.create(record)
         try:
             await self._send(TurnMessage(session_id, record.turn_id, agent))
         except Exception as exc:
@@ -182,6 +190,15 @@ class BackgroundTurns:
         queues, self._queues = self._queues, None
         if queues is not None:
             await queues.aclose()
+
+
+_BY_STORE: weakref.WeakKeyDictionary[SessionStore, BackgroundTurns] = weakref.WeakKeyDictionary()
+
+
+def background_of(session_store: SessionStore) -> BackgroundTurns | None:
+    """The background work of the app whose session store is ``session_store`` (the last one created), so
+    a part of the app built before it (the A2A server) can queue work through it."""
+    return _BY_STORE.get(session_store)
 
 
 def _check_queue_name(name: str) -> None:

@@ -30,13 +30,14 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..events import AgentEvent, TurnCompleted, TurnFailed
 from ..messages import SESSION_ID_PATTERN
 from ..types import ChatResponse
+from .kinds import CHAT, TurnKind, kind_for
 from .records import TurnRecord
 
 if TYPE_CHECKING:
@@ -125,11 +126,19 @@ class TurnWorker:
             return "missing"
         if record.done:
             return "done"
+        kind: TurnKind | None = None
+        if record.kind != CHAT:
+            kind = kind_for(record.kind)
+            if kind is None:
+                await self._finish_unless_done(record, "failed", error={
+                    "code": "unknown_kind",
+                    "message": f"This app does not run background work of kind {record.kind!r}."})
+                return "failed"
         runner = self.runners.get(record.agent)
         if runner is None:
             await self._finish_unless_done(record, "failed", error={
                 "code": "agent_not_found",
-                "message": f"No agent named {record.agent!r} in this app; the turn cannot run."})
+                "message": f"No agent named {record.agent!r} in this app; the turn cannot run."}, kind=kind)
             return "failed"
         session = await self._session(runner, record)
         claim = uuid.uuid4().hex
@@ -170,6 +179,8 @@ class TurnWorker:
             logger.info("turn %s is running elsewhere (delivery %s); checking back in %ss", claimed.turn_id,
                         dequeue_count, wait)
             return "busy"
+        if outcome == "gave_up" and kind is not None and claimed.error is not None:
+            await kind.abandoned(claimed, self.session_store, claimed.error)
         if outcome != "run":
             return outcome
         logger.info("turn %s of session %s: attempt %d (delivery %s)", claimed.turn_id, claimed.session_id,
@@ -177,10 +188,15 @@ class TurnWorker:
         response: ChatResponse | None
         try:
             saved = self._saved_answer(claimed, session) if claimed.attempts > 1 else None
-            if saved is not None:
+            if kind is not None:  # the kind finishes its own way, from the saved answer when there is one
+                run = kind.run(runner, claimed, self.session_store, saved)
+                response, result = await self._run_holding(run, claimed, claim), \
+                    "recovered" if saved is not None else "ran"
+            elif saved is not None:
                 response, result = saved, "recovered"
             else:
-                response, result = await self._run_holding(runner, claimed, claim), "ran"
+                run = run_turn(runner, claimed, self.session_store)
+                response, result = await self._run_holding(run, claimed, claim), "ran"
             if response is None:
                 return "stopped"
             if response.error_code == "session_busy":
@@ -219,9 +235,10 @@ class TurnWorker:
                             context=dict(record.request.get("context") or {}),
                             metadata={"recovered": True})
 
-    async def _run_holding(self, runner: Runner, record: TurnRecord, claim: str) -> ChatResponse | None:
+    async def _run_holding(self, run: Coroutine[Any, Any, ChatResponse], record: TurnRecord,
+                           claim: str) -> ChatResponse | None:
         """Run the turn while renewing the lease; ``None`` when the claim was lost (cancelled, taken over)."""
-        task = asyncio.create_task(run_turn(runner, record, self.session_store))
+        task = asyncio.create_task(run)
         lost = False
         try:
             while True:
@@ -279,14 +296,21 @@ class TurnWorker:
 
         await self.turns.update(record.session_id, record.turn_id, release)
 
-    async def _finish_unless_done(self, record: TurnRecord, status: str, *, error: dict[str, str]) -> None:
+    async def _finish_unless_done(self, record: TurnRecord, status: str, *, error: dict[str, str],
+                                  kind: TurnKind | None = None) -> None:
+        ended = False
+
         def finish(current: TurnRecord) -> bool:
+            nonlocal ended
             if current.done or current.lease_active(time.time()):
                 return False
             _end(current, status, error=error)
+            ended = True
             return True
 
-        await self.turns.update(record.session_id, record.turn_id, finish)
+        stored = await self.turns.update(record.session_id, record.turn_id, finish)
+        if ended and kind is not None and stored is not None:
+            await kind.abandoned(stored, self.session_store, error)
 
     # The poison queue -------------------------------------------------------------------------------------
     async def handle_poison(self, body: bytes | str, queue_name: str) -> str:
@@ -299,10 +323,11 @@ class TurnWorker:
         record = await self.turns.get(message.session_id, message.turn_id)
         if record is None:
             return "missing"
+        kind = kind_for(record.kind) if record.kind != CHAT else None
         await self._finish_unless_done(record, "failed", error={
             "code": "turn_undeliverable",
             "message": f"The turn's queue message failed every delivery and was moved to {queue_name}; the "
-                       "app's log has the cause. Send the message again to retry the turn."})
+                       "app's log has the cause. Send the message again to retry the turn."}, kind=kind)
         logger.error("turn %s of session %s failed: its message was moved to %s", message.turn_id,
                      message.session_id, queue_name)
         return "failed"
