@@ -41,6 +41,13 @@ KEYS: dict[str, str] = {
     "cosmosContainer": "Cosmos DB container (default state)",
     "cosmosDefaultTtl": "container default TTL in seconds; -1 lets each item set its own (default -1)",
     "workQueueName": "storage queue of background work (default agent-turns)",
+    "easyAuthClientId": (
+        "client ID of an existing Entra app registration: turns on App Service Authentication (Entra ID) "
+        "with no client secret (default: off)"
+    ),
+    "easyAuthTenantId": "tenant of that registration and of the callers (default: the deployment's tenant)",
+    "easyAuthAudiences": "comma-separated extra token audiences (default: api://<client ID> and the client ID)",
+    "easyAuthAllowedClientIds": "comma-separated client IDs of the applications allowed to call (default: any)",
 }
 
 EXTERNAL_PROVIDERS = ("openai", "anthropic", "google", "offline")
@@ -65,6 +72,16 @@ class OpenAIConfig:
     sku: str
     capacity: int
     location: str
+
+
+@dataclass(frozen=True)
+class EasyAuthConfig:
+    """App Service Authentication with Entra ID, using an existing app registration."""
+
+    client_id: str
+    tenant_id: str
+    audiences: tuple[str, ...]
+    allowed_client_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -98,6 +115,7 @@ class StackConfig:
     cosmos_container: str
     cosmos_default_ttl: int
     work_queue_name: str
+    easy_auth: EasyAuthConfig | None = None
 
     @property
     def names(self) -> naming.ResourceNames:
@@ -249,6 +267,8 @@ def parse(
             f"config 'workQueueName' {queue!r} is invalid: 3-63 lowercase letters, digits and single hyphens"
         )
 
+    easy_auth = _easy_auth(raw, client.tenant_id)
+
     return StackConfig(
         env_name=env_name,
         location=location,
@@ -270,6 +290,39 @@ def parse(
         cosmos_container=container,
         cosmos_default_ttl=ttl,
         work_queue_name=queue,
+        easy_auth=easy_auth,
+    )
+
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def _list(raw: Mapping[str, str | None], key: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in (_str(raw, key) or "").split(",") if item.strip())
+
+
+def _easy_auth(raw: Mapping[str, str | None], default_tenant: str) -> EasyAuthConfig | None:
+    client_id = _str(raw, "easyAuthClientId")
+    dependent = [key for key in ("easyAuthTenantId", "easyAuthAudiences", "easyAuthAllowedClientIds") if _str(raw, key)]
+    if client_id is None:
+        if dependent:
+            raise ConfigError(
+                f"config {dependent[0]!r} needs easyAuthClientId (the Entra app registration's client ID); "
+                f"{_fix('easyAuthClientId', '<client id>')}"
+            )
+        return None
+    tenant = _str(raw, "easyAuthTenantId", default_tenant) or default_tenant
+    allowed = _list(raw, "easyAuthAllowedClientIds")
+    for key, value in (("easyAuthClientId", client_id), ("easyAuthTenantId", tenant)) + tuple(
+        ("easyAuthAllowedClientIds", item) for item in allowed
+    ):
+        if not _GUID.match(value):
+            raise ConfigError(f"config {key!r} must be a GUID, got {value!r}")
+    audiences = (f"api://{client_id}", client_id) + tuple(
+        a for a in _list(raw, "easyAuthAudiences") if a not in (f"api://{client_id}", client_id)
+    )
+    return EasyAuthConfig(
+        client_id=client_id.lower(), tenant_id=tenant.lower(), audiences=audiences, allowed_client_ids=allowed
     )
 
 

@@ -24,6 +24,8 @@ PLATFORM_SETTINGS = (
     "AzureWebJobsStorage__blobServiceUri",
     "AzureWebJobsStorage__queueServiceUri",
     "PYTHON_ENABLE_INIT_INDEXING",
+    # Easy Auth's credential for the app registration: the managed identity's client ID (no secret).
+    "OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID",
 )
 
 # Rejected or meaningless on Flex Consumption: the platform manages them, or they are key-based.
@@ -94,6 +96,14 @@ def app_settings(ctx: Context, inputs: AppInputs) -> list[dict[str, pulumi.Input
         values.append(("AGENT_MODEL", cfg.agent_model))
     if cfg.streaming:
         values.append(("PYTHON_ENABLE_INIT_INDEXING", "1"))
+    if cfg.easy_auth is not None:
+        # The platform's credential for the registration, and the runtime's own check of every caller.
+        values.append(("OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID", inputs.identity_client_id))
+        values.append(("AGENTS_AUTH", "entra"))
+        values.append(("AGENTS_AUTH_TENANT_ID", cfg.easy_auth.tenant_id))
+        values.append(("AGENTS_AUTH_AUDIENCES", ",".join(cfg.easy_auth.audiences)))
+        if cfg.easy_auth.allowed_client_ids:
+            values.append(("AGENTS_AUTH_ALLOWED_CLIENT_IDS", ",".join(cfg.easy_auth.allowed_client_ids)))
     return [{"name": name, "value": value} for name, value in values]
 
 

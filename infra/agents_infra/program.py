@@ -10,7 +10,7 @@ from __future__ import annotations
 import pulumi
 from pulumi_azure_native import resources
 
-from . import azure_openai, cosmos, functionapp, identity, keyvault, monitoring, roles, storage
+from . import azure_openai, cosmos, easyauth, functionapp, identity, keyvault, monitoring, roles, storage
 from .config import StackConfig
 from .context import Context
 
@@ -144,6 +144,8 @@ def build(config: StackConfig) -> dict[str, pulumi.Input[str]]:
         ),
         depends_on=[*app_grants, store.deployment_container, state.container],
     )
+    if config.easy_auth is not None:
+        easyauth.create(ctx, app.site, config.easy_auth)
 
     outputs: dict[str, pulumi.Input[str]] = {
         "AZURE_LOCATION": config.location,
