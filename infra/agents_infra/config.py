@@ -313,14 +313,13 @@ def _easy_auth(raw: Mapping[str, str | None], default_tenant: str) -> EasyAuthCo
         return None
     tenant = _str(raw, "easyAuthTenantId", default_tenant) or default_tenant
     allowed = _list(raw, "easyAuthAllowedClientIds")
-    for key, value in (("easyAuthClientId", client_id), ("easyAuthTenantId", tenant)) + tuple(
-        ("easyAuthAllowedClientIds", item) for item in allowed
-    ):
+    checked = [("easyAuthClientId", client_id), ("easyAuthTenantId", tenant)]
+    checked += [("easyAuthAllowedClientIds", item) for item in allowed]
+    for key, value in checked:
         if not _GUID.match(value):
             raise ConfigError(f"config {key!r} must be a GUID, got {value!r}")
-    audiences = (f"api://{client_id}", client_id) + tuple(
-        a for a in _list(raw, "easyAuthAudiences") if a not in (f"api://{client_id}", client_id)
-    )
+    defaults = (f"api://{client_id}", client_id)
+    audiences = (*defaults, *(a for a in _list(raw, "easyAuthAudiences") if a not in defaults))
     return EasyAuthConfig(
         client_id=client_id.lower(), tenant_id=tenant.lower(), audiences=audiences, allowed_client_ids=allowed
     )

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from agents_infra.easyauth import MI_FIC_SETTING, PUBLIC_PATHS
+
 from azurefunctions.agents import settings
 from tests.harness import TENANT_ID, Deployment, run_stack
 
