@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import phases  # noqa: E402
-from bench.procs import ModelServer  # noqa: E402
-from bench.report import render, update_readme  # noqa: E402
-from bench.runners import BENCH_DIR, all_runners, prepare  # noqa: E402
+from bench import phases
+from bench.procs import ModelServer
+from bench.report import render, update_readme
+from bench.runners import BENCH_DIR, all_runners, prepare
 
 PHASES = ["import", "indexing", "first", "turns", "concurrency", "http", "streaming", "sessions"]
 

@@ -95,6 +95,7 @@ def cpu_seconds(pid: int) -> float:
 def local_host(app_dir: Path, model: ModelServer, data_dir: Path) -> Iterator[tuple[int, int]]:
     """``python -m azurefunctions.agents serve APP_DIR`` on a free port; yields (port, pid) once it answers."""
     port = free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
     env = runner_env()
     env.update(OPENAI_API_KEY="benchmark-key", OPENAI_BASE_URL=model.base_url,
                AGENTS_SESSION_DB=str(data_dir / "sessions.db"))

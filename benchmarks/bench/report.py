@@ -24,17 +24,17 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def _spread(results: Results, phase: str, runner: str, metric: str, digits: int = 1) -> str:
     values = list(results.series(phase, runner, metric).values())
-    return Spread.of(values).fmt(digits) if values else "–"
+    return Spread.of(values).fmt(digits) if values else "-"
 
 
 def _vs_floor(results: Results, phase: str, runner: str, metric: str, *, ratio: bool = False,
               digits: int = 2, floor: str = FLOOR) -> str:
     if runner == floor:
-        return "1.00×" if ratio else "0"
+        return "1.00x" if ratio else "0"
     found = paired(results.series(phase, runner, metric), results.series(phase, floor, metric), ratio=ratio)
     if found is None:
-        return "–"
-    return found.fmt(digits, suffix="×") if ratio else found.fmt(digits, signed=True)
+        return "-"
+    return found.fmt(digits, suffix="x") if ratio else found.fmt(digits, signed=True)
 
 
 def machine() -> str:
@@ -71,7 +71,7 @@ def render(specs: list[RunnerSpec], results: Results, plan: Plan, *, quick: bool
            f"against the floor are paired within each round.", ""]
     out += ["Versions:", ""]
     for spec in specs:
-        versions = ", ".join(f"{k} {v}" for k, v in spec.versions.items()) or "–"
+        versions = ", ".join(f"{k} {v}" for k, v in spec.versions.items()) or "-"
         state = "" if spec.available else f" — not run: {spec.problem}"
         out.append(f"- {spec.name}: {versions}{state}")
     out.append("")
@@ -83,7 +83,7 @@ def render(specs: list[RunnerSpec], results: Results, plan: Plan, *, quick: bool
         rows.append([name, f"`{spec.import_statement}`", _spread(results, "import", name, "ms"),
                      _spread(results, "first", name, "ms", 0), _vs_floor(results, "first", name, "ms", ratio=True)])
     out += _table(["runner", "import", "import ms over `python -c pass`", "import + build + first answer ms",
-                   "× floor"], rows)
+                   "x floor"], rows)
     python_ms = [v for n in names for v in results.series("import", n, "python_ms").values()]
     if python_ms:
         out += ["", f"`python -c pass` itself: {Spread.of(python_ms).fmt(1)} ms."]
@@ -96,7 +96,7 @@ def render(specs: list[RunnerSpec], results: Results, plan: Plan, *, quick: bool
         mods = loaded.get(name, [])
         sdks = [m for m in mods if m in PROVIDER_SDKS]
         rows.append([name, _spread(results, "indexing", name, "ms"), ", ".join(sdks) or "none",
-                     ", ".join(m for m in mods if m not in PROVIDER_SDKS) or "–"])
+                     ", ".join(m for m in mods if m not in PROVIDER_SDKS) or "-"])
     out += _table(["app", "ms", "provider SDKs loaded", "other watched modules loaded"], rows)
     out.append("")
 
@@ -116,17 +116,17 @@ def render(specs: list[RunnerSpec], results: Results, plan: Plan, *, quick: bool
              _spread(results, "concurrency", n, "tps", 0), _spread(results, "concurrency", n, "cpu_ms", 2),
              _spread(results, "concurrency", n, "rss_mib", 1),
              _vs_floor(results, "concurrency", n, "rss_mib", digits=1)] for n in names]
-    out += _table(["runner", "wall s", "× floor", "turns/s", "client CPU ms/turn", "peak RSS MiB",
+    out += _table(["runner", "wall s", "x floor", "turns/s", "client CPU ms/turn", "peak RSS MiB",
                    "RSS Δ floor MiB"], rows)
     out.append("")
 
     out += [f"### HTTP: `POST /api/agents/WeatherBot/chat` through the local host, {plan.http_requests} "
-            f"sequential requests after {plan.http_warmup} warm-up", ""]
+            f"sequential requests to each app after {plan.http_warmup} warm-up, alternating between the two hosts", ""]
     rows = [[n, _spread(results, "http", n, "rps", 0), _spread(results, "http", n, "median_ms", 2),
              _spread(results, "http", n, "p99_ms", 2), _spread(results, "http", n, "host_cpu_ms", 2),
              _vs_floor(results, "http", n, "median_ms"), _vs_floor(results, "http", n, "host_cpu_ms")]
             for n in results.runners("http")]
-    out += _table(["app", "req/s", "median ms", "p99 ms", "host CPU ms/req", "median Δ floor ms",
+    out += _table(["app", "req/s (1 / mean latency)", "median ms", "p99 ms", "host CPU ms/req", "median Δ floor ms",
                    "host CPU Δ floor ms"], rows)
     out.append("")
 
@@ -147,8 +147,8 @@ def targets(names: list[str], results: Results) -> list[list[str]]:
     rows: list[list[str]] = []
 
     def row(label: str, value: float | None, fmt: str, ok: bool | None) -> None:
-        rows.append([label, "–" if value is None else fmt.format(value),
-                     "–" if ok is None or value is None else ("yes" if ok else "**no**")])
+        rows.append([label, "-" if value is None else fmt.format(value),
+                     "-" if ok is None or value is None else ("yes" if ok else "**no**")])
 
     imp = _median(results, "import", OURS, "ms")
     row("`import azurefunctions.agents` ≤ 80 ms over `python -c pass`", imp, "{:.1f} ms",
@@ -164,19 +164,20 @@ def targets(names: list[str], results: Results) -> list[list[str]]:
         return found.median if found else None
 
     first = pair("first", "ms", True)
-    row("import + build + first answer ≤ 1.10× floor", first, "{:.2f}×", first is not None and first <= 1.10)
+    row("import + build + first answer ≤ 1.10x floor", first, "{:.2f}x", first is not None and first <= 1.10)
     cpu = pair("turns", "cpu_ms", False)
     row("client CPU per turn ≤ +0.5 ms over floor", cpu, "{:+.2f} ms", cpu is not None and cpu <= 0.5)
     ours_cpu = _median(results, "turns", OURS, "cpu_ms")
-    peers = {n: _median(results, "turns", n, "cpu_ms") for n in names if n not in (FLOOR, OURS)}
+    peers = {n: _median(results, "turns", n, "cpu_ms") for n in names
+             if n not in (FLOOR, OURS) and not n.startswith("seed")}
     peers_known = {n: v for n, v in peers.items() if v is not None}
     if ours_cpu is not None and peers_known:
         lowest = min(peers_known, key=lambda n: peers_known[n])
-        rows.append(["client CPU per turn below every peer",
+        rows.append(["client CPU per turn below every peer (openai-agents, agent-framework)",
                      f"{ours_cpu:.2f} ms vs {lowest} {peers_known[lowest]:.2f} ms",
                      "yes" if ours_cpu < peers_known[lowest] else "**no**"])
     wall = pair("concurrency", "wall_s", True)
-    row("concurrency wall ≤ 1.05× floor", wall, "{:.2f}×", wall is not None and wall <= 1.05)
+    row("concurrency wall ≤ 1.05x floor", wall, "{:.2f}x", wall is not None and wall <= 1.05)
     rss = pair("concurrency", "rss_mib", False)
     row("peak RSS ≤ floor + 10 MiB", rss, "{:+.1f} MiB", rss is not None and rss <= 10)
     http = pair("http", "median_ms", False)

@@ -9,10 +9,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "runners"))
 
-from harness import INSTRUCTIONS, MODEL, get_weather  # noqa: E402
+from harness import INSTRUCTIONS, MODEL, get_weather
 
-from azurefunctions.agents import Agent, AgentFunctionApp  # noqa: E402
-from azurefunctions.agents.types import LLMConfig  # noqa: E402
+from azurefunctions.agents import Agent, AgentFunctionApp
+from azurefunctions.agents.types import LLMConfig
 
 weather_agent = Agent(
     name="WeatherBot",

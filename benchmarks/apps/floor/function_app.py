@@ -16,7 +16,7 @@ import azure.functions as func
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "runners"))
 
-import run_floor  # noqa: E402
+import run_floor
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 _client: Any = None
