@@ -57,8 +57,11 @@ def test_limit_settings_must_be_positive_integers(monkeypatch: pytest.MonkeyPatc
     assert (defaults.max_body_bytes, defaults.max_message_chars, defaults.max_concurrent_turns) == (10, 100000, 64)
 
 
-def test_tool_calls_beyond_the_limit_are_split_off_with_an_error_result() -> None:
-    run, refused = limits.split_tool_calls(["a", "b", "c"], 2)
+def test_tool_calls_beyond_the_limit_are_split_off_with_an_error_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(settings.MAX_TOOL_CALLS_PER_MODEL_TURN.name, raising=False)
+    assert limits.tool_call_limit() == 16
+    monkeypatch.setenv(settings.MAX_TOOL_CALLS_PER_MODEL_TURN.name, "2")
+    run, refused = limits.split_tool_calls(["a", "b", "c"], limits.tool_call_limit())
     assert (run, refused) == (["a", "b"], ["c"])
     assert "AGENTS_MAX_TOOL_CALLS_PER_MODEL_TURN" in limits.too_many_tool_calls_result(2)
 

@@ -97,6 +97,11 @@ def check_message(message: object, max_chars: int) -> None:
             f"({settings.MAX_MESSAGE_CHARS.name}). Send a shorter message or split it.")
 
 
+def tool_call_limit() -> int:
+    """The current ``AGENTS_MAX_TOOL_CALLS_PER_MODEL_TURN`` (read per model answer, so tests may change it)."""
+    return _positive(settings.MAX_TOOL_CALLS_PER_MODEL_TURN)
+
+
 def split_tool_calls(calls: Sequence[T], limit: int) -> tuple[list[T], list[T]]:
     """The tool calls of one model answer that may run, and those beyond ``limit`` that get an error result."""
     return list(calls[:limit]), list(calls[limit:])
