@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.error
-import urllib.parse
-import urllib.request
 
 DEFAULT_BASE_URL = "https://api.openweathermap.org"
 
@@ -18,6 +15,12 @@ def get_weather(city: str, units: str = "metric") -> str:
         city: City name, optionally with a country code, e.g. "Seattle" or "Paris,FR".
         units: "metric" (Celsius) or "imperial" (Fahrenheit).
     """
+    # Imported here, not at module level: the Functions worker imports function_app.py to index functions,
+    # and urllib.request alone adds tens of milliseconds to that cold start.
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
     key = os.environ.get("OPENWEATHER_API_KEY", "").strip()
     if not key:
         return ("Weather data is unavailable: OPENWEATHER_API_KEY is not set. "

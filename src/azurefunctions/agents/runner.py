@@ -60,7 +60,8 @@ def _process_default_store() -> SessionStore:
     if _default_store is None:
         from .sessions.memory import MemorySessionStore
 
-        _default_store = MemorySessionStore()
+        # Bounded: sessions of programmatic runs expire after an hour idle instead of accumulating forever.
+        _default_store = MemorySessionStore(ttl_seconds=3600)
     return _default_store
 
 
@@ -180,7 +181,10 @@ class Runner:
             return ChatResponse(status="error", agent=self.agent.name, error=exc.message, error_code=exc.code)
         token = _current_runner.set(self)
         try:
-            result = await self.agent.process_request(chat_request.model_dump())
+            # A subclass's override gets the README's ``request_data`` dict; the base implementation takes the
+            # validated request as it is (no second validation per turn).
+            overridden = type(self.agent).process_request is not _base_process_request()
+            result = await self.agent.process_request(chat_request.model_dump() if overridden else chat_request)
         finally:
             _current_runner.reset(token)
         return _as_response(result, self.agent.name, chat_request)

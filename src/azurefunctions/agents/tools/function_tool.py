@@ -32,16 +32,27 @@ class FunctionTool(Tool):
         self.name = name or getattr(func, "__name__", None) or type(func).__name__
         if not self.name.replace("_", "a").replace("-", "a").isalnum() or len(self.name) > 64:
             raise ValueError(f"tool name {self.name!r} must be 1-64 letters, digits, '_' or '-'")
-        summary, param_docs = parse_docstring(inspect.getdoc(func))
+        summary, self._param_docs = parse_docstring(inspect.getdoc(func))
         self.description = description or summary or self.name
         self._is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
             type(func).__call__)
         self._context_param: str | None = None
-        self._model = self._build_model(param_docs)
-        schema = self._model.model_json_schema()
-        schema.pop("title", None)
-        _drop_titles(schema)
-        self._schema = schema
+        # The argument model and JSON schema are built on first use: a Function App indexes (imports
+        # function_app.py) without paying for pydantic model creation of every tool.
+        self._built: tuple[type[BaseModel], dict[str, Any]] | None = None
+
+    @property
+    def _model(self) -> type[BaseModel]:
+        return self._build()[0]
+
+    def _build(self) -> tuple[type[BaseModel], dict[str, Any]]:
+        if self._built is None:
+            model = self._build_model(self._param_docs)
+            schema = model.model_json_schema()
+            schema.pop("title", None)
+            _drop_titles(schema)
+            self._built = (model, schema)
+        return self._built
 
     def _build_model(self, param_docs: dict[str, str]) -> type[BaseModel]:
         signature = inspect.signature(self.func)
@@ -66,7 +77,7 @@ class FunctionTool(Tool):
 
     @property
     def parameters(self) -> dict[str, Any]:
-        return self._schema
+        return self._build()[1]
 
     async def invoke(self, arguments: dict[str, Any], context: ToolContext) -> ToolOutput:
         try:
