@@ -172,14 +172,14 @@ class SqliteSessionStore(SessionStore):
     async def load(self, session_id: str) -> Session | None:
         session_id = check_session_id(session_id)
         db = await self._connection()
-        async with db.execute(
+        # One statement, one hop to the database thread (execute_fetchall), on the per-turn path.
+        rows = list(await db.execute_fetchall(
             "SELECT etag, body, updated_at, expires_at FROM items WHERE pk = ? AND id = ?",
             (session_id, session_id),
-        ) as cursor:
-            row = await cursor.fetchone()
-        if row is None:
+        ))
+        if not rows:
             return None
-        etag, body_text, updated_at, expires_at = row
+        etag, body_text, updated_at, expires_at = rows[0]
         if expires_at is not None and expires_at <= self._clock():
             return None
         body: dict[str, Any] = json.loads(body_text)
@@ -213,16 +213,16 @@ class SqliteSessionStore(SessionStore):
             "if_match": session.etag,
         }
         await self._sweep(db, now)
+        # RETURNING tells whether the conditional write happened, in the same single hop.
         if session.etag is None:
             del params["if_match"]
-            cursor = await db.execute(_CREATE, params)
-            if cursor.rowcount != 1:
+            written = list(await db.execute_fetchall(_CREATE + " RETURNING etag", params))
+            if len(written) != 1:
                 raise SessionBusyError(f"session {session_id} was created by another request")
         else:
-            cursor = await db.execute(_REPLACE, params)
-            if cursor.rowcount != 1:
+            written = list(await db.execute_fetchall(_REPLACE + " RETURNING etag", params))
+            if len(written) != 1:
                 raise SessionBusyError(f"session {session_id} was changed by another request; retry the turn")
-        await cursor.close()
         return saved
 
     async def delete(self, session_id: str) -> bool:
