@@ -5,11 +5,9 @@ the official a2a-sdk client in both dialects; webhooks are a local HTTP server."
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -28,46 +26,12 @@ from a2a.types.a2a_pb2 import (
     TaskPushNotificationConfig,
     TaskState,
 )
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
-from tests.servers.base import LocalServer
 from tests.servers.localhost import LocalHostProcess
+
+from .webhook import Webhook
 
 DIALECTS = ["1.0", "0.3"]
 SLEEPER_CARD = "/api/agents/Sleeper/.well-known/agent-card.json"
-
-
-class Webhook:
-    """A local webhook: records each notification (headers and JSON body); answers ``fail_first`` requests
-    with 503 before it accepts any."""
-
-    def __init__(self, fail_first: int = 0) -> None:
-        self.received: list[tuple[dict[str, str], dict[str, Any]]] = []
-        self.refused = 0
-        self.fail_first = fail_first
-        self._lock = threading.Lock()
-        self.server = LocalServer(Starlette(routes=[Route("/hook", self._hook, methods=["POST"])]))
-
-    async def _hook(self, request: Request) -> Response:
-        body = await request.json()
-        with self._lock:
-            if self.refused < self.fail_first:
-                self.refused += 1
-                return Response(status_code=503)
-            self.received.append((dict(request.headers), body))
-        return Response(status_code=204)
-
-    @property
-    def url(self) -> str:
-        return f"{self.server.url}/hook"
-
-    def states(self) -> list[str]:
-        with self._lock:
-            bodies = [body for _, body in self.received]
-        return [(b.get("task") or b.get("statusUpdate") or {}).get("status", {}).get("state", "")
-                for b in bodies if "task" in b or "statusUpdate" in b]
 
 
 @pytest.fixture
