@@ -107,3 +107,16 @@ def test_bad_arguments_are_named() -> None:
         RemoteA2AAgent("https://x.example", name="a", headers={"k": 1})  # type: ignore[dict-item]
     remote = RemoteA2AAgent("https://x.example/api/agents/A/", name="a")
     assert (remote.base_url, remote.card_path) == ("https://x.example", "/api/agents/A/.well-known/agent-card.json")
+
+
+def test_declaring_a_remote_agent_imports_no_a2a_sdk() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom azurefunctions.agents import Agent\nfrom azurefunctions.agents.a2a.remote import "
+            "RemoteA2AAgent\nfrom azurefunctions.agents.types import LLMConfig\n"
+            "agent = Agent(name='A', llm_config=LLMConfig(provider='offline'), a2a_agents=[RemoteA2AAgent("
+            "'https://peer.example', name='peer')])\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('a2a', 'httpx', 'google')))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "[]"
