@@ -88,6 +88,7 @@ def app_settings(ctx: Context, inputs: AppInputs) -> list[dict[str, pulumi.Input
         ("COSMOS_DATABASE", cfg.cosmos_database),
         ("COSMOS_CONTAINER", cfg.cosmos_container),
         ("AGENT_PROVIDER", cfg.agent_provider),
+        ("AGENTS_WORK_QUEUE", cfg.work_queue_name),
     ]
     if cfg.openai is not None and inputs.openai_endpoint is not None:
         values.append(("AZURE_OPENAI_ENDPOINT", inputs.openai_endpoint))

@@ -50,6 +50,7 @@ def test_json_rpc_errors_are_http_200_with_the_spec_code(host: LocalHostProcess,
     assert data["jsonrpc"] == "2.0" and data["error"]["code"] == code and "result" not in data
     if code == -32700:
         assert data["id"] is None
+        assert data["error"]["message"] == "Parse error: the request body is not valid JSON."
 
 
 def test_both_method_names_and_the_trailing_slash(host: LocalHostProcess) -> None:

@@ -38,14 +38,18 @@ _EXPORTS: dict[str, str] = {
     "SessionStore": ".sessions.base",
     "Session": ".sessions.base",
     "SecretRef": ".azure",
+    "EntraAuth": ".functions.auth",
+    "RemoteA2AAgent": ".a2a.remote",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
+    from .a2a.remote import RemoteA2AAgent
     from .agent import Agent
     from .azure import SecretRef
     from .functions.app import AgentFunctionApp
+    from .functions.auth import EntraAuth
     from .functions.modes import AgentMode
     from .handoff.config import ControlReturn, HandoffConfig, HandoffMode, HandoffStrategy, HandoffTarget
     from .mcp.config import (

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from . import settings
 from .errors import (
     AgentFrameworkError,
     InvalidRequestError,
@@ -37,6 +38,7 @@ from .events import (
 )
 from .handoff.config import ControlReturn
 from .handoff.tools import AskTool, HandoffTool
+from .limits import check_message, split_tool_calls, too_many_tool_calls_result, tool_call_limit
 from .messages import Message, ToolCall, Usage, history_window
 from .providers.base import ModelRequest, ModelResponse
 from .sessions.base import Session, SessionStore
@@ -221,6 +223,7 @@ class Runner:
         turn: _Turn | None = None
         try:
             request = normalize_request(raw)
+            check_message(request.message, settings.get_int(settings.MAX_MESSAGE_CHARS))
             session = await self._load_session(request)
             turn = _Turn(request=request, session=session, agent=self.agent)
             yield TurnStarted(session_id=turn.session_id, agent=self.agent.name, turn_id=turn.turn_id)
@@ -312,8 +315,10 @@ class Runner:
                 return
             for call in result.tool_calls:
                 yield ToolCallStarted(agent=agent.name, call_id=call.id, name=call.name, arguments=call.arguments)
-            outputs = await asyncio.gather(*(self._call_tool(turn, agent, tool_map, call)
-                                             for call in result.tool_calls))
+            limit = tool_call_limit()
+            allowed, refused = split_tool_calls(result.tool_calls, limit)
+            outputs = [*await asyncio.gather(*(self._call_tool(turn, agent, tool_map, call) for call in allowed)),
+                       *(ToolOutput(too_many_tool_calls_result(limit), is_error=True) for _ in refused)]
             while turn.pending_events:
                 yield turn.pending_events.pop(0)
             for call, output in zip(result.tool_calls, outputs, strict=True):

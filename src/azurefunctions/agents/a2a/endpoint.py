@@ -205,6 +205,12 @@ class A2AEndpoint:
         if len(call.body) > self.max_body_bytes:
             return json_reply({"jsonrpc": "2.0", "id": None, "error": {
                 "code": -32600, "message": f"Payload too large: the limit is {self.max_body_bytes} bytes."}})
+        try:
+            json.loads(call.body)
+        except (ValueError, RecursionError):
+            # Answered here: the SDK's parse error would carry the JSON decoder's exception text.
+            return json_reply({"jsonrpc": "2.0", "id": None, "error": {
+                "code": -32700, "message": "Parse error: the request body is not valid JSON."}})
         request = starlette_request(call)
         refused = self._refuse_v03(call.body, request.headers.get(VERSION_HEADER, ""))
         if refused is not None:

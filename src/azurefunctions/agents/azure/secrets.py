@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from .. import settings
 from ..errors import AgentFrameworkError, ConfigurationError
+from ..redaction import register_secret
 from .identity import default_credential, install_hint
 
 logger = logging.getLogger("azurefunctions.agents.azure")
@@ -97,6 +98,10 @@ class _Entry:
     read_at: float
     stale: set[str] = field(default_factory=set)  # digests of values a provider refused
     stale_checked_at: float = 0.0
+
+    def __post_init__(self) -> None:
+        # A value read from the vault is scrubbed from every log record from now on.
+        register_secret(self.value)
 
 
 _guard = threading.Lock()

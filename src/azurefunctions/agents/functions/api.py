@@ -120,8 +120,15 @@ class AgentHttpApi:
                 return error_reply(501, "not_available", "The MCP endpoint needs the mcp SDK: "
                                    "pip install 'azurefunctions-agent-framework[mcp]'")
             self._mcp = MCPEndpoint(self.runners, max_body_bytes=self.max_body_bytes)
-        status, headers, body = await self._mcp.handle(call.method, call.path, call.headers, call.body)
-        media_type = next((v for k, v in headers.items() if k.lower() == "content-type"), JSON_TYPE)
+        status, headers, body = await self._mcp.handle(call.method, call.path, call.headers, call.body,
+                                                       user_id=call.query.get("user_id") or None)
+        media_type = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
+        if status >= 400 and not _is_json(body):
+            # The SDK answers some transport errors in plain text: give them the JSON error envelope.
+            text = body.decode("utf-8", "replace").strip().splitlines()[0][:200] if body.strip() else ""
+            return error_reply(status, "invalid_request" if status < 500 else "internal_error",
+                               f"The MCP request was not accepted: {text or 'HTTP ' + str(status)}")
+        media_type = media_type or JSON_TYPE
         headers = {k: v for k, v in headers.items() if k.lower() not in ("content-type", "content-length")}
         return HttpReply(status=status, headers=headers, body=body, media_type=media_type)
 
@@ -185,6 +192,14 @@ class AgentHttpApi:
                 routes[spec.handler if spec.handler != "a2a_rpc" else "a2a"] = "/" + spec.route.replace(
                     "{agent_name}", name)
         return routes
+
+
+def _is_json(body: bytes) -> bool:
+    try:
+        json.loads(body)
+    except ValueError:
+        return False
+    return True
 
 
 def chat_reply(response: ChatResponse) -> HttpReply:

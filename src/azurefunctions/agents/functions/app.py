@@ -104,12 +104,6 @@ class AgentFunctionApp(func.FunctionApp):
                 raise ValueError(f"auth_levels: unknown route group {group!r}; groups: {', '.join(self._group_auth)}")
             self._group_auth[group] = _auth_level(level)
         self.route_specs: list[RouteSpec] = list(STANDARD_ROUTES)
-        self.a2a: A2AServer | None = None
-        if self.mode is AgentMode.A2A:  # the A2A routes; the a2a SDK itself loads on the first A2A request
-            self.a2a = A2AServer(agents=self.agents, runners=self.runners, session_store=self.session_store,
-                                 default_agent=self.default_agent, rpc_auth_level=self._group_auth["a2a"].name,
-                                 max_body_bytes=self.max_body_bytes)
-            self.route_specs.extend(self.a2a.route_specs)
         self.background: BackgroundTurns | None = None
         if background:  # imported only by apps that use it
             from ..background.service import BackgroundTurns
@@ -117,6 +111,12 @@ class AgentFunctionApp(func.FunctionApp):
             self.background = BackgroundTurns(runners=self.runners, session_store=self.session_store,
                                               connection=background_connection)
             self.background.register(self)
+        self.a2a: A2AServer | None = None
+        if self.mode is AgentMode.A2A:  # the A2A routes; the a2a SDK itself loads on the first A2A request
+            self.a2a = A2AServer(agents=self.agents, runners=self.runners, session_store=self.session_store,
+                                 default_agent=self.default_agent, rpc_auth_level=self._group_auth["a2a"].name,
+                                 max_body_bytes=self.max_body_bytes, background=self.background)
+            self.route_specs.extend(self.a2a.route_specs)
         self.api = AgentHttpApi(agents=self.agents, runners=self.runners, session_store=self.session_store,
                                 routes=self.route_specs, mode=self.mode.value, max_body_bytes=self.max_body_bytes,
                                 openapi=self._openapi, version=__version__, background=self.background)

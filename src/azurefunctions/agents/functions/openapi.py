@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..messages import SESSION_ID_PATTERN
 from .routes import RouteSpec
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -60,6 +61,8 @@ def build_openapi(routes: list[RouteSpec], auth: dict[str, str], *, title: str, 
 
 def _path_param(name: str, agent_names: list[str]) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "string"}
+    if name in ("session_id", "turn_id"):
+        schema["pattern"] = SESSION_ID_PATTERN.pattern
     if name == "agent_name" and agent_names:
         schema["enum"] = agent_names
     return {"name": name, "in": "path", "required": True, "schema": schema}

@@ -14,6 +14,7 @@ Functions HTTP trigger and the local host both call it; authentication (the app'
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import re
@@ -21,6 +22,9 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 logger = logging.getLogger("azurefunctions.agents.mcp")
+
+# The caller of the HTTP request being served (the signed-in principal, or the user_id query parameter).
+_caller: contextvars.ContextVar[str | None] = contextvars.ContextVar("mcp_caller", default=None)
 
 _TOOL_NAME = re.compile(r"[^A-Za-z0-9_.-]")
 MAX_BODY_BYTES = 1024 * 1024
@@ -112,6 +116,8 @@ class MCPEndpoint:
         request: dict[str, Any] = {"message": message}
         if session_id:
             request["session_id"] = session_id
+        if _caller.get() is not None:
+            request["user_id"] = _caller.get()
         try:
             response = await runner.run(request)
         except Exception:
@@ -146,8 +152,16 @@ class MCPEndpoint:
 
     # HTTP ------------------------------------------------------------------------------------------------
     async def handle(self, method: str, path: str, headers: Mapping[str, str],
-                     body: bytes) -> tuple[int, dict[str, str], bytes]:
-        """Answer one HTTP request to the MCP endpoint."""
+                     body: bytes, *, user_id: str | None = None) -> tuple[int, dict[str, str], bytes]:
+        """Answer one HTTP request to the MCP endpoint; ``user_id`` owns the sessions its tool calls create."""
+        token = _caller.set(user_id)
+        try:
+            return await self._handle(method, path, headers, body)
+        finally:
+            _caller.reset(token)
+
+    async def _handle(self, method: str, path: str, headers: Mapping[str, str],
+                      body: bytes) -> tuple[int, dict[str, str], bytes]:
         method = method.upper()
         if method != "POST":
             # Stateless: no standalone SSE stream (GET) and no session to delete (DELETE).
