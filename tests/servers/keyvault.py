@@ -1,10 +1,16 @@
 """A Key Vault secrets endpoint over HTTPS on 127.0.0.1, driven by the real ``SecretClient``.
 
-Implements ``GET /secrets/{name}[/{version}]?api-version=`` and Key Vault's bearer challenge: a request
-without a token gets ``401`` with ``WWW-Authenticate: Bearer authorization="https://login.microsoftonline.com/
-<tenant>", resource="https://vault.azure.net"``; the client then asks its credential (the local managed
-identity server) for a token and repeats the request. The certificate is made at start-up with
-``cryptography``; ``ca_file`` is the PEM file a client must trust. ``reads`` records every authorised read.
+Implements ``GET /secrets/{name}[/{version}]?api-version=``, ``PUT /secrets/{name}?api-version=`` (a new
+version, as ``SecretClient.set_secret`` sends it) and Key Vault's bearer challenge: a request without a token
+gets ``401`` with ``WWW-Authenticate: Bearer authorization="https://login.microsoftonline.com/<tenant>",
+resource="https://vault.azure.net"``; the client then asks its credential (the local managed identity server)
+for a token and repeats the request. The certificate is made at start-up with ``cryptography``; ``ca_file`` is
+the PEM file a client must trust. ``reads`` records every authorised read, ``writes`` every authorised write.
+
+``challenge_resource`` is the resource the challenge names. The SDK checks that the vault's host ends with it
+(``<name>.vault.azure.net`` ends with ``vault.azure.net``) unless a client turns that check off; a client that
+keeps it on (as a command-line tool should) is served with ``loopback_challenge_resource()``, the analogue for
+``127.0.0.1:<port>``.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import datetime
 import ipaddress
 import json
 import os
+import re
 import secrets
 import tempfile
 import threading
@@ -25,8 +32,10 @@ from urllib.parse import parse_qs
 from .base import LocalServer
 
 TENANT_ID = "72f988bf-0000-0000-0000-000000000000"
+VAULT_RESOURCE = "https://vault.azure.net"
 CHALLENGE = (f'Bearer authorization="https://login.microsoftonline.com/{TENANT_ID}", '
-             'resource="https://vault.azure.net"')
+             f'resource="{VAULT_RESOURCE}"')
+SECRET_NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
 
 
 @dataclass
@@ -38,10 +47,22 @@ class SecretRead:
 
 
 @dataclass
+class SecretWrite:
+    name: str
+    value: str
+    content_type: str | None
+    tags: dict[str, str]
+    api_version: str
+    token: str
+
+
+@dataclass
 class _Version:
     id: str
     value: str
     created: int
+    content_type: str | None = None
+    tags: dict[str, str] | None = None
 
 
 def make_certificate(directory: str) -> tuple[str, str]:
@@ -91,6 +112,8 @@ class KeyVaultServer:
         self.ca_file, key_file = make_certificate(self._dir.name)
         self.token_validator = token_validator
         self.reads: list[SecretRead] = []
+        self.writes: list[SecretWrite] = []
+        self.challenge_resource = VAULT_RESOURCE
         self.challenges = 0
         #: Secret names this server answers 403 for (an identity without the role).
         self.forbidden: set[str] = set()
@@ -98,7 +121,7 @@ class KeyVaultServer:
         self._lock = threading.Lock()
 
         async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-            await self._handle(scope, send)
+            await self._handle(scope, receive, send)
 
         self._server = LocalServer(app, ssl_certfile=self.ca_file, ssl_keyfile=key_file)
         self.url = self._server.url
@@ -110,11 +133,22 @@ class KeyVaultServer:
             self._secrets.setdefault(name.lower(), []).append(_Version(version, value, int(time.time())))
         return version
 
+    def value_of(self, name: str) -> str | None:
+        """The latest value of ``name``, or ``None`` when the vault has no such secret."""
+        with self._lock:
+            versions = self._secrets.get(name.lower(), [])
+            return versions[-1].value if versions else None
+
+    def loopback_challenge_resource(self) -> str:
+        """A challenge resource the vault's own address ends with: ``127.0.0.1:<port>`` ends with ``.0.0.1:<port>``."""
+        return f"https://0.0.1:{self._server.port}"
+
     def reset(self) -> None:
-        """Forget every secret, read and refusal (between tests sharing one server)."""
+        """Forget every secret, read, write and refusal (between tests sharing one server)."""
         with self._lock:
             self._secrets.clear()
             self.reads.clear()
+            self.writes.clear()
             self.forbidden.clear()
             self.challenges = 0
 
@@ -136,29 +170,35 @@ class KeyVaultServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    async def _handle(self, scope: dict[str, Any], send: Any) -> None:
+    async def _handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         query = {k: v[0] for k, v in parse_qs(scope["query_string"].decode()).items()}
         parts = [p for p in scope["path"].split("/") if p]
-        if scope["method"] != "GET" or len(parts) not in (2, 3) or parts[0] != "secrets":
+        method = scope["method"]
+        shape_ok = parts[:1] == ["secrets"] and (len(parts) in (2, 3) if method == "GET" else len(parts) == 2)
+        if method not in ("GET", "PUT") or not shape_ok:
             await _respond(send, 404, _error("NotFound", "No such operation."))
             return
         if not query.get("api-version"):
             await _respond(send, 400, _error("BadParameter", "The 'api-version' parameter is required."))
             return
         auth = headers.get("authorization", "")
+        challenge = CHALLENGE.replace(VAULT_RESOURCE, self.challenge_resource).encode()
         if not auth.startswith("Bearer "):
             with self._lock:
                 self.challenges += 1
             await _respond(send, 401, _error("Unauthorized", "AKV10000: Request is missing a Bearer token."),
-                           extra=[(b"www-authenticate", CHALLENGE.encode())])
+                           extra=[(b"www-authenticate", challenge)])
             return
         token = auth.removeprefix("Bearer ")
         if self.token_validator is not None and not self.token_validator(token):
             await _respond(send, 401, _error("Unauthorized", "AKV10032: Invalid issuer."),
-                           extra=[(b"www-authenticate", CHALLENGE.encode())])
+                           extra=[(b"www-authenticate", challenge)])
+            return
+        if method == "PUT":
+            await self._put(parts[1], query["api-version"], token, await _body(receive), send)
             return
         name = parts[1]
         version = parts[2] if len(parts) == 3 else None
@@ -182,8 +222,58 @@ class KeyVaultServer:
             "id": f"{self.url}/secrets/{name}/{found.id}",
             "attributes": {"enabled": True, "created": found.created, "updated": found.created,
                            "recoveryLevel": "Recoverable+Purgeable", "recoverableDays": 90},
-            "tags": {},
+            **({"contentType": found.content_type} if found.content_type is not None else {}),
+            "tags": found.tags or {},
         })
+
+    async def _put(self, name: str, api_version: str, token: str, body: bytes, send: Any) -> None:
+        """``SetSecret``: a JSON body with ``value`` (and optional ``contentType``, ``tags``) adds a version."""
+        if not SECRET_NAME.match(name):
+            await _respond(send, 400, _error(
+                "BadParameter", "The request URI contains an invalid name: " + name))
+            return
+        try:
+            document = json.loads(body or b"null")
+        except ValueError:
+            document = None
+        if not isinstance(document, dict) or not isinstance(document.get("value"), str):
+            await _respond(send, 400, _error("BadParameter", "Property 'value' is required."))
+            return
+        content_type = document.get("contentType")
+        tags = {str(k): str(v) for k, v in (document.get("tags") or {}).items()}
+        with self._lock:
+            forbidden = name.lower() in self.forbidden
+        if forbidden:
+            await _respond(send, 403, _error("Forbidden", "Caller is not authorized to perform action on "
+                                                          "resource. Action: 'Microsoft.KeyVault/vaults/secrets/"
+                                                          "setSecret/action'"))
+            return
+        version = secrets.token_hex(16)
+        created = int(time.time())
+        with self._lock:
+            self.writes.append(SecretWrite(name, document["value"], content_type, tags, api_version, token))
+            self._secrets.setdefault(name.lower(), []).append(
+                _Version(version, document["value"], created, content_type, tags))
+        await _respond(send, 200, {
+            "value": document["value"],
+            "id": f"{self.url}/secrets/{name}/{version}",
+            **({"contentType": content_type} if content_type is not None else {}),
+            "attributes": {"enabled": True, "created": created, "updated": created,
+                           "recoveryLevel": "Recoverable+Purgeable", "recoverableDays": 90},
+            "tags": tags,
+        })
+
+
+async def _body(receive: Any) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
 
 
 def _error(code: str, message: str) -> dict[str, Any]:
