@@ -85,8 +85,7 @@ def store(url: str, name: str, key: str, provider: str) -> None:
         if exc.status_code in (401, 403):
             raise SystemExit(_refused(url, name, exc.status_code)) from None
         raise SystemExit(
-            f"error: no Azure sign-in to write to {url}: run `az login` or `azd auth login`, then retry.\n"
-            f"{exc.message}"
+            f"error: no Azure sign-in to write to {url}: run `az login` or `azd auth login`, then retry.\n{exc.message}"
         ) from None
     except HttpResponseError as exc:
         if exc.status_code == 403:
