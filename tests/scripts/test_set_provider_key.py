@@ -304,8 +304,9 @@ def test_identity_without_the_role_is_told_which_role_it_needs(
 def test_no_sign_in_says_how_to_sign_in(vault: KeyVaultServer, identity: IdentityServer, home: dict[str, Path]) -> None:
     # A developer machine with neither `az` nor `azd` signed in (no managed identity, so only developer tools).
     env = script_env(home, identity, vault, OPENAI_API_KEY=KEY, AZURE_KEY_VAULT_ENDPOINT=vault.url)
-    env = {k: v for k, v in env.items() if k not in identity.env}
     env["AZURE_TOKEN_CREDENTIALS"] = "dev"
+    # Not used under "dev"; if it were, a wrong header keeps any managed-identity attempt on 127.0.0.1.
+    env["IDENTITY_HEADER"] = "not-the-identity-header"
     result = run(["openai"], env)
     assert result.returncode == 1
     assert result.stderr.startswith(
@@ -315,3 +316,4 @@ def test_no_sign_in_says_how_to_sign_in(vault: KeyVaultServer, identity: Identit
     assert "AzureCliCredential: Azure CLI not found on path" in result.stderr
     assert_key_never_shown(result)
     assert vault.writes == []
+    assert identity.requests == []
