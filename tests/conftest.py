@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -20,9 +21,11 @@ _ISOLATED = [
 
 
 @pytest.fixture(autouse=True)
-def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in _ISOLATED:
         monkeypatch.delenv(name, raising=False)
+    # Apps built in a test keep their embedded session store in the test's own folder, not the checkout.
+    monkeypatch.setenv("AGENTS_SESSION_DB", str(tmp_path / "agents-sessions.sqlite3"))
     # Never let a credential probe the cloud metadata endpoint from a test.
     monkeypatch.setenv("AZURE_IDENTITY_DISABLE_MULTITENANTAUTH", "1")
     monkeypatch.setenv("OTEL_SDK_DISABLED", os.environ.get("OTEL_SDK_DISABLED", "true"))

@@ -146,7 +146,14 @@ class SqliteSessionStore(SessionStore):
                     ) from None
                 path = self.path.absolute()
                 path.parent.mkdir(parents=True, exist_ok=True)
-                db = await aiosqlite.connect(path, isolation_level=None)
+                connecting = aiosqlite.connect(path, isolation_level=None)
+                # aiosqlite's worker thread is not a daemon: a store nobody closed would keep the process from
+                # exiting (a script, a test run, a worker shutting down). Writes are autocommitted, so nothing is
+                # lost when the thread ends with the process.
+                worker = getattr(connecting, "_thread", None)
+                if worker is not None and not worker.is_alive():
+                    worker.daemon = True
+                db = await connecting
                 try:
                     # The busy timeout first: switching to WAL itself waits for other processes' locks.
                     await db.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
