@@ -11,7 +11,6 @@ customer_service answers itself. Each specialist receives only the context keys 
 from typing import Any
 
 import azure.functions as func
-from handoff_report import BadRequest, error_response, json_response, read_object, run_flow
 from routing import (
     TIERS,
     analyse,
@@ -25,6 +24,13 @@ from routing import (
 from support_tools import calculate_refund, load_support_data, plan_escalation, quote_plan, search_troubleshooting
 
 from azurefunctions.agents import Agent, AgentFunctionApp
+from azurefunctions.agents.functions.handoff_report import (
+    BadRequest,
+    error_response,
+    json_response,
+    read_object,
+    run_flow,
+)
 from azurefunctions.agents.handoff import HandoffConfig, HandoffMode, HandoffTarget
 from azurefunctions.agents.types import LLMConfig
 

@@ -9,10 +9,16 @@ runs it through the coordinator and returns the plan with every specialist's con
 from typing import Any
 
 import azure.functions as func
-from handoff_report import BadRequest, error_response, json_response, read_object, run_flow
 from travel_tools import find_restaurants, get_weather_outlook, search_flights, search_hotels
 
 from azurefunctions.agents import Agent, AgentFunctionApp
+from azurefunctions.agents.functions.handoff_report import (
+    BadRequest,
+    error_response,
+    json_response,
+    read_object,
+    run_flow,
+)
 from azurefunctions.agents.handoff import HandoffConfig, HandoffMode, HandoffTarget
 from azurefunctions.agents.types import LLMConfig
 

@@ -7,10 +7,16 @@ returns the whole flow: every hop with its reason, each agent's contribution and
 """
 
 import azure.functions as func
-from handoff_report import BadRequest, error_response, json_response, read_object, run_flow
 from weather_tools import convert_temperature, get_weather_outlook, packing_advice
 
 from azurefunctions.agents import Agent, AgentFunctionApp
+from azurefunctions.agents.functions.handoff_report import (
+    BadRequest,
+    error_response,
+    json_response,
+    read_object,
+    run_flow,
+)
 from azurefunctions.agents.handoff import HandoffConfig, HandoffMode, HandoffTarget
 from azurefunctions.agents.types import LLMConfig
 

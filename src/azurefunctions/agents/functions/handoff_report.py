@@ -1,4 +1,7 @@
-"""What the demo route returns: one turn's handoff flow as JSON, and the error envelope for bad input.
+"""For an app's own HTTP routes: one turn's handoff flow as JSON, and the error envelope for bad input.
+
+The handoff samples' demo routes (``/api/weather-swarm``, ``/api/travel-coordinator-demo``,
+``/api/customer-service-demo``) are written with these.
 
 The flow comes from the Runner's event stream (``runner.run_stream``), so it shows every hop with the reason it
 was taken, in order, next to the ``handoff_path``, each agent's contribution and the final answer. Errors use
@@ -12,8 +15,8 @@ from typing import Any
 
 import azure.functions as func
 
-from azurefunctions.agents import Runner
-from azurefunctions.agents.events import HandoffOccurred, TurnCompleted, TurnFailed
+from ..events import HandoffOccurred, TurnCompleted, TurnFailed
+from ..runner import Runner
 
 
 class BadRequest(Exception):
