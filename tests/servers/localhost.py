@@ -67,3 +67,19 @@ class LocalHostProcess:
     def __exit__(self, *exc: Any) -> None:
         self.stop()
         self.log_path.unlink(missing_ok=True)
+
+
+#: Model settings an app under test must not inherit from the developer's environment or local.settings.json.
+MODEL_SETTINGS = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY",
+                  "AGENT_PROVIDER", "AGENT_MODEL", "AZURE_KEY_VAULT_ENDPOINT",
+                  "APPLICATIONINSIGHTS_CONNECTION_STRING", "WEBSITE_INSTANCE_ID")
+
+
+def app_env(state_dir: Path, model: Any = None) -> dict[str, str]:
+    """The environment of an app under test: sessions in ``state_dir``; the scripted ``model`` (an
+    ``OpenAIServer``) through the SDK's own settings, or no model at all (the offline model)."""
+    env = dict.fromkeys(MODEL_SETTINGS, "")
+    env["AGENTS_SESSION_DB"] = str(state_dir / "sessions.sqlite3")
+    if model is not None:
+        env.update({"OPENAI_API_KEY": model.api_key, "OPENAI_BASE_URL": model.base_url})
+    return env

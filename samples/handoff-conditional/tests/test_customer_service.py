@@ -15,15 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.servers.localhost import LocalHostProcess
+from tests.servers.localhost import LocalHostProcess, app_env
 from tests.servers.openai_server import OpenAIServer
 from tests.servers.scripted import Reply, ScriptedToolCall
 
 from azurefunctions.agents.tools import ToolContext, ToolError
 
 SAMPLE = Path(__file__).resolve().parents[1]
-CLEARED = ["OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "AGENT_PROVIDER",
-           "AGENT_MODEL", "AZURE_KEY_VAULT_ENDPOINT", "APPLICATIONINSIGHTS_CONNECTION_STRING", "WEBSITE_INSTANCE_ID"]
 ROUTER = "Route customer requests"
 AGENTS = ["customer_service", "technical", "billing", "sales", "escalation"]
 CUSTOMER = {"customer_id": "C-1001", "tier": "enterprise", "plan": "pro", "seats": 12, "failed_attempts": 0}
@@ -34,24 +32,10 @@ def call(name: str, **arguments: Any) -> Reply:
 
 
 @pytest.fixture(scope="module")
-def model() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def hub(model: OpenAIServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHostProcess]:
-    env = dict.fromkeys(CLEARED, "")
-    env.update({"OPENAI_API_KEY": model.api_key, "OPENAI_BASE_URL": model.base_url,
-                "AGENTS_SESSION_DB": str(tmp_path_factory.mktemp("hub") / "sessions.sqlite3")})
-    with LocalHostProcess(SAMPLE, env=env) as host:
+    with LocalHostProcess(SAMPLE, env=app_env(tmp_path_factory.mktemp("hub"), model)) as host:
         yield host
 
-
-@pytest.fixture
-def script(model: OpenAIServer) -> OpenAIServer:
-    model.script.clear()
-    return model
 
 
 def demo(host: LocalHostProcess, message: str, **context: Any) -> dict[str, Any]:
@@ -176,8 +160,7 @@ def test_bad_input_gets_the_error_envelope(hub: LocalHostProcess, body: bytes, c
 
 
 def test_without_a_model_key_conditions_still_route(tmp_path: Path) -> None:
-    env = dict.fromkeys(CLEARED, "")
-    env["AGENTS_SESSION_DB"] = str(tmp_path / "sessions.sqlite3")
+    env = app_env(tmp_path)
     with LocalHostProcess(SAMPLE, env=env) as host:
         technical = demo(host, "The app shows error E1001 when I log in")
         escalated = demo(host, "Still broken after the reset", tier="pro", failed_attempts=2)

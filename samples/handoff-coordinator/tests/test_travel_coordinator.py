@@ -14,13 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.servers.localhost import LocalHostProcess
+from tests.servers.localhost import LocalHostProcess, app_env
 from tests.servers.openai_server import OpenAIServer
 from tests.servers.scripted import Reply, ScriptedToolCall
 
 SAMPLE = Path(__file__).resolve().parents[1]
-CLEARED = ["OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "AGENT_PROVIDER",
-           "AGENT_MODEL", "AZURE_KEY_VAULT_ENDPOINT", "APPLICATIONINSIGHTS_CONNECTION_STRING", "WEBSITE_INSTANCE_ID"]
 COORDINATOR = "You are the travel coordinator"
 SPECIALISTS = ["flight_agent", "hotel_agent", "weather_agent", "restaurant_agent"]
 
@@ -48,24 +46,10 @@ def call(name: str, **arguments: Any) -> Reply:
 
 
 @pytest.fixture(scope="module")
-def model() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def travel(model: OpenAIServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHostProcess]:
-    env = dict.fromkeys(CLEARED, "")
-    env.update({"OPENAI_API_KEY": model.api_key, "OPENAI_BASE_URL": model.base_url,
-                "AGENTS_SESSION_DB": str(tmp_path_factory.mktemp("coordinator") / "sessions.sqlite3")})
-    with LocalHostProcess(SAMPLE, env=env) as host:
+    with LocalHostProcess(SAMPLE, env=app_env(tmp_path_factory.mktemp("coordinator"), model)) as host:
         yield host
 
-
-@pytest.fixture
-def script(model: OpenAIServer) -> OpenAIServer:
-    model.script.clear()
-    return model
 
 
 def script_specialists(model: OpenAIServer) -> None:
@@ -157,8 +141,7 @@ def test_bad_input_gets_the_error_envelope(travel: LocalHostProcess, body: bytes
 
 
 def test_without_a_model_key_the_demo_still_runs(tmp_path: Path) -> None:
-    env = dict.fromkeys(CLEARED, "")
-    env["AGENTS_SESSION_DB"] = str(tmp_path / "sessions.sqlite3")
+    env = app_env(tmp_path)
     with LocalHostProcess(SAMPLE, env=env) as host:
         flow = httpx.post(f"{host.url}/api/travel-coordinator-demo", timeout=30,
                           json={"destination": "Tokyo", "origin": "Seattle", "month": "May"}).json()

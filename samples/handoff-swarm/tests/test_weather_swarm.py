@@ -15,13 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.servers.localhost import LocalHostProcess
+from tests.servers.localhost import LocalHostProcess, app_env
 from tests.servers.openai_server import OpenAIServer
 from tests.servers.scripted import Reply, ScriptedToolCall
 
 SAMPLE = Path(__file__).resolve().parents[1]
-CLEARED = ["OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "AGENT_PROVIDER",
-           "AGENT_MODEL", "AZURE_KEY_VAULT_ENDPOINT", "APPLICATIONINSIGHTS_CONNECTION_STRING", "WEBSITE_INSTANCE_ID"]
 WEATHER, CONVERTER, ADVICE = "You are the weather", "You are the temperature", "You are the travel advice"
 
 
@@ -30,24 +28,10 @@ def call(name: str, **arguments: Any) -> Reply:
 
 
 @pytest.fixture(scope="module")
-def model() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def swarm(model: OpenAIServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHostProcess]:
-    env = dict.fromkeys(CLEARED, "")
-    env.update({"OPENAI_API_KEY": model.api_key, "OPENAI_BASE_URL": model.base_url,
-                "AGENTS_SESSION_DB": str(tmp_path_factory.mktemp("swarm") / "sessions.sqlite3")})
-    with LocalHostProcess(SAMPLE, env=env) as host:
+    with LocalHostProcess(SAMPLE, env=app_env(tmp_path_factory.mktemp("swarm"), model)) as host:
         yield host
 
-
-@pytest.fixture
-def script(model: OpenAIServer) -> OpenAIServer:
-    model.script.clear()
-    return model
 
 
 def post(host: LocalHostProcess, path: str, body: Any) -> httpx.Response:
@@ -134,8 +118,7 @@ def test_bad_input_gets_the_error_envelope(swarm: LocalHostProcess, body: bytes,
 
 
 def test_without_a_model_key_the_demo_still_runs(tmp_path: Path) -> None:
-    env = dict.fromkeys(CLEARED, "")
-    env["AGENTS_SESSION_DB"] = str(tmp_path / "sessions.sqlite3")
+    env = app_env(tmp_path)
     month = datetime.now(UTC).strftime("%B")
     with LocalHostProcess(SAMPLE, env=env) as host:
         flow = post(host, "/api/weather-swarm", {"message": "What is the weather in Tokyo?"}).json()

@@ -14,14 +14,12 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.servers.localhost import LocalHostProcess
+from tests.servers.localhost import LocalHostProcess, app_env
 from tests.servers.openai_server import OpenAIServer
 from tests.servers.scripted import Reply, ScriptedToolCall
 
 SAMPLE = Path(__file__).resolve().parents[1]
 # Settings that would otherwise leak into the app from the developer's environment.
-CLEARED = ["OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "AGENT_PROVIDER",
-           "AGENT_MODEL", "AZURE_KEY_VAULT_ENDPOINT", "APPLICATIONINSIGHTS_CONNECTION_STRING", "WEBSITE_INSTANCE_ID"]
 
 
 def call(name: str, **arguments: Any) -> Reply:
@@ -29,24 +27,10 @@ def call(name: str, **arguments: Any) -> Reply:
 
 
 @pytest.fixture(scope="module")
-def model() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def planner(model: OpenAIServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHostProcess]:
-    env = dict.fromkeys(CLEARED, "")
-    env.update({"OPENAI_API_KEY": model.api_key, "OPENAI_BASE_URL": model.base_url,
-                "AGENTS_SESSION_DB": str(tmp_path_factory.mktemp("planner") / "sessions.sqlite3")})
-    with LocalHostProcess(SAMPLE, env=env) as host:
+    with LocalHostProcess(SAMPLE, env=app_env(tmp_path_factory.mktemp("planner"), model)) as host:
         yield host
 
-
-@pytest.fixture
-def script(model: OpenAIServer) -> OpenAIServer:
-    model.script.clear()
-    return model
 
 
 def chat(host: LocalHostProcess, agent: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -134,8 +118,7 @@ def test_an_unknown_city_goes_back_to_the_model_as_a_tool_error(planner: LocalHo
 
 
 def test_without_a_model_key_the_offline_model_runs_the_real_tools(tmp_path: Path) -> None:
-    env = dict.fromkeys(CLEARED, "")
-    env["AGENTS_SESSION_DB"] = str(tmp_path / "sessions.sqlite3")
+    env = app_env(tmp_path)
     with LocalHostProcess(SAMPLE, env=env) as host:
         body = chat(host, "FlightAgent", {"message": "Find flights from Seattle to Tokyo"})
     assert body["response"].startswith("[offline model] search_flights returned: 4 flight(s) to Tokyo, "
