@@ -32,6 +32,8 @@ def lookup(city: str) -> str:
 def make_app(**options: Any) -> AgentFunctionApp:
     agent = Agent(name="Cities", instructions="Answer with the lookup tool.", tools=[lookup],
                   llm_config=LLMConfig(provider="openai", model_name="gpt-4o-mini"))
+    # routePrefix "" as in the samples' host.json: the root card is served only without a prefix.
+    options.setdefault("route_prefix", "")
     return AgentFunctionApp(agents=[agent], mode=AgentMode.A2A, session_store=MemorySessionStore(),
                             create_triggers=False, **options)
 
@@ -108,7 +110,8 @@ import asyncio, sys, json
 from azurefunctions.agents import Agent, AgentFunctionApp, AgentMode
 from azurefunctions.agents.functions.http import HttpCall
 from azurefunctions.agents.types import LLMConfig
-app = AgentFunctionApp(agents=[Agent(name="A", llm_config=LLMConfig(provider="offline"))], mode=AgentMode.A2A)
+app = AgentFunctionApp(agents=[Agent(name="A", llm_config=LLMConfig(provider="offline"))], mode=AgentMode.A2A,
+                       route_prefix="")
 functions = [f.get_function_name() for f in app.get_functions()]
 before = sorted(m for m in sys.modules if m.split(".")[0] in ("a2a", "google", "sse_starlette"))
 spec = next(s for s in app.route_specs if s.name == "a2a_root_card")

@@ -25,19 +25,27 @@ def http_functions(app: AgentFunctionApp) -> dict[str, func.decorators.core.Func
 
 
 def test_triggers_have_the_documented_routes_and_auth_levels() -> None:
-    functions = http_functions(make_app())
+    # No host.json beside this file or in the working directory: the platform's prefix "api" goes before every
+    # registered route (WebJobsRouteBuilder.BuildRouteTemplate), so the routes are registered without it.
+    app = make_app()
+    assert app.route_prefix == "api"
+    functions = http_functions(app)
     routes = {name: (f.get_trigger().route, f.get_trigger().auth_level) for name, f in functions.items()}
     assert routes == {
-        "agents_chat": ("api/agents/{agent_name}/chat", func.AuthLevel.FUNCTION),
-        "agents_info": ("api/agents/{agent_name}/info", func.AuthLevel.FUNCTION),
-        "agents_list": ("api/agents", func.AuthLevel.FUNCTION),
-        "health": ("api/health", func.AuthLevel.ANONYMOUS),
-        "openapi": ("api/openapi.json", func.AuthLevel.ANONYMOUS),
-        "sessions_item": ("api/sessions/{session_id}", func.AuthLevel.FUNCTION),
-        "mcp": ("api/mcp", func.AuthLevel.FUNCTION),
-        "sessions_stream": ("api/sessions/{session_id}/stream", func.AuthLevel.FUNCTION),
-        "sessions_turn": ("api/sessions/{session_id}/turns/{turn_id}", func.AuthLevel.FUNCTION),
+        "agents_chat": ("agents/{agent_name}/chat", func.AuthLevel.FUNCTION),
+        "agents_info": ("agents/{agent_name}/info", func.AuthLevel.FUNCTION),
+        "agents_list": ("agents", func.AuthLevel.FUNCTION),
+        "health": ("health", func.AuthLevel.ANONYMOUS),
+        "openapi": ("openapi.json", func.AuthLevel.ANONYMOUS),
+        "sessions_item": ("sessions/{session_id}", func.AuthLevel.FUNCTION),
+        "mcp": ("mcp", func.AuthLevel.FUNCTION),
+        "sessions_stream": ("sessions/{session_id}/stream", func.AuthLevel.FUNCTION),
+        "sessions_turn": ("sessions/{session_id}/turns/{turn_id}", func.AuthLevel.FUNCTION),
+        "agent_chat_alias": ("{agent_name}/chat", func.AuthLevel.FUNCTION),
+        "agent_info_alias": ("{agent_name}/info", func.AuthLevel.FUNCTION),
     }
+    # The aliases come last: the platform tries routes in registration order.
+    assert list(functions)[-2:] == ["agent_chat_alias", "agent_info_alias"]
     for function in functions.values():
         trigger = function.get_trigger()
         assert trigger.name == "req"
@@ -74,7 +82,7 @@ async def test_openapi_lists_exactly_the_registered_routes_and_is_valid() -> Non
     document = json.loads(reply.get_body())
     validate(document)
     documented = {path for path in document["paths"]}
-    registered = {"/" + f.get_trigger().route for f in functions.values()}
+    registered = {"/api/" + f.get_trigger().route for f in functions.values()}  # the default prefix "api"
     assert documented == registered
     for spec in STANDARD_ROUTES:
         assert set(document["paths"]["/" + spec.route]) == {m.lower() for m in spec.methods}

@@ -47,7 +47,7 @@ def served(provider_case: ProviderCase) -> Iterator[tuple[str, ProviderCase]]:
     agent = Agent(name="Orders", instructions="You track orders.", tools=[lookup], llm_config=provider_case.config,
                   streaming=True)
     app = AgentFunctionApp(agents=[agent], session_store=MemorySessionStore(), http_auth_level="anonymous")
-    loaded = LoadedApp(directory=Path("."), app=app, functions=list(app.get_functions()), route_prefix="",
+    loaded = LoadedApp(directory=Path("."), app=app, functions=list(app.get_functions()), route_prefix=app.route_prefix,
                        loaded_settings=[])
     functions = http_functions(loaded)
     assert all(f.streams for f in functions)

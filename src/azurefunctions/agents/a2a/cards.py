@@ -32,13 +32,15 @@ INPUT_MODES = ["text/plain", "application/json"]
 OUTPUT_MODES = ["text/plain"]
 
 
-def rpc_url(base_url: str, agent_name: str) -> str:
-    return f"{base_url.rstrip('/')}/api/agents/{agent_name}/a2a"
+def rpc_url(base_url: str, agent_name: str, api_base: str = "/api") -> str:
+    """``api_base``: where the app's ``api/`` paths are served (host.json's routePrefix, see docs/routes.md)."""
+    return f"{base_url.rstrip('/')}{api_base}/agents/{agent_name}/a2a"
 
 
-def build_card(agent: Agent, *, base_url: str, auth_level: str, push_notifications: bool = True) -> AgentCard:
+def build_card(agent: Agent, *, base_url: str, auth_level: str, push_notifications: bool = True,
+               api_base: str = "/api") -> AgentCard:
     """The agent's card. ``auth_level`` is the JSON-RPC route's (ANONYMOUS, FUNCTION or ADMIN)."""
-    url = rpc_url(base_url, agent.name)
+    url = rpc_url(base_url, agent.name, api_base)
     card = AgentCard(
         name=agent.name,
         description=agent.description or agent.name,

@@ -37,7 +37,7 @@ class A2AServer:
 
     def __init__(self, *, agents: Mapping[str, Agent], runners: Mapping[str, Runner], session_store: SessionStore,
                  default_agent: str | None, rpc_auth_level: str, max_body_bytes: int,
-                 background: BackgroundTurns | None = None) -> None:
+                 background: BackgroundTurns | None = None, api_base: str = "/api") -> None:
         if importlib.util.find_spec("a2a") is None:
             raise ConfigurationError(
                 "AgentMode.A2A needs the A2A SDK: pip install 'azurefunctions-agent-framework[a2a]'")
@@ -49,6 +49,8 @@ class A2AServer:
         self.max_body_bytes = max_body_bytes
         #: The app's background work, when it runs any: non-blocking sends are queued there.
         self.background = background
+        #: Where the app's ``api/`` paths are served (host.json's routePrefix): the cards' endpoint URLs.
+        self.api_base = api_base
         self.route_specs: list[RouteSpec] = list(A2A_ROUTES)
         self._endpoints: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, A2AEndpoint]] = (
             weakref.WeakKeyDictionary())
@@ -79,7 +81,8 @@ class A2AServer:
         agent = self.agents.get(name)
         if agent is None:
             return self._unknown_agent(name)
-        card = build_card(agent, base_url=self.base_url(call), auth_level=self.rpc_auth_level)
+        card = build_card(agent, base_url=self.base_url(call), auth_level=self.rpc_auth_level,
+                          api_base=self.api_base)
         body, etag = card_json(card)
         headers = {"Cache-Control": CARD_CACHE_CONTROL, "ETag": etag}
         if _matches(call.header("if-none-match"), etag):
@@ -99,7 +102,8 @@ class A2AServer:
             from .cards import build_card
             from .endpoint import A2AEndpoint
 
-            card = build_card(self.agents[name], base_url=self.base_url(call), auth_level=self.rpc_auth_level)
+            card = build_card(self.agents[name], base_url=self.base_url(call), auth_level=self.rpc_auth_level,
+                              api_base=self.api_base)
             per_loop[name] = A2AEndpoint(self.runners[name], self.session_store, card,
                                          max_body_bytes=self.max_body_bytes, background=self.background_work)
         return per_loop[name]

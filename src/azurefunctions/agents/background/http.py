@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     from .service import BackgroundTurns
 
 
-def turn_location(record: TurnRecord) -> str:
-    return f"/api/sessions/{record.session_id}/turns/{record.turn_id}"
+def turn_location(record: TurnRecord, api_base: str = "/api") -> str:
+    """The turn's URL path; ``api_base`` is where the app's ``api/`` paths are served (host.json's prefix)."""
+    return f"{api_base}/sessions/{record.session_id}/turns/{record.turn_id}"
 
 
 def _prefers_async(call: HttpCall) -> bool:
@@ -33,8 +34,9 @@ def _prefers_async(call: HttpCall) -> bool:
 class BackgroundHttp:
     """Route logic for background turns; ``background`` None means the app runs none."""
 
-    def __init__(self, background: BackgroundTurns | None) -> None:
+    def __init__(self, background: BackgroundTurns | None, api_base: str = "/api") -> None:
         self.background = background
+        self.api_base = api_base
 
     def wants_async(self, call: HttpCall, body: dict[str, Any]) -> bool:
         """Whether this chat call should be queued; ``InvalidRequestError`` for a bad or unserviceable
@@ -54,10 +56,10 @@ class BackgroundHttp:
         """``202 Accepted`` with the turn's ids and where to follow it."""
         assert self.background is not None
         record = await self.background.submit(agent.name, request)
-        location = turn_location(record)
+        location = turn_location(record, self.api_base)
         return json_reply({"status": record.status, "session_id": record.session_id, "turn_id": record.turn_id,
                            "agent": record.agent, "location": location,
-                           "stream": f"/api/sessions/{record.session_id}/stream"},
+                           "stream": f"{self.api_base}/sessions/{record.session_id}/stream"},
                           status=202, headers={"Location": location, "Retry-After": "1"})
 
     async def turn(self, call: HttpCall) -> HttpReply:

@@ -20,7 +20,7 @@ from ..types import ChatRequest, ChatResponse
 from .http import JSON_TYPE, SSE_TYPE, HttpCall, HttpReply, error_reply, json_reply
 from .live import StreamedTurn
 from .resume import StreamResumer
-from .routes import RouteSpec
+from .routes import ALIAS_OF, RouteSpec, alias_reserved_names, public_path, template_regex
 from .sse import SSE_HEADERS
 
 if TYPE_CHECKING:
@@ -38,11 +38,17 @@ class AgentHttpApi:
     def __init__(self, *, agents: Mapping[str, Agent], runners: Mapping[str, Runner],
                  session_store: SessionStore, routes: list[RouteSpec], mode: str, max_body_bytes: int,
                  openapi: Callable[[HttpCall], dict[str, Any]], version: str,
-                 background: BackgroundTurns | None = None) -> None:
+                 background: BackgroundTurns | None = None, route_prefix: str = "") -> None:
         self.agents = agents
         self.runners = runners
         self.session_store = session_store
         self.routes = {spec.name: spec for spec in routes}
+        #: host.json's routePrefix; every URL this API hands out includes it.
+        self.route_prefix = route_prefix
+        self.api_base = public_path("api", route_prefix) or "/"
+        self._paths = {spec.name: public_path(spec.route, route_prefix) or "/" for spec in routes}
+        #: Agent names the short aliases leave to the app's own routes (``/api/sessions/info`` is a session).
+        self._alias_reserved = alias_reserved_names(routes)
         self.mode = mode
         self.max_body_bytes = max_body_bytes
         self._openapi = openapi
@@ -51,7 +57,7 @@ class AgentHttpApi:
         #: Replays and follows kept stream events (``GET /api/sessions/{id}/stream``).
         self.resumer = StreamResumer(session_store)
         #: ``"async": true`` chat calls and ``/api/sessions/{id}/turns/{turn_id}`` (background/http.py).
-        self.turns = BackgroundHttp(background)
+        self.turns = BackgroundHttp(background, api_base=self.api_base)
 
     async def dispatch(self, spec: RouteSpec, call: HttpCall) -> HttpReply:
         """Run the route's handler with method checks and the catch-all error boundary."""
@@ -59,6 +65,8 @@ class AgentHttpApi:
             return error_reply(405, "method_not_allowed",
                                f"{call.method.upper()} is not allowed here; use {', '.join(spec.methods)}.",
                                headers={"Allow": ", ".join(spec.methods)})
+        if spec.deprecated:
+            return await self._alias(spec, call)
         handler: Handler = getattr(self, spec.handler)
         try:
             return await handler(call)
@@ -67,6 +75,36 @@ class AgentHttpApi:
         except Exception:
             logger.exception("%s %s failed", call.method, call.path)
             return error_reply(500, "internal_error", "The request failed; the error was logged.")
+
+    async def _alias(self, spec: RouteSpec, call: HttpCall) -> HttpReply:
+        """A deprecated short path: the canonical route's answer, with ``Deprecation`` and its successor.
+
+        A name that is the first segment of one of the app's own routes is never an alias: the request goes to
+        the app's route that matches the path (the platform may have tried the alias first), or gets a 404.
+        """
+        canonical = self.routes.get(ALIAS_OF.get(spec.name, ""))
+        name = call.route_params.get("agent_name", "")
+        if canonical is None or name.lower() in self._alias_reserved:
+            own = self._own_route_for(call)
+            if own is not None:
+                target, params = own
+                call.route_params = params
+                return await self.dispatch(target, call)
+            return error_reply(404, "not_found", f"No route serves {call.path[:200]}.")
+        reply = await self.dispatch(canonical, call)
+        successor = self._paths[canonical.name].replace("{agent_name}", name)
+        reply.headers["Deprecation"] = "true"
+        reply.headers["Link"] = f'<{successor}>; rel="successor-version"'
+        return reply
+
+    def _own_route_for(self, call: HttpCall) -> tuple[RouteSpec, dict[str, str]] | None:
+        for spec in self.routes.values():
+            if spec.deprecated or not hasattr(self, spec.handler):
+                continue
+            found = template_regex(self._paths[spec.name]).match(call.path)
+            if found is not None:
+                return spec, {k: v for k, v in found.groupdict().items() if v is not None}
+        return None
 
     # Routes -----------------------------------------------------------------------------------------------
     async def health(self, call: HttpCall) -> HttpReply:
@@ -186,10 +224,11 @@ class AgentHttpApi:
         return request.stream or SSE_TYPE in accept or (agent.streaming and "application/json" not in accept)
 
     def _agent_routes(self, name: str) -> dict[str, str]:
+        """The agent's URL paths, the prefix included (the deprecated aliases are not advertised)."""
         routes: dict[str, str] = {}
         for spec in self.routes.values():
-            if "{agent_name}" in spec.route:
-                routes[spec.handler if spec.handler != "a2a_rpc" else "a2a"] = "/" + spec.route.replace(
+            if "{agent_name}" in spec.route and not spec.deprecated:
+                routes[spec.handler if spec.handler != "a2a_rpc" else "a2a"] = self._paths[spec.name].replace(
                     "{agent_name}", name)
         return routes
 

@@ -20,10 +20,20 @@ from ..sessions.lazy import LazySessionStore
 from .api import AgentHttpApi
 from .auth import EntraAuth
 from .guard import PUBLIC_GROUPS, RouteGuard
+from .hostjson import RoutePrefix, caller_file, discover_route_prefix
 from .http import HttpCall, HttpReply
 from .modes import AgentMode
 from .openapi import build_openapi
-from .routes import ALL_METHODS, DEFAULT_GROUP_AUTH, STANDARD_ROUTES, RouteSpec
+from .routes import (
+    ALIAS_ROUTES,
+    ALL_METHODS,
+    DEFAULT_GROUP_AUTH,
+    STANDARD_ROUTES,
+    RouteSpec,
+    function_route,
+    normalize_prefix,
+    public_path,
+)
 from .tracing import traced
 
 if TYPE_CHECKING:
@@ -44,8 +54,11 @@ def _auth_level(value: func.AuthLevel | str) -> func.AuthLevel:
 class AgentFunctionApp(func.FunctionApp):
     """A Function App whose HTTP routes serve the given agents.
 
-    ``agents`` is a dict (route name -> agent) or a list (each agent under its own name). Routes carry the
-    explicit ``api/`` prefix (the app's ``host.json`` sets ``routePrefix`` to ``""``). ``create_triggers=False``
+    ``agents`` is a dict (route name -> agent) or a list (each agent under its own name). The documented paths
+    (``/api/agents/{name}/chat`` ...) are served under ``host.json``'s ``routePrefix``, read from the folder
+    the app is built in (``route_prefix=`` overrides it; it must then match ``host.json``): the default
+    ``api`` and ``""`` give the documented paths, another prefix replaces their ``api`` (docs/routes.md).
+    ``create_triggers=False``
     registers no routes: the app's own triggers call ``app.runners[name]``. ``background=True`` adds the
     queue triggers that run asynchronous turns (``"async": true``; see docs/background.md) from the queue
     ``AGENTS_WORK_QUEUE`` on the storage connection ``background_connection``. ``auth=EntraAuth(...)`` (or the
@@ -70,6 +83,7 @@ class AgentFunctionApp(func.FunctionApp):
         background: bool = False,
         background_connection: str = "AzureWebJobsStorage",
         auth: EntraAuth | None = None,
+        route_prefix: str | None = None,
     ) -> None:
         if auth is not None and not isinstance(auth, EntraAuth):
             raise TypeError(f"auth must be an EntraAuth, got {type(auth).__name__}")
@@ -103,6 +117,14 @@ class AgentFunctionApp(func.FunctionApp):
             if group not in self._group_auth:
                 raise ValueError(f"auth_levels: unknown route group {group!r}; groups: {', '.join(self._group_auth)}")
             self._group_auth[group] = _auth_level(level)
+        #: host.json's routePrefix, which the Functions host puts before every registered route.
+        self.route_prefix_source: RoutePrefix = (
+            discover_route_prefix(caller_file("azurefunctions.agents")) if route_prefix is None
+            else RoutePrefix(normalize_prefix(route_prefix), "route_prefix argument"))
+        self.route_prefix = self.route_prefix_source.value
+        #: Where the documented ``/api/...`` paths are served: ``/api`` for the prefixes "api" and "", else
+        #: ``/<prefix>``.
+        self.api_base = public_path("api", self.route_prefix) or "/"
         self.route_specs: list[RouteSpec] = list(STANDARD_ROUTES)
         self.background: BackgroundTurns | None = None
         if background:  # imported only by apps that use it
@@ -115,17 +137,33 @@ class AgentFunctionApp(func.FunctionApp):
         if self.mode is AgentMode.A2A:  # the A2A routes; the a2a SDK itself loads on the first A2A request
             self.a2a = A2AServer(agents=self.agents, runners=self.runners, session_store=self.session_store,
                                  default_agent=self.default_agent, rpc_auth_level=self._group_auth["a2a"].name,
-                                 max_body_bytes=self.max_body_bytes, background=self.background)
+                                 max_body_bytes=self.max_body_bytes, background=self.background,
+                                 api_base=self.api_base)
             self.route_specs.extend(self.a2a.route_specs)
+        # The short aliases go last: the platform tries routes in registration order.
+        self.route_specs.extend(ALIAS_ROUTES)
+        # A root path (the A2A root card) cannot be served under a non-empty prefix.
+        self.route_specs = [s for s in self.route_specs if function_route(s.route, self.route_prefix) is not None]
         self.api = AgentHttpApi(agents=self.agents, runners=self.runners, session_store=self.session_store,
                                 routes=self.route_specs, mode=self.mode.value, max_body_bytes=self.max_body_bytes,
-                                openapi=self._openapi, version=__version__, background=self.background)
+                                openapi=self._openapi, version=__version__, background=self.background,
+                                route_prefix=self.route_prefix)
         if create_triggers:
             self._register_routes()
 
     # Registration -----------------------------------------------------------------------------------------
     def auth_level_of(self, spec: RouteSpec) -> func.AuthLevel:
         return self._group_auth[spec.group]
+
+    def function_route(self, spec: RouteSpec) -> str:
+        """The route registered with Functions for ``spec`` (the host puts ``routePrefix`` before it)."""
+        route = function_route(spec.route, self.route_prefix)
+        assert route is not None  # route_specs holds only routes the prefix can serve
+        return route
+
+    def url_path(self, spec: RouteSpec) -> str:
+        """The URL path clients call for ``spec``, the prefix included."""
+        return public_path(spec.route, self.route_prefix) or "/"
 
     def _register_routes(self) -> None:
         if self.streaming:
@@ -143,8 +181,8 @@ class AgentFunctionApp(func.FunctionApp):
     def _register(self, spec: RouteSpec, handler: Any) -> None:
         handler.__name__ = spec.name
         handler.__qualname__ = spec.name
-        decorated = self.route(route=spec.route, methods=list(ALL_METHODS), auth_level=self.auth_level_of(spec))(
-            handler)
+        decorated = self.route(route=self.function_route(spec), methods=list(ALL_METHODS),
+                               auth_level=self.auth_level_of(spec))(handler)
         self.function_name(name=spec.name)(decorated)
 
     def _runner_for(self, spec: RouteSpec) -> Any:
@@ -164,9 +202,9 @@ class AgentFunctionApp(func.FunctionApp):
         auth = {spec.name: self.auth_level_of(spec).name for spec in self.route_specs}
         base = settings.PUBLIC_URL.get() or call.base_url
         document = build_openapi(self.route_specs, auth, title=self.title, version=__version__,
-                                 server_url=base, agent_names=list(self.agents))
+                                 server_url=base, agent_names=list(self.agents), route_prefix=self.route_prefix)
         if self.auth is not None:
-            _add_entra_security(document, self.route_specs, auth)
+            _add_entra_security(document, self.route_specs, auth, self.route_prefix)
         return document
 
     async def aclose(self) -> None:
@@ -180,7 +218,8 @@ class AgentFunctionApp(func.FunctionApp):
         await self.session_store.aclose()
 
 
-def _add_entra_security(document: dict[str, Any], specs: list[RouteSpec], levels: dict[str, str]) -> None:
+def _add_entra_security(document: dict[str, Any], specs: list[RouteSpec], levels: dict[str, str],
+                        route_prefix: str) -> None:
     """Entra mode: protected operations take a bearer token (and a function key where one is required)."""
     document["components"]["securitySchemes"]["entra"] = {
         "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
@@ -193,7 +232,7 @@ def _add_entra_security(document: dict[str, Any], specs: list[RouteSpec], levels
         if needs_key:
             security = [{"entra": [], "functionKey": []}, {"entra": [], "functionKeyQuery": []}]
         for method in spec.methods:
-            document["paths"]["/" + spec.route][method.lower()]["security"] = security
+            document["paths"][public_path(spec.route, route_prefix)][method.lower()]["security"] = security
 
 
 def _check_handoff_targets(agents: Mapping[str, Agent]) -> None:

@@ -6,18 +6,24 @@ import re
 from typing import Any
 
 from ..messages import SESSION_ID_PATTERN
-from .routes import RouteSpec
+from .routes import RouteSpec, alias_reserved_names, public_path
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _PARAM = re.compile(r"{(\w+)}")
 
 
 def build_openapi(routes: list[RouteSpec], auth: dict[str, str], *, title: str, version: str,
-                  server_url: str, agent_names: list[str]) -> dict[str, Any]:
-    """``auth`` maps a route name to its auth level (ANONYMOUS, FUNCTION, ADMIN)."""
+                  server_url: str, agent_names: list[str], route_prefix: str = "") -> dict[str, Any]:
+    """``auth`` maps a route name to its auth level (ANONYMOUS, FUNCTION, ADMIN). Paths are the URL paths the
+    platform serves under host.json's ``route_prefix``; routes the prefix cannot serve are left out."""
     paths: dict[str, Any] = {}
+    reserved = alias_reserved_names(routes)
+    alias_names = [name for name in agent_names if name.lower() not in reserved]
     for spec in routes:
-        path_item = paths.setdefault("/" + spec.route, {})
+        path = public_path(spec.route, route_prefix)
+        if path is None:
+            continue
+        path_item = paths.setdefault(path, {})
         for method in spec.methods:
             operation: dict[str, Any] = {
                 "operationId": f"{spec.name}_{method.lower()}",
@@ -25,7 +31,8 @@ def build_openapi(routes: list[RouteSpec], auth: dict[str, str], *, title: str, 
                 "tags": [spec.group],
                 "responses": _responses(spec, method),
             }
-            params = [_path_param(name, agent_names) for name in _PARAM.findall(spec.route)]
+            names = alias_names if spec.deprecated else agent_names
+            params = [_path_param(name, names) for name in _PARAM.findall(spec.route)]
             if spec.group == "sessions":
                 params.append({"name": "user_id", "in": "query", "required": False,
                                "schema": {"type": "string"},
@@ -37,6 +44,8 @@ def build_openapi(routes: list[RouteSpec], auth: dict[str, str], *, title: str, 
                                "schema": {"type": "string"}, "description": "Same as after=; wins over it."})
             if params:
                 operation["parameters"] = params
+            if spec.deprecated:
+                operation["deprecated"] = True
             if spec.handler == "chat":
                 operation["requestBody"] = {"required": True, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/ChatRequest"}}}}

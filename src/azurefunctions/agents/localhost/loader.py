@@ -12,6 +12,10 @@ from typing import Any
 
 import azure.functions as func
 
+from ..errors import ConfigurationError
+from ..functions.hostjson import read_route_prefix
+from ..functions.routes import DEFAULT_ROUTE_PREFIX
+
 
 @dataclass
 class LoadedApp:
@@ -47,16 +51,13 @@ def load_settings(directory: Path) -> list[str]:
 
 
 def route_prefix(directory: Path) -> str:
-    """``extensions.http.routePrefix`` of ``host.json`` (the platform's default is ``api``)."""
-    host_file = directory / "host.json"
-    if not host_file.is_file():
-        return "api"
+    """``extensions.http.routePrefix`` of ``host.json``, read as the Functions host reads it: ``api`` when the
+    file or the setting is missing (azure-functions-host ``WebFunctionsManager.GetRoutePrefix``)."""
     try:
-        host = json.loads(host_file.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise SystemExit(f"{host_file} is not valid JSON: {exc}") from None
-    prefix = ((host.get("extensions") or {}).get("http") or {}).get("routePrefix", "api")
-    return str(prefix).strip("/")
+        prefix = read_route_prefix(directory)
+    except ConfigurationError as exc:
+        raise SystemExit(str(exc)) from None
+    return DEFAULT_ROUTE_PREFIX if prefix is None else prefix
 
 
 def load_app(directory: Path) -> LoadedApp:

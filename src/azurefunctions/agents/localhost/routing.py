@@ -6,21 +6,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-_SEGMENT = re.compile(r"{(\*?)(\w+)(?::[^}?]+)?(\??)}")
+from ..functions.routes import template_regex
 
-
-def template_regex(template: str) -> re.Pattern[str]:
-    pattern = ""
-    position = 0
-    for match in _SEGMENT.finditer(template):
-        pattern += re.escape(template[position:match.start()])
-        catch_all, name, optional = match.group(1), match.group(2), match.group(3)
-        body = ".*" if catch_all else "[^/]+"
-        pattern += f"(?P<{name}>{body})" + ("?" if optional else "")
-        position = match.end()
-    pattern += re.escape(template[position:])
-    return re.compile(f"^{pattern}/?$", re.IGNORECASE)
-
+__all__ = ["HttpFunction", "template_regex"]
 
 @dataclass
 class HttpFunction:
