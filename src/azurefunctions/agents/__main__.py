@@ -35,9 +35,10 @@ def serve(app_dir: Path, *, host: str, port: int, enable_auth: bool, log_level: 
     logging.basicConfig(level=getattr(logging, log_level.upper()), format="%(levelname)s %(name)s: %(message)s")
     try:
         import uvicorn
-    except ModuleNotFoundError:
-        print("The local host needs uvicorn: pip install 'azurefunctions-agent-framework[local]'",
-              file=sys.stderr)
+    except ModuleNotFoundError as exc:
+        from .errors import missing_extra
+
+        print(missing_extra("The local host", "local", exc).message, file=sys.stderr)
         return 1
     from . import settings
     from .localhost.loader import load_app

@@ -89,3 +89,28 @@ class ProviderAuthenticationError(ProviderError):
 
     status = 502
     code = "provider_authentication_failed"
+
+
+#: The distribution whose extras install the optional dependencies.
+DISTRIBUTION = "azurefunctions-agent-framework"
+
+
+class MissingExtraError(ConfigurationError):
+    """An optional dependency is not installed. The message names the feature, the extra that installs it and
+    the command; the HTTP layer shows the same message (501 ``missing_extra``), so the caller of a deployed app
+    learns what its operator must add to ``requirements.txt``."""
+
+    status = 501
+    code = "missing_extra"
+
+    def __init__(self, feature: str, extra: str, missing: str | None = None) -> None:
+        self.feature = feature
+        self.extra = extra
+        self.missing = missing
+        detail = f" ({missing} is not installed)" if missing else ""
+        super().__init__(f"{feature} needs the '{extra}' extra{detail}: pip install '{DISTRIBUTION}[{extra}]'")
+
+
+def missing_extra(feature: str, extra: str, error: BaseException | None = None) -> MissingExtraError:
+    """The error for a failed optional import: ``raise missing_extra("MCP servers", "mcp", exc) from exc``."""
+    return MissingExtraError(feature, extra, getattr(error, "name", None))

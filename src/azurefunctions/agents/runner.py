@@ -23,6 +23,7 @@ from .errors import (
     AgentFrameworkError,
     InvalidRequestError,
     MaxTurnsExceededError,
+    MissingExtraError,
     ProviderRateLimitError,
     SessionNotFoundError,
 )
@@ -356,6 +357,8 @@ class Runner:
                     output = await self._call_handoff_tool(turn, agent, tool, call)
                 else:
                     output = await tool.invoke(call.arguments, context)
+            except MissingExtraError:  # the deployment lacks an extra: fail the turn with its name
+                raise
             except Exception as exc:  # a Tool implementation that raised instead of returning an error
                 logger.exception("tool %s raised", call.name)
                 output = ToolOutput(f"Tool {call.name} failed: {type(exc).__name__}", is_error=True)

@@ -37,6 +37,16 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("azurefunctions.agents.a2a")
 
+
+def _require_sdk() -> None:
+    """A missing ``a2a`` extra fails the turn with its name, instead of reaching the model as a tool error."""
+    import importlib.util
+
+    if importlib.util.find_spec("a2a") is None or importlib.util.find_spec("httpx") is None:
+        from ..errors import missing_extra
+
+        raise missing_extra("Remote A2A agents", "a2a", ModuleNotFoundError(name="a2a"))
+
 CARD_PATH = "/.well-known/agent-card.json"
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -104,6 +114,7 @@ class RemoteA2AAgent:
         cached = self.card
         if cached is not None:
             return cached
+        _require_sdk()
         import httpx
         from a2a.client import A2ACardResolver
 
@@ -129,6 +140,7 @@ class RemoteA2AAgent:
 
     async def send(self, text: str, *, session_id: str | None = None) -> ToolOutput:
         """Send ``text`` to the remote agent and return its answer (or what went wrong) for the model."""
+        _require_sdk()
         import httpx
         from a2a.client import A2AClientError, ClientConfig, ClientFactory
         from a2a.types.a2a_pb2 import Message, Part, Role, SendMessageRequest

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from .. import settings
-from ..errors import ConfigurationError
+from ..errors import missing_extra
 from ..functions.http import HttpCall, HttpReply, error_reply
 from ..functions.routes import RouteSpec
 from .routes import A2A_ROUTES
@@ -39,8 +39,7 @@ class A2AServer:
                  default_agent: str | None, rpc_auth_level: str, max_body_bytes: int,
                  background: BackgroundTurns | None = None, api_base: str = "/api") -> None:
         if importlib.util.find_spec("a2a") is None:
-            raise ConfigurationError(
-                "AgentMode.A2A needs the A2A SDK: pip install 'azurefunctions-agent-framework[a2a]'")
+            raise missing_extra("AgentMode.A2A", "a2a", ModuleNotFoundError(name="a2a"))
         self.agents = agents
         self.runners = runners
         self.session_store = session_store

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ConfigurationError
-
-_INSTALL_HINT = "pip install 'azurefunctions-agent-framework[azure]'"
+from ..errors import missing_extra
 
 
 def default_credential(**kwargs: Any) -> Any:
@@ -19,10 +17,5 @@ def default_credential(**kwargs: Any) -> Any:
     try:
         from azure.identity import DefaultAzureCredential
     except ModuleNotFoundError as exc:
-        raise ConfigurationError(f"Azure identity needs azure-identity: {_INSTALL_HINT}") from exc
+        raise missing_extra("Azure identity", "azure", exc) from exc
     return DefaultAzureCredential(**kwargs)
-
-
-def install_hint() -> str:
-    """The command that installs the Azure extra, for error messages."""
-    return _INSTALL_HINT

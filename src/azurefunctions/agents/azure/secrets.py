@@ -22,9 +22,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .. import settings
-from ..errors import AgentFrameworkError, ConfigurationError
+from ..errors import AgentFrameworkError, ConfigurationError, missing_extra
 from ..redaction import register_secret
-from .identity import default_credential, install_hint
+from .identity import default_credential
 
 logger = logging.getLogger("azurefunctions.agents.azure")
 
@@ -239,7 +239,7 @@ def _client(vault_url: str) -> Any:
         try:
             from azure.keyvault.secrets import SecretClient
         except ModuleNotFoundError as exc:
-            raise ConfigurationError(f"Key Vault secrets need azure-keyvault-secrets: {install_hint()}") from exc
+            raise missing_extra("Key Vault secrets", "azure", exc) from exc
         options = dict(_client_options)
         credential = options.pop("credential", None)
         if credential is None:

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, missing_extra
 
 #: Azurite's well-known development account (public, documented by Microsoft; not a secret).
 DEV_ACCOUNT = "devstoreaccount1"
@@ -85,21 +85,17 @@ class QueueService:
     @property
     def client(self) -> Any:
         if self._client is None:
-            from ..azure.identity import install_hint
-
             try:
                 from azure.storage.queue.aio import QueueServiceClient
             except ModuleNotFoundError as exc:
-                raise ConfigurationError(f"Storage queues need azure-storage-queue and aiohttp: {install_hint()}") \
-                    from exc
+                raise missing_extra("Storage queues", "azure", exc) from exc
             if self.connection.connection_string is not None:
                 self._client = QueueServiceClient.from_connection_string(self.connection.connection_string)
             else:
                 try:
                     from azure.identity.aio import DefaultAzureCredential
                 except ModuleNotFoundError as exc:
-                    raise ConfigurationError(f"Identity-based queues need azure-identity: {install_hint()}") \
-                        from exc
+                    raise missing_extra("Identity-based queues", "azure", exc) from exc
                 kwargs = {"managed_identity_client_id": self.connection.client_id} if self.connection.client_id \
                     else {}
                 self._credential = DefaultAzureCredential(**kwargs)

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..background.http import BackgroundHttp
-from ..errors import AgentFrameworkError, InvalidRequestError
+from ..errors import AgentFrameworkError, InvalidRequestError, missing_extra
 from ..messages import SESSION_ID_PATTERN, SESSION_ID_RULE
 from ..runner import normalize_request
 from ..types import ChatRequest, ChatResponse
@@ -154,9 +154,9 @@ class AgentHttpApi:
         if self._mcp is None:
             try:
                 from ..mcp.endpoint import MCPEndpoint
-            except ModuleNotFoundError:
-                return error_reply(501, "not_available", "The MCP endpoint needs the mcp SDK: "
-                                   "pip install 'azurefunctions-agent-framework[mcp]'")
+            except ModuleNotFoundError as exc:
+                missing = missing_extra("The MCP endpoint", "mcp", exc)
+                return error_reply(missing.status, missing.code, missing.message)
             self._mcp = MCPEndpoint(self.runners, max_body_bytes=self.max_body_bytes)
         status, headers, body = await self._mcp.handle(call.method, call.path, call.headers, call.body,
                                                        user_id=call.query.get("user_id") or None)

@@ -11,7 +11,7 @@ import azure.functions as func
 from .. import __version__, settings
 from ..a2a.server import A2AServer
 from ..agent import Agent
-from ..errors import ConfigurationError
+from ..errors import missing_extra
 from ..limits import Limits
 from ..redaction import install_log_redaction, register_secret
 from ..runner import Runner
@@ -170,9 +170,7 @@ class AgentFunctionApp(func.FunctionApp):
             try:
                 from . import streams as adapter
             except ModuleNotFoundError as exc:
-                raise ConfigurationError(
-                    "Streaming agents need the HTTP-streams extension: "
-                    "pip install 'azurefunctions-agent-framework[streaming]'") from exc
+                raise missing_extra("Streaming agents (the HTTP-streams extension)", "streaming", exc) from exc
         else:
             from . import classic as adapter  # type: ignore[no-redef]
         for spec in self.route_specs:

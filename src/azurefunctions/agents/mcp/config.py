@@ -249,8 +249,12 @@ class MCPServer:
     def client(self) -> MCPClient:
         """The connection manager (created, and the ``mcp`` SDK imported, on first access)."""
         if self._client is None:
-            from .client import MCPClient
+            try:
+                from .client import MCPClient
+            except ModuleNotFoundError as exc:
+                from ..errors import missing_extra
 
+                raise missing_extra(f"The MCP server {self.name!r}", "mcp", exc) from exc
             self._client = MCPClient(self)
         return self._client
 

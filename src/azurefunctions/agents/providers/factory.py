@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from ..errors import ConfigurationError
+from ..errors import missing_extra
 from ..types import LLMConfig, LLMProvider
 from .base import ModelProvider
 
@@ -33,9 +33,6 @@ def create_provider(config: LLMConfig) -> ModelProvider:
         module = importlib.import_module(module_name, __package__)
     except ModuleNotFoundError as exc:
         extra = _EXTRAS.get(config.provider, config.provider.value)
-        raise ConfigurationError(
-            f"The {config.provider.value} provider needs its SDK: "
-            f"pip install 'azurefunctions-agent-framework[{extra}]' ({exc.name} is missing)"
-        ) from exc
+        raise missing_extra(f"The {config.provider.value} provider", extra, exc) from exc
     provider_class: type[ModelProvider] = getattr(module, class_name)
     return provider_class(config)  # type: ignore[call-arg]

@@ -16,6 +16,7 @@ from ..errors import (
     ProviderError,
     ProviderRateLimitError,
     ProviderTimeoutError,
+    missing_extra,
 )
 from ..messages import Message, Usage
 from ..types import LLMConfig
@@ -170,10 +171,7 @@ class AzureOpenAIProvider(OpenAIProvider):
         try:
             from azure.identity.aio import DefaultAzureCredential, get_bearer_token_provider
         except ModuleNotFoundError as exc:
-            raise ConfigurationError(
-                "Azure OpenAI without AZURE_OPENAI_API_KEY uses Entra ID: "
-                "pip install 'azurefunctions-agent-framework[azure]'"
-            ) from exc
+            raise missing_extra("Azure OpenAI without AZURE_OPENAI_API_KEY (Entra ID)", "azure", exc) from exc
         self._credential = DefaultAzureCredential()
         token_provider = get_bearer_token_provider(self._credential, AZURE_OPENAI_SCOPE)
         return openai.AsyncAzureOpenAI(azure_ad_token_provider=token_provider, **self._common)

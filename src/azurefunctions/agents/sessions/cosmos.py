@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from .. import settings
-from ..errors import AgentFrameworkError, ConfigurationError, InvalidRequestError, SessionBusyError
+from ..errors import AgentFrameworkError, ConfigurationError, InvalidRequestError, SessionBusyError, missing_extra
 from ._records import (
     FROM_SETTINGS,
     FromSettings,
@@ -187,11 +187,8 @@ class CosmosSessionStore(SessionStore):
                 try:
                     from azure.cosmos import PartitionKey
                     from azure.cosmos.aio import CosmosClient
-                except ImportError:
-                    raise ConfigurationError(
-                        "the Cosmos DB session store needs azure-cosmos, azure-identity and aiohttp: "
-                        "pip install 'azurefunctions-agent-framework[azure]'"
-                    ) from None
+                except ImportError as exc:
+                    raise missing_extra("The Cosmos DB session store", "azure", exc) from None
                 if self._credential is None:
                     from azure.identity.aio import DefaultAzureCredential
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import settings
-from ..errors import ConfigurationError, SessionBusyError
+from ..errors import ConfigurationError, SessionBusyError, missing_extra
 from ._records import (
     FROM_SETTINGS,
     FromSettings,
@@ -139,11 +139,8 @@ class SqliteSessionStore(SessionStore):
             if self._db is None:
                 try:
                     import aiosqlite
-                except ImportError:
-                    raise ConfigurationError(
-                        "the SQLite session store needs aiosqlite: "
-                        "pip install 'azurefunctions-agent-framework[sqlite]'"
-                    ) from None
+                except ImportError as exc:
+                    raise missing_extra("The SQLite session store", "sqlite", exc) from None
                 path = self.path.absolute()
                 path.parent.mkdir(parents=True, exist_ok=True)
                 connecting = aiosqlite.connect(path, isolation_level=None)

@@ -49,9 +49,10 @@ def _configure() -> Instrumentation:
 
         return OTelInstrumentation(configure(kind))
     except ImportError as exc:
-        package = "azure-monitor-opentelemetry" if kind == "azure_monitor" else "opentelemetry-sdk"
-        logger.warning("telemetry is off: %s is not installed (%s); pip install "
-                       "'azurefunctions-agent-framework[azure]'", package, exc.name)
+        from ..errors import missing_extra
+
+        extra = "azure" if kind == "azure_monitor" else "telemetry"
+        logger.warning("telemetry is off: %s", missing_extra(f"Telemetry ({kind})", extra, exc).message)
     except Exception:
         logger.exception("telemetry is off: configuring the %s exporter failed", kind)
     return NoopInstrumentation()
