@@ -17,8 +17,10 @@ class LocalHostProcess:
     """Serves ``app_dir`` on a free port; ``url`` is its base. Output is kept for assertions."""
 
     def __init__(self, app_dir: Path | str, *, env: dict[str, str] | None = None, enable_auth: bool = False,
-                 extra_args: list[str] | None = None) -> None:
+                 extra_args: list[str] | None = None, health_path: str = "/api/health") -> None:
         self.app_dir = Path(app_dir)
+        #: Where readiness is polled: ``/api/health`` unless the app's host.json sets another routePrefix.
+        self.health_path = health_path
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **(env or {})}
@@ -39,7 +41,7 @@ class LocalHostProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"local host exited:\n{self.output}")
             try:
-                with urllib.request.urlopen(f"{self.url}/api/health", timeout=1):
+                with urllib.request.urlopen(f"{self.url}{self.health_path}", timeout=1):
                     return self
             except OSError:
                 time.sleep(0.1)
