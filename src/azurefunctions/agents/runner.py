@@ -215,7 +215,13 @@ class Runner:
                              agent=response.agent, session_id=response.session_id, response=response)
 
     async def _execute(self, request: ChatRequest | Mapping[str, Any] | str) -> ChatResponse:
-        """The base ``process_request``: the event loop, collected."""
+        """The base ``process_request``: the event loop, collected; for a handoff target called from its
+        override, the target's part of the running turn."""
+        from .handoff.override import continue_step, current_step_for
+
+        step = current_step_for(self.agent)
+        if step is not None:
+            return await continue_step(step, request)
         return await collect(self._events(request, stream=False))
 
     # The loop ---------------------------------------------------------------------------------------------
@@ -260,7 +266,12 @@ class Runner:
                            self.agent.name)
 
     def _answer(self, turn: _Turn, agent: Agent, history: list[Message], stream: bool) -> AsyncIterator[Any]:
-        """The agent's answer, through its handoff configuration when it has targets."""
+        """The agent's answer, through its handoff configuration when it has targets (and through its
+        ``process_request`` override when a handoff reached it: handoff/override.py)."""
+        from .handoff.override import answer_through_override, runs_through_override
+
+        if runs_through_override(turn, agent):
+            return answer_through_override(self, turn, agent, history, stream)
         config = agent.handoff_config
         if config is not None and getattr(config, "targets", None):
             return self.handoffs.answer(turn, agent, history, stream)
