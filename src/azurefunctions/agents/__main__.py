@@ -41,11 +41,16 @@ def serve(app_dir: Path, *, host: str, port: int, enable_auth: bool, log_level: 
         print(missing_extra("The local host", "local", exc).message, file=sys.stderr)
         return 1
     from . import settings
+    from .errors import ConfigurationError
     from .localhost.loader import load_app
     from .localhost.queues import QueuePoller
     from .localhost.server import LocalHost, http_functions
 
-    loaded = load_app(app_dir)
+    try:
+        loaded = load_app(app_dir)
+    except ConfigurationError as exc:  # a missing extra or setting: the message says what to do
+        print(f"error: {app_dir / 'function_app.py'}: {exc.message}", file=sys.stderr)
+        return 1
     functions = http_functions(loaded)
     host_app = LocalHost(functions, enable_auth=enable_auth, function_key=settings.LOCAL_FUNCTION_KEY.get(),
                          master_key=settings.LOCAL_MASTER_KEY.get())

@@ -171,7 +171,12 @@ class Agent:
         if self.expose_tools:
             data["tools"] = [{"name": t.name, "description": t.description, "parameters": t.parameters}
                              for t in self._tools.values()]
-            data["mcp_servers"] = [getattr(s, "name", str(s)) for s in self.mcp_servers]
+            if self.mcp_servers:
+                from .mcp.tools import describe_mcp_tools
+
+                tools, servers = describe_mcp_tools(self.mcp_servers, reserved=list(self._tools))
+                data["tools"] += tools
+                data["mcp_servers"] = servers
         if self.handoff_config is not None and hasattr(self.handoff_config, "describe"):
             data["handoffs"] = self.handoff_config.describe()
         return data

@@ -114,3 +114,15 @@ class MissingExtraError(ConfigurationError):
 def missing_extra(feature: str, extra: str, error: BaseException | None = None) -> MissingExtraError:
     """The error for a failed optional import: ``raise missing_extra("MCP servers", "mcp", exc) from exc``."""
     return MissingExtraError(feature, extra, getattr(error, "name", None))
+
+
+def require_extra(module: str, feature: str, extra: str) -> None:
+    """Raise ``MissingExtraError`` unless ``module`` can be imported; finds it without importing it."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing too
+        found = False
+    if not found:
+        raise MissingExtraError(feature, extra, module)

@@ -40,12 +40,10 @@ logger = logging.getLogger("azurefunctions.agents.a2a")
 
 def _require_sdk() -> None:
     """A missing ``a2a`` extra fails the turn with its name, instead of reaching the model as a tool error."""
-    import importlib.util
+    from ..errors import require_extra
 
-    if importlib.util.find_spec("a2a") is None or importlib.util.find_spec("httpx") is None:
-        from ..errors import missing_extra
-
-        raise missing_extra("Remote A2A agents", "a2a", ModuleNotFoundError(name="a2a"))
+    require_extra("a2a", "Remote A2A agents", "a2a")
+    require_extra("httpx", "Remote A2A agents", "a2a")
 
 CARD_PATH = "/.well-known/agent-card.json"
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

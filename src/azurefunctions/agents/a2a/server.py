@@ -9,7 +9,6 @@ the Functions host indexes the app.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
 import sys
 import weakref
@@ -17,7 +16,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from .. import settings
-from ..errors import missing_extra
+from ..errors import require_extra
 from ..functions.http import HttpCall, HttpReply, error_reply
 from ..functions.routes import RouteSpec
 from .routes import A2A_ROUTES
@@ -38,8 +37,7 @@ class A2AServer:
     def __init__(self, *, agents: Mapping[str, Agent], runners: Mapping[str, Runner], session_store: SessionStore,
                  default_agent: str | None, rpc_auth_level: str, max_body_bytes: int,
                  background: BackgroundTurns | None = None, api_base: str = "/api") -> None:
-        if importlib.util.find_spec("a2a") is None:
-            raise missing_extra("AgentMode.A2A", "a2a", ModuleNotFoundError(name="a2a"))
+        require_extra("a2a", "AgentMode.A2A", "a2a")
         self.agents = agents
         self.runners = runners
         self.session_store = session_store

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..background.http import BackgroundHttp
-from ..errors import AgentFrameworkError, InvalidRequestError, missing_extra
+from ..errors import AgentFrameworkError, InvalidRequestError, missing_extra, require_extra
 from ..messages import SESSION_ID_PATTERN, SESSION_ID_RULE
 from ..runner import normalize_request
 from ..types import ChatRequest, ChatResponse
@@ -153,10 +153,10 @@ class AgentHttpApi:
         """Agents as MCP tools, answered by the ``mcp`` SDK's server (imported on the first MCP request)."""
         if self._mcp is None:
             try:
+                require_extra("mcp", "The MCP endpoint", "mcp")
                 from ..mcp.endpoint import MCPEndpoint
             except ModuleNotFoundError as exc:
-                missing = missing_extra("The MCP endpoint", "mcp", exc)
-                return error_reply(missing.status, missing.code, missing.message)
+                raise missing_extra("The MCP endpoint", "mcp", exc) from exc
             self._mcp = MCPEndpoint(self.runners, max_body_bytes=self.max_body_bytes)
         status, headers, body = await self._mcp.handle(call.method, call.path, call.headers, call.body,
                                                        user_id=call.query.get("user_id") or None)

@@ -170,7 +170,7 @@ class AgentFunctionApp(func.FunctionApp):
             try:
                 from . import streams as adapter
             except ModuleNotFoundError as exc:
-                raise missing_extra("Streaming agents (the HTTP-streams extension)", "streaming", exc) from exc
+                raise missing_extra("Streaming agents", "streaming", exc) from exc
         else:
             from . import classic as adapter  # type: ignore[no-redef]
         for spec in self.route_specs:

@@ -295,6 +295,10 @@ class MCPClient:
             return list(tools)
         return self._fallback_tools(f"MCP server '{self.server.name}' could not list its tools")
 
+    def known_tools(self) -> list[Tool] | None:
+        """The tools of the last successful listing, ``None`` before one (for the agent's info route)."""
+        return list(self._tools) if self._tools is not None else None
+
     def _fallback_tools(self, problem: str) -> list[Tool]:
         if self._tools is None:
             logger.warning("%s; the agent runs without its tools this turn", problem)

@@ -262,6 +262,10 @@ class MCPServer:
         """This server's tools as agent tools. Never raises for an unreachable server (see the class doc)."""
         return await self.client.list_tools()
 
+    def known_tools(self) -> list[Tool] | None:
+        """The tools last listed (by a turn), or ``None`` before any listing succeeded; never connects."""
+        return self._client.known_tools() if self._client is not None else None
+
     async def call_tool(self, tool_name: str, arguments: dict[str, Any] | None = None) -> ToolOutput:
         """Call one of the server's tools by its MCP name; failures come back as ``is_error`` outputs."""
         return await self.client.call_tool(tool_name, arguments or {})

@@ -112,3 +112,22 @@ async def gather_mcp_tools(servers: Sequence[MCPServer], reserved: Iterable[str]
     them distinct names (``resolve_names``). Never raises for an unreachable server."""
     listed = await asyncio.gather(*(server.list_tools() for server in servers))
     return resolve_names(list(zip(servers, listed, strict=True)), reserved)
+
+
+def describe_mcp_tools(servers: Sequence[MCPServer], reserved: Iterable[str] = ()
+                       ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """What the info route shows, without connecting: each known tool (named as the model sees it, with its
+    server) and each server with whether its tools are known yet (they are listed at the agent's first turn)."""
+    known = [(server, server.known_tools()) for server in servers]
+    listed = resolve_names([(server, tools) for server, tools in known if tools is not None], reserved)
+    tools = [{"name": tool.name, "description": tool.description, "parameters": tool.parameters,
+              "server": tool.server.name if isinstance(tool, MCPTool) else None} for tool in listed]
+    described = []
+    for server, server_tools in known:
+        entry: dict[str, Any] = {"name": server.name, "tools_known": server_tools is not None}
+        if server_tools is None:
+            entry["note"] = "The tools are listed when the agent first needs them (its first turn)."
+        else:
+            entry["tool_count"] = len(server_tools)
+        described.append(entry)
+    return tools, described

@@ -39,7 +39,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from .. import settings
-from ..errors import AgentFrameworkError, ConfigurationError, InvalidRequestError, SessionBusyError, missing_extra
+from ..errors import (
+    AgentFrameworkError,
+    ConfigurationError,
+    InvalidRequestError,
+    SessionBusyError,
+    missing_extra,
+    require_extra,
+)
 from ._records import (
     FROM_SETTINGS,
     FromSettings,
@@ -145,6 +152,7 @@ class CosmosSessionStore(SessionStore):
         advertise an unreachable address. ``spill_threshold_bytes``: history chunk size (see the module doc).
         ``client_options``: further keyword arguments for ``CosmosClient`` (timeouts, transport).
         """
+        require_extra("azure.cosmos", "The Cosmos DB session store", "azure")  # every method needs the SDK
         endpoint = endpoint or settings.COSMOS_ENDPOINT.get()
         if not endpoint:
             raise ConfigurationError(
