@@ -30,6 +30,7 @@ from .routes import (
     DEFAULT_GROUP_AUTH,
     STANDARD_ROUTES,
     RouteSpec,
+    alias_reserved_names,
     function_route,
     normalize_prefix,
     public_path,
@@ -140,8 +141,10 @@ class AgentFunctionApp(func.FunctionApp):
                                  max_body_bytes=self.max_body_bytes, background=self.background,
                                  api_base=self.api_base)
             self.route_specs.extend(self.a2a.route_specs)
-        # The short aliases go last: the platform tries routes in registration order.
-        self.route_specs.extend(ALIAS_ROUTES)
+        # The short aliases go last (the platform tries routes in registration order), when an agent can use them.
+        reserved = alias_reserved_names(self.route_specs)
+        if any(name.lower() not in reserved for name in self.agents):
+            self.route_specs.extend(ALIAS_ROUTES)
         # A root path (the A2A root card) cannot be served under a non-empty prefix.
         self.route_specs = [s for s in self.route_specs if function_route(s.route, self.route_prefix) is not None]
         self.api = AgentHttpApi(agents=self.agents, runners=self.runners, session_store=self.session_store,
