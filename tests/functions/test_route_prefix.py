@@ -127,3 +127,22 @@ async def test_an_alias_never_shadows_the_apps_own_routes() -> None:
     alone = AgentFunctionApp(agents=agents[:1], create_triggers=False, session_store=MemorySessionStore())
     assert not any(spec.deprecated for spec in alone.route_specs)
     await alone.aclose()
+
+
+def test_an_alias_that_would_shadow_the_apps_own_route_is_left_out() -> None:
+    # The host registers routes in function-name order (FunctionMetadataManager sorts by name), so the alias
+    # "{agent_name}/chat" would answer before the app's own "weather/chat": it is not registered.
+    import azure.functions as func
+
+    app = AgentFunctionApp(agents=[Agent(name="A", llm_config=LLMConfig(provider="offline"))],
+                           session_store=MemorySessionStore(), route_prefix="api")
+
+    @app.route(route="weather/chat", methods=["POST"])
+    def weather_chat(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("own")
+
+    names = {f.get_function_name() for f in app.get_functions()}
+    assert "weather_chat" in names and "agent_info_alias" in names
+    assert "agent_chat_alias" not in names
+    document = app._openapi(HttpCall("GET", "/api/openapi.json", {}, {}, {}))
+    assert "/api/{agent_name}/chat" not in document["paths"] and "/api/{agent_name}/info" in document["paths"]

@@ -59,6 +59,12 @@ class AgentHttpApi:
         #: ``"async": true`` chat calls and ``/api/sessions/{id}/turns/{turn_id}`` (background/http.py).
         self.turns = BackgroundHttp(background, api_base=self.api_base)
 
+    def drop_routes(self, names: set[str]) -> None:
+        """Forget routes the app left out (aliases shadowing the app's own routes)."""
+        for name in names:
+            self.routes.pop(name, None)
+            self._paths.pop(name, None)
+
     async def dispatch(self, spec: RouteSpec, call: HttpCall) -> HttpReply:
         """Run the route's handler with method checks and the catch-all error boundary."""
         if call.method.upper() not in spec.methods:

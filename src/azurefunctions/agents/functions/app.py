@@ -179,6 +179,23 @@ class AgentFunctionApp(func.FunctionApp):
         for spec in self.route_specs:
             self._register(spec, adapter.make_handler(self._runner_for(spec)))
 
+    def get_functions(self) -> list[Any]:
+        """The functions the worker indexes. The host tries routes in function-name order, so a short alias
+        could shadow one of the app's own ``@app.route`` routes of the same shape (``x/chat``): such an alias
+        is left out (and out of the OpenAPI description)."""
+        functions = list(super().get_functions())
+        ours = {spec.name for spec in self.route_specs}
+        own_routes = [function_route_of(f) for f in functions if f.get_function_name() not in ours]
+        shadowing = {spec.name for spec in self.route_specs if spec.deprecated
+                     and any(_shadows(self.function_route(spec), route) for route in own_routes if route)}
+        if shadowing:
+            logger.info("short alias routes %s left out: the app's own routes have the same shape",
+                        ", ".join(sorted(shadowing)))
+            self.route_specs = [spec for spec in self.route_specs if spec.name not in shadowing]
+            self.api.drop_routes(shadowing)
+            functions = [f for f in functions if f.get_function_name() not in shadowing]
+        return functions
+
     def _register(self, spec: RouteSpec, handler: Any) -> None:
         handler.__name__ = spec.name
         handler.__qualname__ = spec.name
@@ -234,6 +251,23 @@ def _add_entra_security(document: dict[str, Any], specs: list[RouteSpec], levels
             security = [{"entra": [], "functionKey": []}, {"entra": [], "functionKeyQuery": []}]
         for method in spec.methods:
             document["paths"][public_path(spec.route, route_prefix)][method.lower()]["security"] = security
+
+
+def function_route_of(function: Any) -> str | None:
+    """The route of an HTTP-triggered ``Function`` (its name when it sets none), else ``None``."""
+    trigger = function.get_trigger()
+    if type(trigger).__name__ != "HttpTrigger":
+        return None
+    return str(trigger.route if trigger.route is not None else function.get_function_name()).strip("/")
+
+
+def _shadows(alias: str, route: str) -> bool:
+    """Whether the alias template (``{agent_name}/chat``) can match a path the other route serves."""
+    alias_parts, route_parts = alias.split("/"), route.split("/")
+    if len(alias_parts) != len(route_parts) or "{*" in route:
+        return "{*" in route
+    return all(a.startswith("{") or r.startswith("{") or a.lower() == r.lower()
+               for a, r in zip(alias_parts, route_parts, strict=True))
 
 
 def _check_handoff_targets(agents: Mapping[str, Agent]) -> None:

@@ -50,8 +50,10 @@ def http_functions(loaded: LoadedApp) -> list[HttpFunction]:
             auth_level=str(getattr(level, "name", level)).upper(), function=user_function,
             streams=_takes_starlette_request(user_function),
         ))
-    # Literal routes before templated ones, as the platform's router prefers them.
-    result.sort(key=lambda f: (f.path.count("{"), -len(f.path)))
+    # The platform's order: the host sorts functions by name, ignoring case (azure-functions-host,
+    # FunctionMetadataManager.GetFunctionMetadata: OrderBy(Name, OrdinalIgnoreCase)), registers their routes in
+    # that order and takes the first route that matches (WebJobsRouteBuilder.Build: a RouteCollection).
+    result.sort(key=lambda f: f.name.upper())
     return result
 
 
