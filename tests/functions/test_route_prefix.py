@@ -146,3 +146,20 @@ def test_an_alias_that_would_shadow_the_apps_own_route_is_left_out() -> None:
     assert "agent_chat_alias" not in names
     document = app._openapi(HttpCall("GET", "/api/openapi.json", {}, {}, {}))
     assert "/api/{agent_name}/chat" not in document["paths"] and "/api/{agent_name}/info" in document["paths"]
+
+
+async def test_under_another_prefix_a2a_cards_point_at_it_and_there_is_no_root_card() -> None:
+    from azurefunctions.agents import AgentMode
+
+    app = AgentFunctionApp(agents=[Agent(name="A", llm_config=LLMConfig(provider="offline"))], mode=AgentMode.A2A,
+                           create_triggers=False, session_store=MemorySessionStore(), route_prefix="v1")
+    assert app.a2a is not None
+    assert not any(spec.route.startswith(".well-known") for spec in app.route_specs)
+    card_spec = next(s for s in app.route_specs if s.name == "a2a_agent_card")
+    reply = await app.a2a.dispatch(card_spec, HttpCall("GET", "/v1/agents/A/.well-known/agent-card.json", {}, {},
+                                                       {"agent_name": "A"}, base_url="https://x.example"))
+    assert json.loads(reply.body)["supportedInterfaces"][0]["url"] == "https://x.example/v1/agents/A/a2a"
+    document = app._openapi(HttpCall("GET", "/v1/openapi.json", {}, {}, {}))
+    assert "/v1/agents/{agent_name}/a2a" in document["paths"]
+    assert not any(path.startswith("/.well-known") for path in document["paths"])
+    await app.aclose()
