@@ -42,7 +42,7 @@ def azure_yaml(project: str, root: Path = REPO) -> Path:
 
 def service_dir(project_yaml: Path) -> Path:
     document = yaml.safe_load(project_yaml.read_text(encoding="utf-8"))
-    return (project_yaml.parent / document["services"]["api"]["project"]).resolve()
+    return (project_yaml.parent / str(document["services"]["api"]["project"])).resolve()
 
 
 # -- 1. containment (models.go enforceContainment) ------------------------------------------------------------

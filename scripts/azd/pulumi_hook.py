@@ -53,7 +53,7 @@ def project_dir(argv: Sequence[str] | None, description: str) -> Path:
     parser.add_argument(
         "--project-dir", type=Path, required=True, help="the folder holding azure.yaml (azd's project folder)"
     )
-    folder = parser.parse_args(argv).project_dir.resolve()
+    folder: Path = parser.parse_args(argv).project_dir.resolve()
     if not (folder / "azure.yaml").is_file():
         raise HookError(f"{folder} has no azure.yaml: --project-dir must name azd's project folder")
     return folder
