@@ -218,3 +218,26 @@ def test_prepackage_writes_the_package_azd_zips_and_the_remote_build_installs(
     assert len(runtime) == 1
     assert runtime[0]["metadata"]["version"] == "0.1.0"
     assert runtime[0]["download_info"]["url"].endswith(f"/wheels/{WHEEL}")
+
+
+# -- 7. `azd provision` / `azd down` (pkg/infra/provisioning/bicep/bicep_provider.go) -----------------------------
+
+
+def bicep_statements(path: Path) -> list[str]:
+    lines = [line.split("//", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    return [line for line in lines if line]
+
+
+@pytest.mark.parametrize("project", PROJECTS)
+def test_azd_provision_and_down_find_a_bicep_module_that_deploys_nothing(project: str) -> None:
+    # BicepProvider.Initialize: the module is `<infra.path>/<infra.module>.bicepparam`, else `.bicep`, compiled by
+    # EnsureEnv (without it `azd provision` and `azd down` fail). Destroy: a deployment without resources is only
+    # voided, so `azd down` deletes nothing that Pulumi owns (the predown hook destroys those first).
+    path = azure_yaml(project)
+    infra = yaml.safe_load(path.read_text(encoding="utf-8"))["infra"]
+    assert infra["provider"] == "bicep"
+    folder = (path.parent / infra["path"]).resolve()
+    assert not (folder / f"{infra['module']}.bicepparam").exists()
+    statements = bicep_statements(folder / f"{infra['module']}.bicep")
+    assert statements == ["targetScope = 'subscription'"]
+    assert (folder / "Pulumi.yaml").is_file()
