@@ -102,3 +102,14 @@ def test_package_refuses_a_sample_that_would_take_the_runtime_from_the_index(tmp
     assert result.returncode == 1
     assert "must install the runtime from this repository exactly once" in result.stderr
     assert not (copy / ".deploy").exists()
+
+
+@pytest.mark.parametrize("sample", [s for s in SAMPLES if (s / "README.md").is_file()], ids=lambda p: p.name)
+def test_a_readme_installs_the_requirements_from_the_sample_folder(sample: Path) -> None:
+    # `../..` in requirements.txt is resolved by pip from the working directory, so the README must cd first.
+    readme = sample / "README.md"
+    lines = readme.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines):
+        if line.strip().startswith("pip install -r requirements.txt"):
+            block = lines[max(0, number - 5) : number]
+            assert f"cd samples/{sample.name}" in block, f"{readme.relative_to(REPO)}:{number + 1} installs without cd"
