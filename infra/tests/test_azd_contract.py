@@ -109,6 +109,18 @@ def test_a_python_file_hook_would_install_the_whole_framework() -> None:
     assert hook.installs == REPO / "pyproject.toml"
 
 
+@pytest.mark.parametrize("project", PROJECTS)
+def test_the_windows_hooks_run_the_same_scripts_as_the_posix_ones(project: str) -> None:
+    # filterConfigs picks `windows` on Windows (PowerShell, where Python is `python`) and `posix` elsewhere.
+    document = yaml.safe_load(azure_yaml(project).read_text(encoding="utf-8"))
+    configs = [*document["hooks"].values(), *document["services"]["api"]["hooks"].values()]
+    for config in configs:
+        posix, windows = config["posix"], config["windows"]
+        assert (posix["shell"], windows["shell"]) == ("sh", "pwsh")
+        assert posix["run"].startswith("python3 ") and windows["run"] == "python " + posix["run"][len("python3 ") :]
+        assert posix.get("interactive") == windows.get("interactive")
+
+
 # -- the hooks, run from a fresh clone ---------------------------------------------------------------------------
 
 
@@ -156,7 +168,7 @@ def test_preprovision_runs_pulumi_from_a_fresh_clone(
     assert copied == set(OUTPUTS)
 
 
-@pytest.mark.parametrize("project", [".", "samples/a2a"])
+@pytest.mark.parametrize("project", PROJECTS)
 def test_predown_destroys_from_a_fresh_clone(fresh_clone: Path, stand_ins: dict[str, Any], project: str) -> None:
     completed = run_hook(hook_named(azure_yaml(project, fresh_clone), "predown"), AZD_ENV, stand_ins["env"])
     assert completed.returncode == 0, completed.stdout + completed.stderr
@@ -164,7 +176,7 @@ def test_predown_destroys_from_a_fresh_clone(fresh_clone: Path, stand_ins: dict[
     assert ["destroy", "--yes"] in pulumi
 
 
-@pytest.mark.parametrize("project", [".", "samples/advanced-features", "samples/mcp-integration"])
+@pytest.mark.parametrize("project", PROJECTS)
 def test_prepackage_writes_the_package_azd_zips_and_the_remote_build_installs(
     fresh_clone: Path, stand_ins: dict[str, Any], tmp_path: Path, project: str
 ) -> None:
