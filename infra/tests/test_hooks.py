@@ -235,8 +235,10 @@ def test_a_failing_pulumi_up_stops_the_hook(tools: dict[str, Any]) -> None:
     assert not [c for c in calls(tools) if c["tool"] == "azd"]
 
 
-def test_down_destroys_then_purges_the_vault(tools: dict[str, Any]) -> None:
-    result = run_hook("down.py", tools, {**AZD_ENV, "PULUMI_BACKEND_URL": "azblob://s"})
+def test_down_destroys_then_purges_a_vault_without_purge_protection(tools: dict[str, Any]) -> None:
+    result = run_hook(
+        "down.py", tools, {**AZD_ENV, "PULUMI_BACKEND_URL": "azblob://s", "STAND_IN_PURGE_PROTECTION": "false"}
+    )
     assert result.returncode == 0, result.stderr
     recorded = calls(tools)
     pulumi = [c["args"][:2] for c in recorded if c["tool"] == "pulumi"]
@@ -256,11 +258,14 @@ def test_down_destroys_then_purges_the_vault(tools: dict[str, Any]) -> None:
     ]
 
 
-def test_down_keeps_a_purge_protected_vault(tools: dict[str, Any]) -> None:
-    result = run_hook(
-        "down.py", tools, {**AZD_ENV, "PULUMI_BACKEND_URL": "azblob://s", "STAND_IN_PURGE_PROTECTION": "true"}
-    )
+@pytest.mark.parametrize("configured", ["true", None], ids=["on", "default"])
+def test_down_keeps_a_purge_protected_vault(tools: dict[str, Any], configured: str | None) -> None:
+    env = {**AZD_ENV, "PULUMI_BACKEND_URL": "azblob://s"}
+    if configured is not None:
+        env["STAND_IN_PURGE_PROTECTION"] = configured
+    result = run_hook("down.py", tools, env)
     assert result.returncode == 0, result.stderr
+    assert [c["args"][:2] for c in calls(tools) if c["tool"] == "pulumi"][-1] == ["destroy", "--yes"]
     assert not [c for c in calls(tools) if c["tool"] == "az"]
     assert "purge protection" in result.stdout
 

@@ -26,6 +26,7 @@ from pulumi_hook import (
 
 
 def purge_protection_on(pulumi: str, env: dict[str, str], stack: str) -> bool:
+    """Whether the stack's vault has purge protection (then it cannot be purged, only left soft-deleted)."""
     import subprocess
 
     result = subprocess.run(
@@ -44,7 +45,9 @@ def purge_protection_on(pulumi: str, env: dict[str, str], stack: str) -> bool:
         text=True,
         check=False,
     )
-    return result.returncode == 0 and result.stdout.strip().lower() == "true"
+    # Unset means the program's default, which is on; only an explicit false turns it off.
+    explicitly_off = result.returncode == 0 and result.stdout.strip().lower() in ("false", "0", "no")
+    return not explicitly_off
 
 
 def destroy(project: Path) -> int:
