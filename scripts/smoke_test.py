@@ -19,13 +19,13 @@ import urllib.request
 from typing import Any
 
 ARM = "https://management.azure.com"
+# What fetching the host key needs, as the azd environment names it (the deploy workflow exports them).
+HOST_KEY_SETTINGS = ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "SERVICE_API_NAME")
 
 
 def fetch_host_key() -> str:
     """The app's default host key, read with the deployer's identity (no key is stored anywhere)."""
-    missing = [
-        n for n in ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "SERVICE_API_NAME") if not os.environ.get(n)
-    ]
+    missing = [name for name in HOST_KEY_SETTINGS if not os.environ.get(name)]
     if missing:
         raise SystemExit(f"error: pass --key, or set {', '.join(missing)} (azd env get-values) to fetch the host key")
     from azure.identity import DefaultAzureCredential

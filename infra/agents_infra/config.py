@@ -27,7 +27,12 @@ KEYS: dict[str, str] = {
     "agentProvider": "model provider when openaiEnabled is false: openai, anthropic, google or offline",
     "agentModel": "model name for that provider (optional; AGENT_MODEL)",
     "streaming": "the deployed sample streams (sets PYTHON_ENABLE_INIT_INDEXING=1; default false)",
-    "keyVaultPurgeProtection": "Key Vault purge protection (default false, so tear-down can purge)",
+    "keyVaultPurgeProtection": (
+        "Key Vault purge protection (default true; false only for throwaway environments, so tear-down can purge)"
+    ),
+    "httpPerInstanceConcurrency": (
+        "HTTP requests one instance takes at once (default 64), also the runtime's AGENTS_MAX_CONCURRENT_TURNS"
+    ),
     "keyVaultSoftDeleteRetentionDays": "Key Vault soft-delete retention, 7-90 days (default 7)",
     "deployerPrincipalId": "object ID granted Key Vault Secrets Officer (default: the signed-in principal)",
     "deployerPrincipalType": (
@@ -54,6 +59,10 @@ EXTERNAL_PROVIDERS = ("openai", "anthropic", "google", "offline")
 PRINCIPAL_TYPES = ("User", "ServicePrincipal", "Group")
 PYTHON_VERSIONS = ("3.11", "3.12", "3.13")
 INSTANCE_MEMORY_MB = (2048, 4096)
+# Flex Consumption sends an instance at most this many HTTP requests at once; the runtime answers 503 too_busy
+# above AGENTS_MAX_CONCURRENT_TURNS. Both get this one value, so the platform scales out before the runtime
+# refuses. It equals the runtime's default for that setting (a test checks).
+DEFAULT_HTTP_PER_INSTANCE_CONCURRENCY = 64
 
 _QUEUE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]$")
 _COSMOS_ID = re.compile(r"^[^/\\#?]{1,255}$")
@@ -111,6 +120,7 @@ class StackConfig:
     python_version: str
     instance_memory_mb: int
     maximum_instance_count: int
+    http_per_instance_concurrency: int
     cosmos_database: str
     cosmos_container: str
     cosmos_default_ttl: int
@@ -278,7 +288,7 @@ def parse(
         agent_provider=provider,
         agent_model=_str(raw, "agentModel"),
         streaming=_bool(raw, "streaming", False),
-        key_vault_purge_protection=_bool(raw, "keyVaultPurgeProtection", False),
+        key_vault_purge_protection=_bool(raw, "keyVaultPurgeProtection", True),
         key_vault_soft_delete_days=_int(raw, "keyVaultSoftDeleteRetentionDays", 7, 7, 90),
         deployer_principal_id=deployer,
         deployer_principal_type=principal_type,
@@ -286,6 +296,9 @@ def parse(
         python_version=_choice(raw, "pythonVersion", "3.12", PYTHON_VERSIONS),
         instance_memory_mb=int(_choice(raw, "instanceMemoryMb", "2048", tuple(str(m) for m in INSTANCE_MEMORY_MB))),
         maximum_instance_count=_int(raw, "maximumInstanceCount", 100, 40, 1000),
+        http_per_instance_concurrency=_int(
+            raw, "httpPerInstanceConcurrency", DEFAULT_HTTP_PER_INSTANCE_CONCURRENCY, 1, 1000
+        ),
         cosmos_database=database,
         cosmos_container=container,
         cosmos_default_ttl=ttl,

@@ -32,7 +32,7 @@ def issuer(tenant_id: str) -> str:
 
 
 def create(ctx: Context, site: web.WebApp, auth: EasyAuthConfig) -> web.WebAppAuthSettingsV2:
-    validation: dict[str, object] = {"allowed_audiences": list(auth.audiences)}
+    validation: web.AzureActiveDirectoryValidationArgsDict = {"allowed_audiences": list(auth.audiences)}
     if auth.allowed_client_ids:
         validation["default_authorization_policy"] = {"allowed_applications": list(auth.allowed_client_ids)}
     return web.WebAppAuthSettingsV2(
@@ -42,7 +42,7 @@ def create(ctx: Context, site: web.WebApp, auth: EasyAuthConfig) -> web.WebAppAu
         platform={"enabled": True, "runtime_version": "~1"},
         global_validation={
             "require_authentication": True,
-            "unauthenticated_client_action": "Return401",
+            "unauthenticated_client_action": web.UnauthenticatedClientActionV2.RETURN401,
             "excluded_paths": list(PUBLIC_PATHS),
         },
         identity_providers={

@@ -9,11 +9,11 @@ The deployment package goes to a blob container through the managed identity, an
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 from pulumi_azure_native import web
 
+from .config import DEFAULT_HTTP_PER_INSTANCE_CONCURRENCY
 from .context import Context
 
 # Settings the Functions platform reads (not the runtime package): identity-based host storage, and the
@@ -67,7 +67,7 @@ class FunctionApp:
     uri: pulumi.Output[str]
 
 
-def app_settings(ctx: Context, inputs: AppInputs) -> list[dict[str, pulumi.Input[str]]]:
+def app_settings(ctx: Context, inputs: AppInputs) -> list[web.NameValuePairArgsDict]:
     """Every app setting of the Function App, in a stable order."""
     cfg = ctx.config
     values: list[tuple[str, pulumi.Input[str]]] = [
@@ -97,6 +97,9 @@ def app_settings(ctx: Context, inputs: AppInputs) -> list[dict[str, pulumi.Input
         values.append(("AGENT_MODEL", cfg.agent_model))
     if cfg.streaming:
         values.append(("PYTHON_ENABLE_INIT_INDEXING", "1"))
+    if cfg.http_per_instance_concurrency != DEFAULT_HTTP_PER_INSTANCE_CONCURRENCY:
+        # The runtime's default limit equals the platform's default here; a changed one is set on both sides.
+        values.append(("AGENTS_MAX_CONCURRENT_TURNS", str(cfg.http_per_instance_concurrency)))
     if cfg.easy_auth is not None:
         # The platform's credential for the registration, and the runtime's own check of every caller.
         values.append(("OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID", inputs.identity_client_id))
@@ -120,23 +123,26 @@ def create(ctx: Context, inputs: AppInputs, *, depends_on: list[pulumi.Resource]
         tags=ctx.tags,
     )
     deployment_url = pulumi.Output.concat(inputs.blob_endpoint, inputs.deployment_container)
-    function_app_config: dict[str, Any] = {
+    function_app_config: web.FunctionAppConfigArgsDict = {
         "deployment": {
             "storage": {
-                "type": "blobContainer",
+                "type": web.FunctionsDeploymentStorageType.BLOB_CONTAINER,
                 "value": deployment_url,
                 "authentication": {
-                    "type": "UserAssignedIdentity",
+                    "type": web.AuthenticationType.USER_ASSIGNED_IDENTITY,
                     "user_assigned_identity_resource_id": inputs.identity_id,
                 },
             }
         },
-        "runtime": {"name": "python", "version": ctx.config.python_version},
+        "runtime": {"name": web.RuntimeName.PYTHON, "version": ctx.config.python_version},
         "scale_and_concurrency": {
             "instance_memory_mb": ctx.config.instance_memory_mb,
             "maximum_instance_count": ctx.config.maximum_instance_count,
+            "triggers": {"http": {"per_instance_concurrency": ctx.config.http_per_instance_concurrency}},
         },
     }
+    # A plain dict, not SiteConfigArgs: the Args class adds netFrameworkVersion, which Flex rejects.
+    site_config: web.SiteConfigArgsDict = {"app_settings": app_settings(ctx, inputs), "min_tls_version": "1.2"}
     site = web.WebApp(
         "function-app",
         name=ctx.names.function_app,
@@ -145,9 +151,12 @@ def create(ctx: Context, inputs: AppInputs, *, depends_on: list[pulumi.Resource]
         kind="functionapp,linux",
         server_farm_id=plan.id,
         https_only=True,
-        identity={"type": "UserAssigned", "user_assigned_identities": [inputs.identity_id]},
+        identity={
+            "type": web.ManagedServiceIdentityType.USER_ASSIGNED,
+            "user_assigned_identities": [inputs.identity_id],
+        },
         function_app_config=function_app_config,
-        site_config={"app_settings": app_settings(ctx, inputs)},
+        site_config=site_config,
         tags={**ctx.tags, "azd-service-name": SERVICE_NAME},
         # The roles must exist before the host first starts, or it fails to reach its storage.
         opts=pulumi.ResourceOptions(depends_on=depends_on or []),

@@ -1,13 +1,12 @@
 """Key Vault with RBAC authorization: the only place a provider API key may live.
 
 No access policies: who may read or write secrets is decided by role assignments alone (the app reads, the
-deployer writes). Soft delete is always on; purge protection is a config choice because with it on a
-tear-down cannot purge the vault and its name stays taken for the retention period.
+deployer writes). Soft delete is always on, and so is purge protection unless the stack turns it off
+(`keyVaultPurgeProtection false`, for throwaway environments): with it on, nobody can destroy the secrets for
+good before the retention period ends, but a torn-down vault's name also stays taken for that period.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from pulumi_azure_native import keyvault
 
@@ -15,9 +14,9 @@ from .context import Context
 
 
 def create(ctx: Context) -> keyvault.Vault:
-    properties: dict[str, Any] = {
+    properties: keyvault.VaultPropertiesArgsDict = {
         "tenant_id": ctx.config.tenant_id,
-        "sku": {"family": "A", "name": "standard"},
+        "sku": {"family": keyvault.SkuFamily.A, "name": keyvault.SkuName.STANDARD},
         "enable_rbac_authorization": True,
         "enable_soft_delete": True,
         "soft_delete_retention_in_days": ctx.config.key_vault_soft_delete_days,

@@ -28,6 +28,8 @@ def create(ctx: Context) -> Monitoring:
         location=ctx.location,
         sku={"name": "PerGB2018"},
         retention_in_days=30,
+        # Entra ID only: no workspace shared keys (App Insights ingests with Entra too, disable_local_auth below).
+        features={"disable_local_auth": True},
         tags=ctx.tags,
     )
     component = applicationinsights.Component(

@@ -39,7 +39,7 @@ def create(ctx: Context) -> Storage:
         allow_cross_tenant_replication=False,
         dns_endpoint_type="Standard",
         public_network_access="Enabled",
-        network_rule_set={"default_action": "Allow", "bypass": "AzureServices"},
+        network_rule_set={"default_action": storage.DefaultAction.ALLOW, "bypass": "AzureServices"},
         tags=ctx.tags,
     )
     # Control-plane creates: they work with shared keys off (a data-plane blob or queue write would not).
@@ -48,7 +48,7 @@ def create(ctx: Context) -> Storage:
         account_name=account.name,
         resource_group_name=ctx.resource_group_name,
         container_name=ctx.names.deployment_container,
-        public_access="None",
+        public_access=storage.PublicAccess.NONE,
     )
     queue = storage.Queue(
         "work-queue",

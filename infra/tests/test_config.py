@@ -20,7 +20,7 @@ def test_defaults() -> None:
     assert config.agent_provider == "azure_openai"
     assert (config.streaming, config.key_vault_purge_protection, config.key_vault_soft_delete_days) == (
         False,
-        False,
+        True,
         7,
     )
     assert (config.cosmos_database, config.cosmos_container, config.cosmos_default_ttl) == (

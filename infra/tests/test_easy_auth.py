@@ -14,8 +14,13 @@ CALLER = "0c1e0000-aaaa-4bbb-8ccc-000000000002"
 
 @pytest.fixture(scope="module")
 def secured() -> Deployment:
-    return run_stack({"easyAuthClientId": CLIENT, "easyAuthAllowedClientIds": CALLER,
-                      "easyAuthAudiences": "api://agents.example.com"})
+    return run_stack(
+        {
+            "easyAuthClientId": CLIENT,
+            "easyAuthAllowedClientIds": CALLER,
+            "easyAuthAudiences": "api://agents.example.com",
+        }
+    )
 
 
 def test_off_by_default(default_stack: Deployment) -> None:
@@ -28,8 +33,11 @@ def test_easy_auth_requires_entra_tokens_for_all_but_the_public_routes(secured: 
     site = secured.one("WebApp")
     assert auth["name"] == site.state["name"]
     assert auth["platform"] == {"enabled": True, "runtimeVersion": "~1"}
-    assert auth["globalValidation"] == {"requireAuthentication": True, "unauthenticatedClientAction": "Return401",
-                                        "excludedPaths": list(PUBLIC_PATHS)}
+    assert auth["globalValidation"] == {
+        "requireAuthentication": True,
+        "unauthenticatedClientAction": "Return401",
+        "excludedPaths": list(PUBLIC_PATHS),
+    }
     aad = auth["identityProviders"]["azureActiveDirectory"]
     assert aad["enabled"] is True
     assert aad["registration"]["clientId"] == CLIENT

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import Deployment
+from tests.harness import Deployment, run_stack
 
 # (resource type, input path, expected value). Each row is a separate test, so the test report lists every
 # setting the stack is held to.
@@ -134,13 +134,34 @@ def test_exactly_these_resources(default_stack: Deployment) -> None:
     )
 
 
-def test_key_vault_has_no_access_policies_and_no_purge_protection_by_default(
-    default_stack: Deployment,
-) -> None:
+def test_key_vault_has_no_access_policies_and_purge_protection_by_default(default_stack: Deployment) -> None:
     properties = default_stack.one("Vault").inputs["properties"]
     assert "accessPolicies" not in properties
+    assert properties["enablePurgeProtection"] is True
+
+
+def test_purge_protection_is_off_only_when_asked() -> None:
+    properties = run_stack({"keyVaultPurgeProtection": "false"}).one("Vault").inputs["properties"]
     # The API rejects enablePurgeProtection=false: off means absent.
     assert "enablePurgeProtection" not in properties
+
+
+def test_log_analytics_takes_entra_id_only(default_stack: Deployment) -> None:
+    assert default_stack.one("Workspace").inputs["features"] == {"disableLocalAuth": True}
+
+
+def test_http_concurrency_per_instance_matches_the_runtime_limit(default_stack: Deployment) -> None:
+    from azurefunctions.agents import settings
+
+    scale = default_stack.one("WebApp").inputs["functionAppConfig"]["scaleAndConcurrency"]
+    per_instance = scale["triggers"]["http"]["perInstanceConcurrency"]
+    # The platform sends an instance no more requests than the runtime's default limit takes.
+    assert int(per_instance) == int(settings.MAX_CONCURRENT_TURNS.default or 0)
+    assert settings.MAX_CONCURRENT_TURNS.name not in default_stack.app_settings
+    stack = run_stack({"httpPerInstanceConcurrency": "16"})
+    triggers = stack.one("WebApp").inputs["functionAppConfig"]["scaleAndConcurrency"]["triggers"]
+    assert triggers == {"http": {"perInstanceConcurrency": 16.0}}
+    assert stack.app_settings[settings.MAX_CONCURRENT_TURNS.name] == "16"
 
 
 def test_every_resource_is_in_the_environment_group_and_region(default_stack: Deployment) -> None:
@@ -164,10 +185,11 @@ def test_tags_env_name_everywhere_service_name_only_on_the_site(default_stack: D
             assert "azd-service-name" not in tags, resource.name
 
 
-def test_site_config_holds_app_settings_only(default_stack: Deployment) -> None:
+def test_site_config_holds_app_settings_and_minimum_tls_only(default_stack: Deployment) -> None:
     # SiteConfigArgs would inject netFrameworkVersion, http20Enabled and localMySqlEnabled: Flex refuses them.
     site_config = default_stack.one("WebApp").inputs["siteConfig"]
-    assert set(site_config) == {"appSettings"}
+    assert set(site_config) == {"appSettings", "minTlsVersion"}
+    assert site_config["minTlsVersion"] == "1.2"
 
 
 def test_site_runs_as_the_identity_and_deploys_through_it(default_stack: Deployment) -> None:

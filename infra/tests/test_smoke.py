@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -19,8 +20,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.mark.skipif(not RUNTIME_PYTHON.exists(), reason=f"no runtime environment at {RUNTIME_PYTHON}")
 def test_smoke_test_passes_against_the_sample_and_fails_against_nothing(tmp_path: Path) -> None:
+    if not RUNTIME_PYTHON.exists():
+        # scripts/test.sh creates it before it runs the infrastructure checks; only a bare infra run lacks it.
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"no runtime environment at {RUNTIME_PYTHON} (run scripts/test.sh)")
+        pytest.skip(f"no runtime environment at {RUNTIME_PYTHON}")
     port = free_port()
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "AGENTS_SESSION_DB": str(tmp_path / "s.sqlite3")}
     server = subprocess.Popen(

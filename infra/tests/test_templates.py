@@ -1,10 +1,11 @@
 """Template files: azure.yaml of the root and of every sample, host.json and local.settings.json.template,
-validated offline against the published schemas (azd's remote `$ref`s served from the vendored copies)."""
+validated offline against the published schemas, vendored in infra/tests/schemas/ (see its README for sources
+and licences); azd's remote `$ref`s are served from there too. A missing schema fails the run: nothing here skips."""
 
 from __future__ import annotations
 
 import json
-import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +17,26 @@ from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import DRAFT7
 
 REPO = Path(__file__).resolve().parents[2]
-SCHEMAS = Path(os.environ.get("AGENTS_SHARED_SCHEMAS", REPO.parent / "shared" / "schemas"))
+SCHEMAS = Path(__file__).resolve().parent / "schemas"
 EXTENSIONS_URL = "https://raw.githubusercontent.com/Azure/azure-dev/main/cli/azd/extensions/"
 SAMPLES = sorted(p.parent for p in REPO.glob("samples/*/function_app.py"))
 
-pytestmark = pytest.mark.skipif(
-    not (SCHEMAS / "azure.yaml.json").is_file(), reason=f"schemas not found at {SCHEMAS} (set AGENTS_SHARED_SCHEMAS)"
-)
+REQUIRED_SCHEMAS = ("azure.yaml.json", "host.json", "local.settings.json", "README.md")
+
+
+def test_the_schemas_are_in_the_repository() -> None:
+    missing = [name for name in REQUIRED_SCHEMAS if not (SCHEMAS / name).is_file()]
+    assert missing == [], f"missing from {SCHEMAS.relative_to(REPO)}: {missing}"
+    assert SCHEMAS.is_relative_to(REPO)
 
 
 def _offline(uri: str) -> Resource[Any]:
     if uri.startswith(EXTENSIONS_URL):
         path = SCHEMAS / "azd-extensions" / uri[len(EXTENSIONS_URL) :]
+        if not path.is_file():
+            raise FileNotFoundError(f"{uri} is not vendored at {path}")
         return Resource.from_contents(json.loads(path.read_text()), default_specification=DRAFT7)
-    raise NoSuchResource(ref=uri)  # never fetch anything
+    raise NoSuchResource(ref=uri)  # type: ignore[call-arg]  # never fetch anything
 
 
 def errors(validator_cls: Any, schema_file: str, document: Any, **kwargs: Any) -> list[str]:
@@ -39,7 +46,7 @@ def errors(validator_cls: Any, schema_file: str, document: Any, **kwargs: Any) -
 
 
 def azure_yaml_errors(document: Any) -> list[str]:
-    return errors(jsonschema.Draft201909Validator, "azure.yaml.json", document, registry=Registry(retrieve=_offline))
+    return errors(jsonschema.Draft201909Validator, "azure.yaml.json", document, registry=Registry(retrieve=_offline))  # type: ignore[call-arg]
 
 
 AZURE_YAMLS = [REPO / "azure.yaml", *(s / "azure.yaml" for s in SAMPLES)]
@@ -60,19 +67,27 @@ def test_the_validator_rejects_a_bad_azure_yaml() -> None:
     assert len(azure_yaml_errors(bad)) >= 2
 
 
+def test_every_azure_yaml_is_the_generated_one() -> None:
+    # One source for the azd files: scripts/azd/sample_files.py (`--force` rewrites them all).
+    sys.path.insert(0, str(REPO / "scripts" / "azd"))
+    try:
+        import sample_files
+    finally:
+        sys.path.pop(0)
+    assert (REPO / "azure.yaml").read_text(encoding="utf-8") == sample_files.root_azure_yaml()
+    for sample in SAMPLES:
+        assert (sample / "azure.yaml").read_text(encoding="utf-8") == sample_files.sample_azure_yaml(sample.name)
+        assert (sample / ".funcignore").read_text(encoding="utf-8") == sample_files.FUNCIGNORE
+
+
 @pytest.mark.parametrize("path", AZURE_YAMLS, ids=lambda p: str(p.relative_to(REPO)))
-def test_azure_yaml_paths_exist(path: Path) -> None:
+def test_azure_yaml_points_at_the_app_and_the_infrastructure(path: Path) -> None:
     document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    base = path.parent
-    project = (base / document["services"]["api"]["project"]).resolve()
+    project = (path.parent / document["services"]["api"]["project"]).resolve()
     assert (project / "function_app.py").is_file()
-    assert (
-        project / document["services"]["api"]["hooks"]["prepackage"]["run"]
-    ).resolve() == REPO / "scripts/package.py"
-    for hook in ("preprovision", "predown"):
-        assert (base / document["hooks"][hook]["run"]).resolve().is_file()
-    steps = [step["azd"] for step in document["workflows"]["up"]["steps"]]
-    assert steps == ["hooks run preprovision", "package --all", "deploy --all"]
+    infra = (path.parent / document["infra"]["path"]).resolve()
+    assert infra == REPO / "infra"
+    assert (infra / f"{document['infra']['module']}.bicep").is_file()
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.name)

@@ -61,7 +61,11 @@ def test_sizing_and_python_version() -> None:
     stack = run_stack({"pythonVersion": "3.13", "instanceMemoryMb": "4096", "maximumInstanceCount": "40"})
     config = stack.one("WebApp").inputs["functionAppConfig"]
     assert config["runtime"] == {"name": "python", "version": "3.13"}
-    assert config["scaleAndConcurrency"] == {"instanceMemoryMB": 4096, "maximumInstanceCount": 40}
+    assert config["scaleAndConcurrency"] == {
+        "instanceMemoryMB": 4096,
+        "maximumInstanceCount": 40,
+        "triggers": {"http": {"perInstanceConcurrency": 64}},
+    }
 
 
 def test_cosmos_names_and_ttl_are_configurable() -> None:
@@ -107,7 +111,7 @@ def test_env_name_falls_back_to_the_stack_name() -> None:
 def test_bad_config_stops_with_a_clear_error(config: dict[str, str], env: dict[str, str] | None, message: str) -> None:
     import pulumi
 
-    base = {} if "no Azure region" in message else None
+    base: dict[str, str] | None = {} if "no Azure region" in message else None
     with pytest.raises(pulumi.RunError) as raised:
         if base is None:
             run_stack(config, env)

@@ -1,6 +1,7 @@
 """azd `predown` hook: `pulumi destroy` of the environment's stack, then purge the soft-deleted Key Vault.
 
-Run it with `azd hooks run predown` (`azd down` itself needs Bicep, which this template does not use).
+azure.yaml runs it as `python3 <repo>/scripts/azd/down.py --project-dir .` from azd's project folder, before
+`azd down` clears the (empty) Bicep deployment.
 Purging frees the vault name at once, so `azd up` can re-create the environment; it is skipped when the stack
 has purge protection on (the vault then stays recoverable for its retention period).
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from pathlib import Path
 
 from pulumi_hook import (
     INFRA_DIR,
@@ -24,6 +26,7 @@ from pulumi_hook import (
 
 
 def purge_protection_on(pulumi: str, env: dict[str, str], stack: str) -> bool:
+    """Whether the stack's vault has purge protection (then it cannot be purged, only left soft-deleted)."""
     import subprocess
 
     result = subprocess.run(
@@ -42,14 +45,16 @@ def purge_protection_on(pulumi: str, env: dict[str, str], stack: str) -> bool:
         text=True,
         check=False,
     )
-    return result.returncode == 0 and result.stdout.strip().lower() == "true"
+    # Unset means the program's default, which is on; only an explicit false turns it off.
+    explicitly_off = result.returncode == 0 and result.stdout.strip().lower() in ("false", "0", "no")
+    return not explicitly_off
 
 
-def destroy() -> int:
+def destroy(project: Path) -> int:
     env_in = environ()
     values = require_environment(env_in)
     pulumi = find_pulumi(env_in)
-    env = pulumi_environment(env_in, values)
+    env = pulumi_environment(env_in, values, project)
     stack = values["AZURE_ENV_NAME"]
     cwd = str(INFRA_DIR)
 
@@ -84,4 +89,4 @@ def destroy() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(destroy))
+    sys.exit(main(destroy, "azd predown hook: pulumi destroy, then purge the soft-deleted Key Vault"))

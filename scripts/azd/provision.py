@@ -1,6 +1,7 @@
 """azd `preprovision` hook: `pulumi up` in infra/, then the stack outputs into the azd environment.
 
-Also runnable by hand: `azd hooks run preprovision` provisions without deploying.
+azure.yaml runs it as `python3 <repo>/scripts/azd/provision.py --project-dir .` from azd's project folder. By
+hand: `azd provision` (or `azd hooks run preprovision`) provisions without deploying.
 """
 
 from __future__ import annotations
@@ -43,9 +44,9 @@ def sample_streams(project_dir: Path) -> bool:
     return False
 
 
-def service_project(cwd: Path) -> Path:
-    """The `project:` folder of the `api` service in the azure.yaml azd runs (the hook's working directory)."""
-    azure_yaml = cwd / "azure.yaml"
+def service_project(project: Path) -> Path:
+    """The `project:` folder of the `api` service in the project's azure.yaml."""
+    azure_yaml = project / "azure.yaml"
     if azure_yaml.is_file():
         in_api = False
         for line in azure_yaml.read_text(encoding="utf-8").splitlines():
@@ -53,18 +54,18 @@ def service_project(cwd: Path) -> Path:
             if stripped.startswith("api:"):
                 in_api = True
             elif in_api and stripped.startswith("project:"):
-                return (cwd / stripped.split(":", 1)[1].strip().strip("'\"")).resolve()
-    return cwd
+                return (project / stripped.split(":", 1)[1].split(" #", 1)[0].strip().strip("'\"")).resolve()
+    return project
 
 
-def provision() -> int:
+def provision(project: Path) -> int:
     env_in = environ()
     values = require_environment(env_in)
     pulumi = find_pulumi(env_in)
     azd = shutil.which("azd", path=env_in.get("PATH"))
     if azd is None:
         raise HookError("the `azd` command was not found: https://aka.ms/azd-install")
-    env = pulumi_environment(env_in, values)
+    env = pulumi_environment(env_in, values, project)
     stack = values["AZURE_ENV_NAME"]
     cwd = str(INFRA_DIR)
 
@@ -72,7 +73,7 @@ def provision() -> int:
     select_stack(pulumi, env, stack)
     streaming = env_in.get("AGENTS_STREAMING", "").strip().lower()
     if streaming not in ("true", "false"):
-        streaming = "true" if sample_streams(service_project(Path.cwd())) else "false"
+        streaming = "true" if sample_streams(service_project(project)) else "false"
     config = {
         "azure-native:location": values["AZURE_LOCATION"],
         "azurefunctions-agents:envName": stack,
@@ -96,4 +97,4 @@ def provision() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(provision))
+    sys.exit(main(provision, "azd preprovision hook: pulumi up, then the stack outputs into the azd environment"))

@@ -1,18 +1,21 @@
 """What the azd hooks share: check the azd environment, pick the Pulumi state backend, run Pulumi with azd's login.
 
 azd has no Pulumi provider, so `azd up` runs the Pulumi program through the `preprovision` hook and copies the
-stack outputs into the azd environment; `predown` destroys the stack. Standard library only: azd runs Python
-hooks in a fresh virtual environment.
+stack outputs into the azd environment; `predown` destroys the stack. Standard library only: azure.yaml runs the
+hooks as inline shell commands (`python3 <repo>/scripts/azd/provision.py --project-dir .`), so azd installs
+nothing for them, and they never depend on their working directory: azd's project folder (where azure.yaml and
+`.azure/` live) is passed in `--project-dir`.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -44,10 +47,23 @@ def require_environment(environ: Mapping[str, str]) -> dict[str, str]:
     return {name: environ[name].strip() for name in REQUIRED}
 
 
-def state_backend(environ: Mapping[str, str], env_name: str) -> str | None:
+def project_dir(argv: Sequence[str] | None, description: str) -> Path:
+    """azd's project folder, from `--project-dir` (azure.yaml passes `.`: azd runs inline hooks in that folder)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--project-dir", type=Path, required=True, help="the folder holding azure.yaml (azd's project folder)"
+    )
+    folder: Path = parser.parse_args(argv).project_dir.resolve()
+    if not (folder / "azure.yaml").is_file():
+        raise HookError(f"{folder} has no azure.yaml: --project-dir must name azd's project folder")
+    return folder
+
+
+def state_backend(environ: Mapping[str, str], env_name: str, project: Path) -> str | None:
     """The Pulumi backend URL to use; None means Pulumi Cloud (PULUMI_ACCESS_TOKEN).
 
-    Locally, without a backend, state goes to `.azure/<env>/pulumi` beside the azd environment (git-ignored).
+    Locally, without a backend, state goes to `<project>/.azure/<env>/pulumi`, beside the azd environment
+    (git-ignored), so two samples' environments of the same name never share a stack.
     In CI that would be lost with the runner, and the next run would try to re-create what exists, so CI must
     name a shared backend.
     """
@@ -68,15 +84,15 @@ def state_backend(environ: Mapping[str, str], env_name: str) -> str | None:
             "`python scripts/bootstrap_state.py` once and set the PULUMI_BACKEND_URL repository variable it "
             "prints (azd pipeline config copies it from azure.yaml), or set a PULUMI_ACCESS_TOKEN secret."
         )
-    state_dir = REPO_ROOT / ".azure" / env_name / "pulumi"
+    state_dir = project / ".azure" / env_name / "pulumi"
     state_dir.mkdir(parents=True, exist_ok=True)
     return state_dir.as_uri()
 
 
-def pulumi_environment(environ: Mapping[str, str], values: Mapping[str, str]) -> dict[str, str]:
+def pulumi_environment(environ: Mapping[str, str], values: Mapping[str, str], project: Path) -> dict[str, str]:
     """The environment Pulumi runs with: azd's login (no second sign-in), the backend, no prompts."""
     env = dict(environ)
-    backend = state_backend(environ, values["AZURE_ENV_NAME"])
+    backend = state_backend(environ, values["AZURE_ENV_NAME"], project)
     if backend is not None:
         env["PULUMI_BACKEND_URL"] = backend
         # Self-managed backends encrypt stack secrets with a passphrase. The stack holds none, so an empty one
@@ -131,10 +147,10 @@ def stack_outputs(pulumi: str, env: Mapping[str, str], stack: str) -> dict[str, 
     return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in parsed.items()}
 
 
-def main(action: object) -> int:
-    """Run a hook body, turning a HookError into its message and exit code 1."""
+def main(action: Callable[[Path], int], description: str, argv: Sequence[str] | None = None) -> int:
+    """Run a hook body for the project folder given on the command line; a HookError becomes its message and 1."""
     try:
-        action_result = action() if callable(action) else None
+        action_result = action(project_dir(argv, description))
     except HookError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
