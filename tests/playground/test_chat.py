@@ -1,0 +1,71 @@
+"""Chatting from the playground with the streaming travel-guide sample: the streamed answer, the tool call card
+with its arguments and result, usage and timing, errors with their code, sessions, and a reload mid-stream."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.playground.conftest import IMAGES
+from tests.servers.localhost import LocalHostProcess, app_env
+from tests.servers.openai_server import OpenAIServer
+from tests.servers.scripted import Reply, ScriptedToolCall
+
+SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "advanced-features"
+
+
+@pytest.fixture(scope="module")
+def host(model: OpenAIServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHostProcess]:
+    with LocalHostProcess(SAMPLE, env=app_env(tmp_path_factory.mktemp("guide"), model)) as host:
+        yield host
+
+
+def send(page: Any, text: str) -> None:
+    page.get_by_label("Message", exact=True).fill(text)
+    page.keyboard.press("Enter")
+
+
+def test_page_is_served_with_the_api_base_and_a_strict_policy(host: LocalHostProcess) -> None:
+    reply = httpx.get(f"{host.url}/playground", timeout=10)
+    assert reply.status_code == 200
+    assert reply.headers["content-type"].startswith("text/html")
+    assert '<meta name="agents-api-base" content="/api">' in reply.text
+    policy = reply.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "connect-src 'self'" in policy and "unsafe-inline" not in policy
+    assert "Playground: " in host.output
+
+
+def test_streamed_answer_and_tool_card(host: LocalHostProcess, script: OpenAIServer, page: Any) -> None:
+    script.script.add(
+        Reply(tool_calls=[ScriptedToolCall("convert_temperature", {"value": 21, "to_unit": "fahrenheit"})],
+              input_tokens=40, output_tokens=9),
+        Reply(text="21 °C is 69.8 °F: a light jacket is enough for the evening.", chunk_delay=0.03,
+              input_tokens=60, output_tokens=15))
+    page.goto(f"{host.url}/playground")
+    assert page.get_by_label("Agent").input_value() == "TravelGuide"
+    page.get_by_text("Tools: local_time, convert_temperature").wait_for()
+    send(page, "Is 21 degrees warm in Fahrenheit?")
+    card = page.locator(".tool-card[data-tool=convert_temperature]")
+    card.wait_for()
+    assert '"to_unit": "fahrenheit"' in card.locator(".tool-arguments").inner_text()
+    page.wait_for_function("document.querySelector('.tool-card .tool-state').textContent === 'done'")
+    assert card.locator(".tool-result").inner_text() == "21 °C = 69.8 °F"
+    answer = page.locator(".bubble.agent[data-agent=TravelGuide] .text")
+    answer.filter(has_text="a light jacket is enough for the evening.").wait_for()
+    meta = page.locator(".turn .meta").last
+    meta.filter(has_text="Tokens: 100 in, 24 out").wait_for()
+    assert "first event" in meta.inner_text() and "total" in meta.inner_text()
+    session = page.get_by_label("Session id").input_value()
+    assert len(session) >= 8
+    # The same session continues: the model sees the first turn in the second turn's request.
+    script.script.add(Reply(text="You are welcome."))
+    send(page, "Thanks!")
+    page.locator(".bubble.agent .text", has_text="You are welcome.").wait_for()
+    assert page.get_by_label("Session id").input_value() == session
+    assert any("Is 21 degrees warm" in str(m.get("content")) for m in script.script.requests[-1]["messages"])
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(IMAGES / "playground-chat.png"))
