@@ -69,3 +69,60 @@ def test_streamed_answer_and_tool_card(host: LocalHostProcess, script: OpenAISer
     assert any("Is 21 degrees warm" in str(m.get("content")) for m in script.script.requests[-1]["messages"])
     IMAGES.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(IMAGES / "playground-chat.png"))
+
+
+def test_reload_mid_stream_resumes_the_answer(host: LocalHostProcess, script: OpenAIServer, page: Any) -> None:
+    words = " ".join(f"word{i}" for i in range(40))
+    script.script.add(Reply(text=words, chunk_size=6, chunk_delay=0.12))
+    page.goto(f"{host.url}/playground")
+    page.get_by_label("Agent").wait_for()
+    page.get_by_text("Tools: local_time").wait_for()
+    send(page, "Count slowly")
+    answer = page.locator(".bubble.agent .text")
+    answer.filter(has_text="word3").wait_for()
+    assert "word39" not in answer.inner_text()  # still streaming when the page goes away
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.reload()
+    page.locator(".turn .meta", has_text="resumed after reload").wait_for()
+    page.locator(".bubble.agent .text", has_text="word39").wait_for()
+    # Every piece once: what was shown before the reload, then the rest from ?after=<last event id>.
+    assert page.locator(".bubble.agent .text").inner_text() == words
+    assert page.locator(".turn .agent-turn").get_attribute("aria-busy") == "false"
+    session = page.get_by_label("Session id").input_value()
+    assert any(f"/api/sessions/{session}/stream?user_id=playground&after=" in url for url in requested), requested
+
+
+def test_error_shows_its_code_and_message(host: LocalHostProcess, script: OpenAIServer, page: Any) -> None:
+    script.script.add(*[Reply(status=400) for _ in range(3)])
+    page.goto(f"{host.url}/playground")
+    page.get_by_text("Tools: local_time").wait_for()
+    send(page, "Fail please")
+    card = page.get_by_role("alert")
+    card.wait_for()
+    assert card.locator("code").inner_text() == "provider_error"
+    assert "Error provider_error:" in card.inner_text()
+
+
+def test_json_mode_and_opening_a_session(host: LocalHostProcess, script: OpenAIServer, page: Any) -> None:
+    script.script.add(Reply(tool_calls=[ScriptedToolCall("local_time", {"timezone": "Asia/Tokyo"})]),
+                      Reply(text="It is evening in Tokyo."))
+    page.goto(f"{host.url}/playground")
+    page.get_by_text("Tools: local_time").wait_for()
+    page.get_by_label("One JSON response").check()
+    send(page, "Time in Tokyo?")
+    page.locator(".bubble.agent .text", has_text="It is evening in Tokyo.").wait_for()
+    assert page.locator(".tool-card[data-tool=local_time] .tool-result").inner_text().startswith("Asia/Tokyo: ")
+    session = page.get_by_label("Session id").input_value()
+    # A new session clears the transcript; opening the old one by id shows its history from the store.
+    page.get_by_role("button", name="New session").click()
+    assert page.locator(".turn").count() == 0
+    assert page.get_by_label("Session id").input_value() == ""
+    page.get_by_label("Session id").fill(session)
+    page.get_by_role("button", name="Open session").click()
+    page.locator(".bubble.agent .text", has_text="It is evening in Tokyo.").wait_for()
+    assert page.locator(".bubble.user .text").inner_text() == "Time in Tokyo?"
+    assert page.locator(".tool-card[data-tool=local_time]").count() == 1
+    page.get_by_label("Session id").fill("no-such-session")
+    page.get_by_role("button", name="Open session").click()
+    page.locator("#app-status", has_text="session_not_found").wait_for()

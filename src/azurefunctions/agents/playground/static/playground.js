@@ -26,10 +26,13 @@
     turns: Array.isArray(saved.turns) ? saved.turns : [],
   };
   let saveTimer = null;
+  // At most one write per 150 ms while a stream runs (a timer that is not pushed back by every event).
   function save(now) {
-    clearTimeout(saveTimer);
-    const write = () => { try { sessionStorage.setItem(STORE_KEY, JSON.stringify(state, (k, v) => (k === "view" ? undefined : v))); } catch { /* full */ } };
-    if (now) write(); else saveTimer = setTimeout(write, 150);
+    const write = () => {
+      clearTimeout(saveTimer); saveTimer = null;
+      try { sessionStorage.setItem(STORE_KEY, JSON.stringify(state, (k, v) => (k === "view" ? undefined : v))); } catch { /* full */ }
+    };
+    if (now) write(); else if (!saveTimer) saveTimer = setTimeout(write, 150);
   }
 
   function headers(extra) {
@@ -103,8 +106,8 @@
     const tools = (info.tools || []).map((t) => t.name);
     if (tools.length) parts.push(el("p", { text: "Tools: " + tools.join(", ") }));
     if (info.mcp_servers && info.mcp_servers.length) parts.push(el("p", { text: "MCP servers: " + info.mcp_servers.join(", ") }));
-    const handoffs = info.handoffs && (info.handoffs.targets || []).map((t) => t.agent_name || t.name || t).filter(Boolean);
-    if (handoffs && handoffs.length) parts.push(el("p", { text: "Hands off to: " + handoffs.join(", ") }));
+    const handoffs = ((info.handoffs || {}).targets || []).map((t) => t.agent).filter(Boolean);
+    if (handoffs.length) parts.push(el("p", { text: `Hands off to: ${handoffs.join(", ")} (${info.handoffs.mode})` }));
     parts.push(el("p", { text: info.streaming ? "Streams by default" : "Answers in JSON by default" }));
     els.info.replaceChildren(...parts);
   }
@@ -185,7 +188,7 @@
         if (!view.segment && response.response && !view.answer.querySelector(".bubble.agent")) {
           applyEvent(view, { type: "text_delta", agent: response.agent, text: response.response });
         }
-        for (const agent of response.handoff_path || []) ensurePath(view, agent);
+        if ((response.handoff_path || []).length > view.path.length) view.path = response.handoff_path.slice();
         if (response.session_id) { state.sessionId = response.session_id; els.session.value = response.session_id; }
         finish(view, "done");
         break;
@@ -484,6 +487,7 @@
 
   async function start() {
     bind();
+    addEventListener("pagehide", () => save(true));
     renderAll();
     await loadAgents();
     // A turn that was running when the page was left: follow it again.
