@@ -198,6 +198,10 @@
         if (event.session_id && !state.sessionId) { state.sessionId = event.session_id; els.session.value = event.session_id; }
         finish(view, "error");
         break;
+      case "cancelled":
+        view.answer.append(el("p", { class: "meta", text: "The turn was cancelled." }));
+        finish(view, "cancelled");
+        break;
       default:
         break;
     }
@@ -318,7 +322,8 @@
       return;
     }
     const type = response.headers.get("content-type") || "";
-    if (response.status === 202) { await followBackground(view, await response.json()); return; }
+    // A background turn is followed on its own: the composer is free for the next message meanwhile.
+    if (response.status === 202) { followBackground(view, await response.json()); return; }
     if (!response.ok) { const error = await errorOf(response); record(view, Object.assign({ type: "error" }, error)); return; }
     if (type.includes("text/event-stream")) { await streamInto(view, response); return; }
     for (const event of eventsOf(await response.json())) record(view, event);
@@ -395,7 +400,7 @@
         shown.cancel.hidden = true;
         if (data.response) for (const event of eventsOf(data.response)) record(view, event);
         else if (data.error) record(view, { type: "error", code: data.error.code, message: data.error.message });
-        else record(view, { type: "error", code: data.status, message: `The turn was ${data.status}.` });
+        else record(view, { type: "cancelled" });
         return;
       }
       save(false);
