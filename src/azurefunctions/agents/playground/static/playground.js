@@ -117,7 +117,7 @@
   // same events, so one renderer shows all three and a reload replays the kept ones.
   function turnView(turn) {
     const answer = el("div", { class: "agent-turn", "aria-busy": "false" });
-    const node = el("li", { class: "turn" },
+    const node = el("div", { class: "turn" },
       el("div", { class: "bubble user" }, el("span", { class: "who", text: "You" }), el("p", { class: "text", text: turn.user })),
       answer);
     const view = { turn, node, answer, segment: null, segmentAgent: null, tools: {}, path: [], usage: { input: 0, output: 0 },
@@ -154,8 +154,8 @@
         const result = el("pre", { class: "tool-result", text: "…" });
         const card = el("details", { class: "tool-card", open: true, "data-tool": event.name },
           el("summary", {}, "Tool ", el("code", { text: event.name }), " · ", state_),
-          el("h4", { text: "Arguments" }), el("pre", { class: "tool-arguments", text: pretty(event.arguments || {}) }),
-          el("h4", { text: "Result" }), result);
+          el("p", { class: "label", text: "Arguments" }), el("pre", { class: "tool-arguments", text: pretty(event.arguments || {}) }),
+          el("p", { class: "label", text: "Result" }), result);
         view.tools[event.call_id] = { card, state: state_, result };
         view.answer.append(card);
         view.segment = null;
