@@ -4,7 +4,9 @@ Also background turns from the page, against Azurite's queues and the local host
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -61,14 +63,16 @@ def test_off_unless_the_app_turns_it_on() -> None:
     assert page.auth_level == routes["agents_list"].auth_level == func.AuthLevel.FUNCTION
 
 
-async def test_entra_protects_the_page_like_any_route(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_entra_protects_the_page_like_any_route(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WEBSITE_AUTH_ENABLED", "True")
     app = AgentFunctionApp(agents=[_agent()], playground=True,
                            auth=EntraAuth(tenant_id="11111111-2222-3333-4444-555555555555",
                                           audiences=["api://playground"]))
     page = next(f for f in app.get_functions() if f.get_function_name() == "playground").get_user_function()
     request = func.HttpRequest(method="GET", url="https://app.example/api/playground", headers={}, body=b"")
-    reply = await page(request, None)
+    # Called as the worker calls it, on a loop of its own thread (Playwright's sync API owns this thread's loop).
+    with ThreadPoolExecutor(1) as pool:
+        reply = pool.submit(asyncio.run, page(request, None)).result(timeout=30)
     assert reply.status_code == 401
     assert reply.mimetype == "application/json"
     assert b"<html" not in reply.get_body()
