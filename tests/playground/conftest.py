@@ -20,12 +20,34 @@ from tests.servers.openai_server import OpenAIServer
 CHROMIUM = os.environ.get("PLAYGROUND_CHROMIUM", "/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
 AXE = Path(__file__).parent / "node" / "node_modules" / "axe-core" / "axe.min.js"
-#: Screenshots for the README and docs, refreshed by the tests that take them.
+#: Where the README's screenshots live; the tests that take them write there only when asked with
+#: ``pytest tests/playground --screenshots`` (otherwise into the test's temporary folder), so a test run does
+#: not leave the checkout changed.
 IMAGES = ROOT / "docs" / "images"
 # Flags for a headless system chromium in a container with no network beyond loopback.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage", "--no-proxy-server"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--screenshots", action="store_true", default=False,
+                     help="playground tests: save the README's screenshots into docs/images")
+
+
+@pytest.fixture
+def screenshot(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """``screenshot(page, name)`` saves ``name`` (docs/images with ``--screenshots``) and returns its path."""
+    folder = IMAGES if request.config.getoption("screenshots", default=False) else tmp_path
+
+    def take(page: Any, name: str) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / name
+        page.screenshot(path=str(path))
+        assert path.stat().st_size > 10_000, "the screenshot is empty"
+        return path
+
+    return take
 
 
 def missing(reason: str) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.playground.conftest import AXE, IMAGES, missing
+from tests.playground.conftest import AXE, missing
 from tests.servers.localhost import LocalHostProcess, app_env
 from tests.servers.openai_server import OpenAIServer
 from tests.servers.scripted import Reply, ScriptedToolCall
@@ -88,7 +88,7 @@ def test_keyboard_only(host: LocalHostProcess, script: OpenAIServer, page: Any) 
                      "message", "send"]
 
 
-def test_narrow_window(host: LocalHostProcess, script: OpenAIServer, browser: Any) -> None:
+def test_narrow_window(host: LocalHostProcess, script: OpenAIServer, browser: Any, screenshot: Any) -> None:
     context = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True,
                                   has_touch=True)
     try:
@@ -103,6 +103,6 @@ def test_narrow_window(host: LocalHostProcess, script: OpenAIServer, browser: An
         box = send.bounding_box()
         assert box is not None and box["x"] + box["width"] <= 360 and box["height"] >= 40  # a touch-sized target
         page.locator(".tool-card").first.scroll_into_view_if_needed()
-        page.screenshot(path=str(IMAGES / "playground-narrow.png"))
+        screenshot(page, "playground-narrow.png")
     finally:
         context.close()

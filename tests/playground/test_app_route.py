@@ -17,7 +17,7 @@ import pytest
 from azurefunctions.agents import Agent, AgentFunctionApp
 from azurefunctions.agents.functions.auth import EntraAuth
 from azurefunctions.agents.types import LLMConfig
-from tests.playground.conftest import IMAGES, missing
+from tests.playground.conftest import missing
 from tests.servers.azurite import AzuriteQueues
 from tests.servers.localhost import LocalHostProcess, app_env
 from tests.servers.openai_server import OpenAIServer
@@ -113,7 +113,7 @@ def test_local_page_asks_for_the_key(host: LocalHostProcess, page: Any) -> None:
 
 
 def test_background_turn_shows_its_status_until_done(host: LocalHostProcess, script: OpenAIServer,
-                                                     page: Any) -> None:
+                                                     page: Any, screenshot: Any) -> None:
     script.script.add(Reply(tool_calls=[ScriptedToolCall("order_status", {"order_id": "B-7"})], delay=2.5),
                       Reply(text="Order B-7 arrives Thursday."))
     page.goto(f"{host.url}/api/playground?code={KEY}")
@@ -124,7 +124,7 @@ def test_background_turn_shows_its_status_until_done(host: LocalHostProcess, scr
     status = page.locator(".background-status")
     status.filter(has_text="Background turn: running").wait_for()
     assert page.get_by_role("button", name="Send").is_enabled()  # free for the next message meanwhile
-    page.screenshot(path=str(IMAGES / "playground-background.png"))
+    screenshot(page, "playground-background.png")
     page.reload()  # the page follows the turn again after a reload
     page.locator(".bubble.agent .text", has_text="Order B-7 arrives Thursday.").wait_for()
     assert page.locator(".background-status").inner_text().startswith("Background turn: completed")

@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.playground.conftest import IMAGES
 from tests.servers.localhost import LocalHostProcess, app_env
 from tests.servers.openai_server import OpenAIServer
 from tests.servers.scripted import Reply, ScriptedToolCall
@@ -39,7 +38,8 @@ def test_page_is_served_with_the_api_base_and_a_strict_policy(host: LocalHostPro
     assert "Playground: " in host.output
 
 
-def test_streamed_answer_and_tool_card(host: LocalHostProcess, script: OpenAIServer, page: Any) -> None:
+def test_streamed_answer_and_tool_card(host: LocalHostProcess, script: OpenAIServer, page: Any,
+                                      screenshot: Any) -> None:
     script.script.add(
         Reply(tool_calls=[ScriptedToolCall("convert_temperature", {"value": 21, "to_unit": "fahrenheit"})],
               input_tokens=40, output_tokens=9),
@@ -67,8 +67,7 @@ def test_streamed_answer_and_tool_card(host: LocalHostProcess, script: OpenAISer
     page.locator(".bubble.agent .text", has_text="You are welcome.").wait_for()
     assert page.get_by_label("Session id").input_value() == session
     assert any("Is 21 degrees warm" in str(m.get("content")) for m in script.script.requests[-1]["messages"])
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(IMAGES / "playground-chat.png"))
+    screenshot(page, "playground-chat.png")
 
 
 def test_reload_mid_stream_resumes_the_answer(host: LocalHostProcess, script: OpenAIServer, page: Any) -> None:

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from tests.playground.conftest import IMAGES
 from tests.servers.localhost import LocalHostProcess, app_env
 from tests.servers.openai_server import OpenAIServer
 from tests.servers.scripted import Reply, ScriptedToolCall
@@ -29,7 +28,8 @@ def call(name: str, **arguments: Any) -> Reply:
 
 
 @pytest.mark.parametrize("mode", ["Stream (server-sent events)", "One JSON response"])
-def test_handoff_path_tools_and_answer(host: LocalHostProcess, script: OpenAIServer, page: Any, mode: str) -> None:
+def test_handoff_path_tools_and_answer(host: LocalHostProcess, script: OpenAIServer, page: Any, mode: str,
+                                       screenshot: Any) -> None:
     script.script.add_for(WEATHER, call("get_weather_outlook", city="Paris", month="July"),
                           call("transfer_to_advice", reason="the user asks what to pack"))
     script.script.add_for(ADVICE, call("packing_advice", high_c=26, low_c=16, rain_days=7),
@@ -53,4 +53,4 @@ def test_handoff_path_tools_and_answer(host: LocalHostProcess, script: OpenAISer
     page.locator(".turn .meta", has_text="Path: weather → advice").wait_for()
     if mode.startswith("Stream"):
         page.set_viewport_size({"width": 1200, "height": 900})
-        page.screenshot(path=str(IMAGES / "playground-handoff.png"))
+        screenshot(page, "playground-handoff.png")
