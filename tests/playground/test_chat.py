@@ -3,6 +3,7 @@ with its arguments and result, usage and timing, errors with their code, session
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,8 @@ def test_reload_mid_stream_resumes_the_answer(host: LocalHostProcess, script: Op
     answer = page.locator(".bubble.agent .text")
     answer.filter(has_text="word3").wait_for()
     assert "word39" not in answer.inner_text()  # still streaming when the page goes away
+    send(page, "A second message while the first is answered")  # one turn at a time: not sent
+    assert page.locator(".turn").count() == 1
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     page.reload()
@@ -125,3 +128,26 @@ def test_json_mode_and_opening_a_session(host: LocalHostProcess, script: OpenAIS
     page.get_by_label("Session id").fill("no-such-session")
     page.get_by_role("button", name="Open session").click()
     page.locator("#app-status", has_text="session_not_found").wait_for()
+
+
+def test_reload_during_a_json_turn_points_to_the_session(host: LocalHostProcess, script: OpenAIServer,
+                                                         page: Any) -> None:
+    script.script.add(Reply(text="First answer."), Reply(text="Slow answer.", delay=2.5))
+    page.goto(f"{host.url}/playground")
+    page.get_by_text("Tools: local_time").wait_for()
+    page.get_by_label("One JSON response").check()
+    send(page, "First")
+    page.locator(".bubble.agent .text", has_text="First answer.").wait_for()
+    send(page, "Second, slowly")
+    page.locator(".agent-turn[aria-busy=true]").wait_for(state="attached")
+    page.reload()
+    page.get_by_text("The page was reloaded before this answer arrived").wait_for()
+    session = page.get_by_label("Session id").input_value()
+    for _ in range(100):  # the turn goes on in the app: wait until it saved its answer
+        history = httpx.get(f"{host.url}/api/sessions/{session}", params={"user_id": "playground"}, timeout=10)
+        if history.json()["messages"][-1]["content"] == "Slow answer.":
+            break
+        time.sleep(0.1)
+    page.get_by_role("button", name="Open session").click()
+    page.locator(".bubble.agent .text", has_text="Slow answer.").wait_for()
+    assert page.locator(".bubble.user .text").all_inner_texts() == ["First", "Second, slowly"]

@@ -26,6 +26,8 @@
     turns: Array.isArray(saved.turns) ? saved.turns : [],
   };
   let saveTimer = null;
+  // Set when the page goes away: the browser then aborts its requests, which is not the turn failing.
+  let leaving = false;
   // At most one write per 150 ms while a stream runs (a timer that is not pushed back by every event).
   function save(now) {
     const write = () => {
@@ -198,11 +200,19 @@
         if (event.session_id && !state.sessionId) { state.sessionId = event.session_id; els.session.value = event.session_id; }
         finish(view, "error");
         break;
+      case "interrupted":
+        view.answer.append(el("p", { class: "meta", text: "The page was reloaded before this answer arrived; the turn " +
+          "went on in the app. Open the session to read it." }));
+        finish(view, "interrupted");
+        break;
       case "cancelled":
         view.answer.append(el("p", { class: "meta", text: "The turn was cancelled." }));
         finish(view, "cancelled");
         break;
-      default:
+      default:  // an event this page does not know yet: shown as it came
+        view.answer.append(el("details", { class: "tool-card", "data-event": event.type },
+          el("summary", {}, "Event ", el("code", { text: String(event.type) })), el("pre", { text: pretty(event) })));
+        view.segment = null;
         break;
     }
   }
@@ -252,6 +262,7 @@
   }
 
   function record(view, event, id) {
+    if (leaving) return;
     const turn = view.turn;
     if (turn.firstEventMs === undefined && turn.startedAt) turn.firstEventMs = Date.now() - turn.startedAt;
     turn.events.push(event);
@@ -333,6 +344,7 @@
     try {
       await readEvents(response, (event, id) => record(view, event, id));
     } catch (e) {
+      if (leaving) return;
       if (view.turn.state === "streaming") { setStatus(`The stream was interrupted (${e.message}); resuming…`); await resume(view); return; }
     }
     if (view.turn.state === "streaming") await resume(view);  // the connection closed before done: pick up where it left
@@ -344,6 +356,11 @@
     const sessionId = turn.sessionId || state.sessionId;
     if (!sessionId) { record(view, { type: "error", code: "not_resumable", message: "The turn ended before it reported its session; send the message again." }); return; }
     turn.resumed = true;
+    if (!turn.lastEventId) {  // nothing arrived yet: what follows the session's previous streamed turn is this one
+      const before = state.turns.slice(0, state.turns.indexOf(turn)).reverse()
+        .find((t) => t.lastEventId && (t.sessionId || sessionId) === sessionId);
+      if (before) turn.lastEventId = before.lastEventId;
+    }
     for (let attempt = 0; attempt < 5 && turn.state === "streaming"; attempt++) {
       let response;
       try {
@@ -471,7 +488,10 @@
     if (mode) mode.checked = true;
     els.agent.addEventListener("change", () => { state.agent = els.agent.value; save(true); showAgentInfo(); });
     els.user.addEventListener("change", () => { state.userId = els.user.value.trim(); save(true); });
-    els.session.addEventListener("change", () => { if (!els.session.value.trim()) newSession(); });
+    els.session.addEventListener("change", () => {
+      const id = els.session.value.trim();
+      if (!id) newSession(); else { state.sessionId = id; save(true); }  // the next message continues it
+    });
     els.key.addEventListener("change", () => { state.key = els.key.value; save(true); loadAgents(); });
     for (const radio of document.querySelectorAll('input[name="mode"]')) radio.addEventListener("change", () => { state.mode = currentMode(); save(true); });
     els.open.addEventListener("click", openSession);
@@ -479,27 +499,30 @@
     els.message.addEventListener("keydown", (e) => {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); els.composer.requestSubmit(); }
     });
+    let sending = false;
     els.composer.addEventListener("submit", async (e) => {
       e.preventDefault();
+      if (sending) return;  // one turn at a time: a session takes one turn at once (409 session_busy)
       const text = els.message.value.trim();
       if (!text) { setStatus("Type a message first."); els.message.focus(); return; }
       if (!state.agent) { setStatus("No agent to talk to."); return; }
       els.message.value = "";
-      els.send.disabled = true;
-      try { await send(text); } finally { els.send.disabled = false; els.message.focus(); }
+      els.send.disabled = sending = true;
+      try { await send(text); } finally { els.send.disabled = sending = false; els.message.focus(); }
     });
   }
 
   async function start() {
     bind();
-    addEventListener("pagehide", () => save(true));
+    addEventListener("pagehide", () => { leaving = true; save(true); });
     renderAll();
     await loadAgents();
     // A turn that was running when the page was left: follow it again.
     for (const turn of state.turns) {
       if (turn.state !== "streaming") continue;
       if (turn.location) pollBackground(turn.view);
-      else resume(turn.view);
+      else if (turn.mode === "stream") resume(turn.view);
+      else record(turn.view, { type: "interrupted" });  // a JSON answer is not kept as events: nothing to resume
     }
   }
   start();
