@@ -17,7 +17,7 @@ import pytest
 
 from tests.servers.openai_server import OpenAIServer
 
-CHROMIUM = os.environ.get("PLAYGROUND_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = "/usr/bin/chromium"  # Debian's package
 ROOT = Path(__file__).resolve().parents[2]
 AXE = Path(__file__).parent / "node" / "node_modules" / "axe-core" / "axe.min.js"
 #: Where the README's screenshots live; the tests that take them write there only when asked with
