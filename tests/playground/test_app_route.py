@@ -16,6 +16,7 @@ import pytest
 
 from azurefunctions.agents import Agent, AgentFunctionApp
 from azurefunctions.agents.functions.auth import EntraAuth
+from azurefunctions.agents.localhost.context import LocalContext
 from azurefunctions.agents.types import LLMConfig
 from tests.playground.conftest import missing
 from tests.servers.azurite import AzuriteQueues
@@ -72,7 +73,7 @@ def test_entra_protects_the_page_like_any_route(monkeypatch: pytest.MonkeyPatch)
     request = func.HttpRequest(method="GET", url="https://app.example/api/playground", headers={}, body=b"")
     # Called as the worker calls it, on a loop of its own thread (Playwright's sync API owns this thread's loop).
     with ThreadPoolExecutor(1) as pool:
-        reply = pool.submit(asyncio.run, page(request, None)).result(timeout=30)
+        reply = pool.submit(asyncio.run, page(request, LocalContext("playground", "."))).result(timeout=30)
     assert reply.status_code == 401
     assert reply.mimetype == "application/json"
     assert b"<html" not in reply.get_body()
@@ -83,7 +84,7 @@ def test_key_required_on_the_app_route(host: LocalHostProcess) -> None:
     assert denied.status_code == 401
     assert denied.json()["error"]["code"] == "unauthorized"
     served = httpx.get(f"{host.url}/api/playground", params={"code": KEY}, timeout=10)
-    assert served.status_code == 200 and served.headers["content-type"].startswith("text/html")
+    assert served.status_code == 200 and served.headers["content-type"] == "text/html; charset=utf-8"
     assert '<meta name="agents-api-base" content="">' in served.text  # the page derives it from its URL
     assert httpx.post(f"{host.url}/api/playground", params={"code": KEY}, timeout=10).status_code == 405
 

@@ -32,7 +32,7 @@ def send(page: Any, text: str) -> None:
 def test_page_is_served_with_the_api_base_and_a_strict_policy(host: LocalHostProcess) -> None:
     reply = httpx.get(f"{host.url}/playground", timeout=10)
     assert reply.status_code == 200
-    assert reply.headers["content-type"].startswith("text/html")
+    assert reply.headers["content-type"] == "text/html; charset=utf-8"
     assert '<meta name="agents-api-base" content="/api">' in reply.text
     policy = reply.headers["content-security-policy"]
     assert "default-src 'none'" in policy and "connect-src 'self'" in policy and "unsafe-inline" not in policy

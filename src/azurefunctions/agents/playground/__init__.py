@@ -22,7 +22,7 @@ from importlib import resources
 LOCAL_PATH = "/playground"
 #: The page's last path segment when an app serves it beside its own routes.
 ROUTE_NAME = "playground"
-HTML_TYPE = "text/html; charset=utf-8"
+HTML_TYPE = "text/html"  # adapters add "; charset=utf-8" (the page also declares it)
 
 _HEADERS = {
     "X-Content-Type-Options": "nosniff",
