@@ -131,6 +131,9 @@ def test_background_turn_shows_its_status_until_done(host: LocalHostProcess, scr
     assert page.locator(".background-status").inner_text().startswith("Background turn: completed")
     assert page.locator(".tool-card[data-tool=order_status] .tool-state").inner_text() == "done"
     assert page.get_by_role("button", name="Cancel turn").is_hidden()
+    page.reload()  # a finished background turn keeps its last status
+    page.locator(".background-status", has_text="Background turn: completed").wait_for()
+    assert page.get_by_role("button", name="Cancel turn").is_hidden()
 
 
 def test_background_turn_can_be_cancelled(host: LocalHostProcess, script: OpenAIServer, page: Any) -> None:

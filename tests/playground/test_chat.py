@@ -106,6 +106,17 @@ def test_error_shows_its_code_and_message(host: LocalHostProcess, script: OpenAI
     assert "Error provider_error:" in card.inner_text()
 
 
+def test_background_turn_on_an_app_without_background_work(host: LocalHostProcess, page: Any) -> None:
+    page.goto(f"{host.url}/playground")
+    page.get_by_text("Tools: local_time").wait_for()
+    page.get_by_label("Background turn").check()
+    send(page, "Later, please")
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    assert alert.locator("code").inner_text() == "async_not_enabled"
+    assert "background=True" in alert.inner_text()
+
+
 def test_json_mode_and_opening_a_session(host: LocalHostProcess, script: OpenAIServer, page: Any) -> None:
     script.script.add(Reply(tool_calls=[ScriptedToolCall("local_time", {"timezone": "Asia/Tokyo"})]),
                       Reply(text="It is evening in Tokyo."))

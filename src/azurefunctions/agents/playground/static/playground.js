@@ -414,6 +414,7 @@
       shown.status.textContent = `Background turn: ${data.status}` + (data.attempts ? ` (attempt ${data.attempts})` : "");
       turn.backgroundStatus = data.status;
       if (["completed", "failed", "cancelled"].includes(data.status)) {
+        shown.status.textContent = `Background turn: ${data.status}`;
         shown.cancel.hidden = true;
         if (data.response) for (const event of eventsOf(data.response)) record(view, event);
         else if (data.error) record(view, { type: "error", code: data.error.code, message: data.error.message });
@@ -476,6 +477,11 @@
       const kept = turn.state;
       for (const event of turn.events) applyEvent(view, event);
       turn.state = kept;
+      if (turn.location && turn.backgroundStatus) {  // a background turn: its last known status
+        const shown = backgroundView(view);
+        shown.status.textContent = `Background turn: ${turn.backgroundStatus}`;
+        shown.cancel.hidden = turn.state !== "streaming";
+      }
       if (turn.state !== "streaming") renderMeta(view); else view.answer.setAttribute("aria-busy", "true");
     }
     scrollDown();
