@@ -18,6 +18,18 @@ else
   echo "npm not found: tests that need Node.js peers will be skipped" >&2
 fi
 
+# Browser tests of the playground (tests/playground): Debian's chromium, driven by Playwright for Python
+# (launched by path: Playwright's own browser download is never used) and axe-core from npm.
+if [ ! -x /usr/bin/chromium ]; then
+  as_root=""; [ "$(id -u)" -eq 0 ] || as_root="sudo"
+  $as_root apt-get update -qq
+  $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+"$venv_python" -m pip install --quiet "playwright>=1.49,<2"
+if command -v npm >/dev/null 2>&1; then
+  (cd tests/playground/node && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 echo "== ruff"
 "$venv_python" -m ruff check .
 echo "== mypy"

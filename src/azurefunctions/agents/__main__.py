@@ -63,6 +63,7 @@ def serve(app_dir: Path, *, host: str, port: int, enable_auth: bool, log_level: 
         methods = ",".join(sorted(function.methods)) or "ALL"
         print(f"  {function.name}: [{methods}] {base}{function.path}  (auth: {function.auth_level.lower()})",
               flush=True)
+    print(f"Playground: {base}/playground", flush=True)
     queues = QueuePoller.for_app(loaded.directory, loaded.functions)
     for queued in queues.functions if queues is not None else []:
         print(f"  {queued.name}: queue {queued.queue_name} (connection: {queued.connection})", flush=True)

@@ -65,7 +65,9 @@ class AgentFunctionApp(func.FunctionApp):
     ``AGENTS_WORK_QUEUE`` on the storage connection ``background_connection``. ``auth=EntraAuth(...)`` (or the
     ``AGENTS_AUTH=entra`` setting) requires callers signed in with Entra ID through App Service Authentication
     on every route but health, ``openapi.json`` and the cards; function keys are then off unless
-    ``http_auth_level`` asks for them (see docs/security.md).
+    ``http_auth_level`` asks for them (see docs/security.md). ``playground=True`` serves the playground page
+    beside the agents routes (``/api/playground``), behind the same auth as ``GET /api/agents``; off by
+    default, the local host serves it at ``/playground`` either way (docs/playground.md).
     """
 
     def __init__(
@@ -85,6 +87,7 @@ class AgentFunctionApp(func.FunctionApp):
         background_connection: str = "AzureWebJobsStorage",
         auth: EntraAuth | None = None,
         route_prefix: str | None = None,
+        playground: bool = False,
     ) -> None:
         if auth is not None and not isinstance(auth, EntraAuth):
             raise TypeError(f"auth must be an EntraAuth, got {type(auth).__name__}")
@@ -108,6 +111,7 @@ class AgentFunctionApp(func.FunctionApp):
         self.max_body_bytes = self.limits.max_body_bytes
         self.guard = RouteGuard(auth=self.auth, limits=self.limits)
         self.title = title
+        self.playground = playground  # the playground page as a route of the app (docs/playground.md)
         self.runners: dict[str, Runner] = {
             name: Runner(agent, session_store=self.session_store, agents=self.agents)
             for name, agent in self.agents.items()
@@ -178,6 +182,12 @@ class AgentFunctionApp(func.FunctionApp):
             from . import classic as adapter  # type: ignore[no-redef]
         for spec in self.route_specs:
             self._register(spec, adapter.make_handler(self._runner_for(spec)))
+        if self.playground:
+            from ..playground.route import route_spec, serve_page
+
+            page = route_spec()
+            guarded = self.guard.wrap(page, serve_page)
+            self._register(page, adapter.make_handler(lambda call: traced(call, guarded)))
 
     def get_functions(self) -> list[Any]:
         """The functions the worker indexes. The host tries routes in function-name order, so a short alias

@@ -21,6 +21,7 @@ import azure.functions as func
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ..playground import LOCAL_PATH
 from .context import context_for, wants_context
 from .loader import LoadedApp
 from .routing import HttpFunction, template_regex
@@ -110,8 +111,20 @@ class LocalHost:
                 logger.exception("function %s failed", function.name)
                 return JSONResponse({"error": {"code": "internal_error",
                                                "message": "The function failed; see the host's log."}}, 500)
+        if request.method in ("GET", "HEAD") and request.url.path.rstrip("/") == LOCAL_PATH:
+            return self._playground()
         return JSONResponse({"error": {"code": "not_found", "message": f"No function serves {request.url.path}."}},
                             404)
+
+    def _playground(self) -> Response:
+        """The playground page (docs/playground.md), told where this host serves the app's agents routes."""
+        from ..functions.routes import STANDARD_ROUTES
+        from ..playground import HTML_TYPE, render_page
+
+        listing = next(spec.name for spec in STANDARD_ROUTES if spec.handler == "list_agents")
+        path = next((f.path for f in self.functions if f.name == listing), "/api/agents")
+        body, headers = render_page(path.rsplit("/", 1)[0])
+        return Response(content=body, headers=headers, media_type=HTML_TYPE)
 
     def _check_key(self, function: HttpFunction, request: Request) -> Response | None:
         if not self.enable_auth or function.auth_level == "ANONYMOUS":
