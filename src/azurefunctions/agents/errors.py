@@ -89,3 +89,10 @@ class ProviderAuthenticationError(ProviderError):
 
     status = 502
     code = "provider_authentication_failed"
+
+
+class InvalidOutputError(ProviderError):
+    """The model's answer did not match the agent's ``output_type``, also after one retry with the error."""
+
+    status = 502
+    code = "invalid_output"
