@@ -56,7 +56,7 @@ class StructuredOutput:
         """The typed value in the model's answer ``text``; raises ``OutputInvalid`` naming what is wrong."""
         try:
             data = json.loads(_strip_fence(text))
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise OutputInvalid(f"the answer is not valid JSON ({exc.msg} at position {exc.pos})") from None
         if self.wrapped:
             if not isinstance(data, dict) or WRAPPER_KEY not in data:
