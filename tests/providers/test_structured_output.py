@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from azurefunctions.agents import Agent, Runner
 from azurefunctions.agents.events import TextDelta, TurnCompleted, TurnFailed
+from tests.servers.openai_server import OpenAIServer
 from tests.servers.scripted import Reply, ScriptedToolCall
 
 from .conftest import ProviderCase
@@ -188,3 +189,27 @@ def asked_schema_of_list(case: ProviderCase, body: dict[str, Any]) -> dict[str, 
         schema = body["format"]
     inner = schema["properties"]["result"]
     return {"type": inner["type"].lower(), "items": {"type": inner["items"]["type"].lower()}}
+
+
+async def test_a_handoff_to_a_typed_agent_returns_its_typed_answer(openai: OpenAIServer) -> None:
+    from azurefunctions.agents import AgentFunctionApp
+    from azurefunctions.agents.handoff import HandoffConfig, HandoffMode, HandoffTarget
+    from azurefunctions.agents.sessions.memory import MemorySessionStore
+
+    front = Agent(name="front_desk", instructions="You greet customers",
+                  handoff_config=HandoffConfig(mode=HandoffMode.SWARM,
+                                               targets=[HandoffTarget(agent_name="triage")]))
+    triage = Agent(name="triage", instructions="You classify tickets", output_type=Ticket)
+    app = AgentFunctionApp(agents=[front, triage], create_triggers=False, session_store=MemorySessionStore())
+    openai.script.add_for("You greet", Reply(tool_calls=[ScriptedToolCall("transfer_to_triage",
+                                                                          {"reason": "a ticket"})]))
+    openai.script.add_for("You classify", Reply(text=json.dumps(TICKET)))
+    response = await app.runners["front_desk"].run("My login is broken")
+    await app.aclose()
+    assert response.status == "success", response.error
+    assert response.agent == "triage" and response.handoff_path == ["front_desk", "triage"]
+    assert response.output == Ticket.model_validate(TICKET)
+    classify = next(r for r in openai.script.requests if r["messages"][0]["content"].startswith("You classify"))
+    assert classify["response_format"]["json_schema"]["name"] == "Ticket"
+    greet = next(r for r in openai.script.requests if r["messages"][0]["content"].startswith("You greet"))
+    assert "response_format" not in greet
