@@ -23,8 +23,13 @@ def effort_sent(case: ProviderCase, body: dict[str, Any]) -> Any:
     if case.name == "google":
         # The SDK writes nested config objects with their Python field names; Gemini's protobuf JSON parser
         # accepts both those and the lowerCamelCase names.
+        # google-genai releases before thinking levels send the documented token budget instead.
         thinking = body["generationConfig"]["thinkingConfig"]
-        return str(thinking.get("thinkingLevel", thinking.get("thinking_level"))).lower()
+        level = thinking.get("thinkingLevel", thinking.get("thinking_level"))
+        if level is None:
+            budget = thinking.get("thinkingBudget", thinking.get("thinking_budget"))
+            return {24576: "high"}.get(budget, f"budget {budget}")
+        return str(level).lower()
     return body["think"]
 
 

@@ -195,7 +195,9 @@ class GoogleProvider(ModelProvider):
 
     async def aclose(self) -> None:
         for client in self._keyed.take_clients():
-            await client.aio.aclose()
+            close = getattr(client.aio, "aclose", None)  # older SDK releases have none (the pool is ours)
+            if close is not None:
+                await close()
         if self._http is not None:
             await self._http.aclose()
 
