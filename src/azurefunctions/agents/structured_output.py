@@ -33,7 +33,8 @@ class StructuredOutput:
             self.adapter: TypeAdapter[Any] = TypeAdapter(output_type)
             schema = self.adapter.json_schema()
         except Exception as exc:  # pydantic raises several kinds for a type it cannot handle
-            raise TypeError(f"output_type={output_type!r} is not a type pydantic can validate: {exc}") from None
+            first = (str(exc).splitlines() or [""])[0].split(". Set `arbitrary_types_allowed")[0]
+            raise TypeError(f"output_type={output_type!r} is not a type pydantic can validate: {first}") from None
         self.output_type = output_type
         self.schema = schema
         self.wrapped = schema.get("type") != "object"
