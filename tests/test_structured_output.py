@@ -10,6 +10,8 @@ from pydantic import BaseModel
 
 from azurefunctions.agents import Agent
 from azurefunctions.agents.structured_output import OutputInvalid, StructuredOutput
+from tests.servers.openai_server import OpenAIServer
+from tests.servers.scripted import Reply
 
 
 class Point(BaseModel):
@@ -75,3 +77,20 @@ def test_info_shows_the_output_schema() -> None:
     agent = Agent(name="Mapper", output_type=Point)
     assert agent.info()["output_schema"] == Point.model_json_schema()
     assert "output_schema" not in Agent(name="Plain").info()
+
+
+async def test_a_reflection_agent_returns_the_object_of_its_best_answer(openai: OpenAIServer) -> None:
+    from azurefunctions.agents import ReflectionAgent, Runner
+
+    def prefer_x1(question: str, answer: str) -> tuple[float, str]:
+        return (0.9, "good") if '"x":1' in answer else (0.1, "use x=1")
+
+    agent = ReflectionAgent(name="Mapper", output_type=Point, evaluation_function=prefer_x1,
+                            max_reflection_iterations=2, reflection_threshold=0.95)
+    openai.script.add(Reply(text='{"x": 1, "y": 1}'), Reply(text='{"x": 2, "y": 2}'))
+    response = await Runner(agent).run("Where?")
+    await agent.aclose()
+    assert response.status == "success", response.error
+    assert response.to_dict()["reflection"]["best_iteration"] == 1
+    assert response.output == Point(x=1, y=1)
+    assert response.response == '{"x":1,"y":1,"label":null}'

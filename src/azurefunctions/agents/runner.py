@@ -120,8 +120,9 @@ class _Turn:
     context_by_agent: dict[str, dict[str, Any]] = field(default_factory=dict)
     transfer: tuple[Any, str | None] | None = None
     answered_by: str | None = None
-    # The typed answer of the last agent that answered (None when it has no ``output_type``).
+    # The typed answer of the last agent that answered, and its ``StructuredOutput`` (None without one).
     output: Any = None
+    structured: Any = None
 
     def __post_init__(self) -> None:
         if not self.handoff_path:
@@ -245,6 +246,9 @@ class Runner:
                 except AgentFrameworkError as exc:
                     span.record_error(exc.code)
                     raise
+                if turn.structured is not None and text != turn.structured.dump_json(turn.output):
+                    # A loop around the agent's (reflection) chose another of its validated answers.
+                    turn.output = turn.structured.validate(text)
                 span.set("gen_ai.usage.input_tokens", turn.usage.input_tokens)
                 span.set("gen_ai.usage.output_tokens", turn.usage.output_tokens)
             if session is not None and turn.metadata.get("conversation_ended"):
@@ -335,7 +339,7 @@ class Runner:
                                    agent=agent.name))
             if not result.tool_calls:
                 turn.answered_by = agent.name
-                turn.output = output
+                turn.output, turn.structured = output, structured
                 turn.contributions.append({"agent": agent.name, "response": text})
                 yield _Final(text)
                 return
