@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from openapi_spec_validator import validate
 from tests.servers.localhost import LocalHostProcess
 from tests.servers.openai_server import OpenAIServer
 from tests.servers.scripted import Reply
@@ -91,6 +92,7 @@ def test_info_and_openapi_show_the_output_schema(triage: LocalHostProcess) -> No
     assert schemas["ChatResponse"]["properties"]["output"]["anyOf"][0] == {
         "$ref": "#/components/schemas/Output_TicketTriage"}
     assert schemas["Output_TicketTriage"]["required"] == ["category", "priority", "summary", "needs_human"]
+    validate(document)  # a valid OpenAPI 3.1 document, every $ref resolving
 
 
 def test_offline_the_labelled_model_answers_with_a_valid_example(tmp_path: Path) -> None:
