@@ -252,3 +252,10 @@ async def test_the_local_server_refuses_a_non_strict_schema_in_strict_mode(serve
             await provider.complete(ModelRequest(model="gpt-4o-mini", messages=[Message("user", "hi")],
                                                  tools=[ToolSpec("t", "d", {"type": "object"})]))
     assert "additionalProperties" in str(caught.value)
+
+
+def test_the_responses_api_is_refused_for_other_providers() -> None:
+    with pytest.raises(ValueError, match=r"api='responses'.*'anthropic'"):
+        LLMConfig(provider="anthropic", api="responses")
+    with pytest.raises(ValueError, match="api"):
+        LLMConfig(provider="openai", api="assistants")  # type: ignore[arg-type]

@@ -6,7 +6,16 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 from . import settings
 from .messages import SESSION_ID_PATTERN, SESSION_ID_RULE, Usage
@@ -48,6 +57,13 @@ class LLMConfig(BaseModel):
     #: Gemini ``thinking_level``, Ollama ``think``. Unset: the model's default.
     reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = None
     extra: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _api_of_openai_only(self) -> LLMConfig:
+        if self.api == "responses" and self.provider not in (LLMProvider.OPENAI, LLMProvider.AZURE_OPENAI):
+            raise ValueError(f"api='responses' is OpenAI's Responses API; provider {self.provider.value!r} "
+                             "has no such choice (leave api unset)")
+        return self
 
     @property
     def azure_endpoint(self) -> str | None:
