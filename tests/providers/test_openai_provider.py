@@ -39,7 +39,7 @@ async def test_azure_openai_with_an_api_key_uses_the_deployments_path(openai: Op
     assert "authorization" not in openai.script.headers[0]
 
 
-async def test_azure_openai_without_a_key_uses_a_managed_identity_token(openai: OpenAIServer,
+async def test_azure_openai_without_a_key_uses_a_managed_identity_token_on_the_v1_api(openai: OpenAIServer,
                                                                        identity: IdentityServer,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("azure.identity")
@@ -54,7 +54,9 @@ async def test_azure_openai_without_a_key_uses_a_managed_identity_token(openai: 
     assert response.response == "Here is what I found: order B2 shipped"
     assert identity.requests[0].resource == "https://cognitiveservices.azure.com"
     assert openai.script.headers[0]["authorization"] == f"Bearer {identity.tokens[0]}"
-    assert openai.script.headers[0][":path"] == "/openai/deployments/chat-deployment/chat/completions"
+    # No AZURE_OPENAI_API_VERSION: the v1 API, with the deployment name as the model.
+    assert openai.script.headers[0][":path"] == "/openai/v1/chat/completions"
+    assert openai.script.requests[0]["model"] == "chat-deployment"
     assert len(identity.tokens) == 1  # the token is cached across the turn's two model calls
     await agent.aclose()
 

@@ -7,6 +7,10 @@ messages with ``text`` and ``tool_use`` content blocks, and with ``"stream": tru
 ``input_json_delta``), ``content_block_stop``, ``message_delta`` (stop reason, output usage) and
 ``message_stop``. Errors use Anthropic's body ``{"type": "error", "error": {"type": ..., "message": ...}}``
 with ``retry-after`` on 429 and 529.
+
+``tool_choice`` is checked as the API checks it (``auto``, ``any``, ``none``, or ``tool`` naming an offered
+tool) and honoured: under ``{"type": "tool", "name": N}`` the answer is a ``tool_use`` of N, so a scripted
+text reply (JSON) becomes that tool's input; under ``any`` the script must name the tool the model calls.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 from starlette.applications import Starlette
@@ -22,7 +27,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .base import LocalServer
-from .scripted import Reply, Script, dumps
+from .scripted import Reply, Script, ScriptedToolCall, dumps
 
 _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
                 404: "not_found_error", 429: "rate_limit_error", 500: "api_error", 529: "overloaded_error"}
@@ -70,7 +75,17 @@ class AnthropicServer(LocalServer):
         if not isinstance(body.get("max_tokens"), int):
             return _error(400, "max_tokens: Field required")
         tools = [t["name"] for t in body.get("tools") or []]
+        choice = body.get("tool_choice")
+        if choice is not None:
+            kind = choice.get("type") if isinstance(choice, dict) else None
+            if kind not in ("auto", "any", "tool", "none"):
+                return _error(400, "tool_choice: Input tag does not match any of the expected tags")
+            if kind == "tool" and choice.get("name") not in tools:
+                return _error(400, f"tool_choice: tool {choice.get('name')!r} is not one of the provided tools")
+            if kind in ("any", "tool") and not tools:
+                return _error(400, "tool_choice: requires tools")
         reply = self.script.take(tools, _last_tool_result(body.get("messages") or []))
+        reply = _forced(reply, choice)
         if reply.delay:
             await asyncio.sleep(reply.delay)
         if reply.status is not None and self.errors_in_stream and body.get("stream"):
@@ -143,6 +158,20 @@ class AnthropicServer(LocalServer):
                                                 "stop_sequence": None},
                                       "usage": {"output_tokens": reply.output_tokens}})
         yield event("message_stop", {"type": "message_stop"})
+
+
+def _forced(reply: Reply, choice: Any) -> Reply:
+    """The reply as the model gives it under a forced ``tool_choice``: a ``tool_use``, never plain text."""
+    if not isinstance(choice, dict) or choice.get("type") not in ("tool", "any") or reply.status is not None:
+        return reply
+    if reply.tool_calls:
+        return reply
+    if choice["type"] == "any":
+        raise AssertionError("under tool_choice any the scripted reply must name the tool the model calls")
+    arguments = json.loads(reply.text)
+    if not isinstance(arguments, dict):
+        raise AssertionError("a forced tool's input is a JSON object; script one")
+    return replace(reply, text="", tool_calls=[ScriptedToolCall(choice["name"], arguments)])
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

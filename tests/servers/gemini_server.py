@@ -6,7 +6,9 @@ parses them: the key in ``x-goog-api-key`` (or ``?key=``), camelCase JSON (``con
 ``text`` and ``functionCall`` parts, ``finishReason`` and ``usageMetadata``; a stream is ``data:`` events each
 holding one such response. Errors use Google's body ``{"error": {"code", "message", "status", "details"}}``
 with a ``google.rpc.RetryInfo`` detail (``retryDelay``) where the scripted reply sets ``retry_after``; like
-the real service, a bad key is a 400 ``INVALID_ARGUMENT`` saying "API key not valid".
+the real service, a bad key is a 400 ``INVALID_ARGUMENT`` saying "API key not valid", and a
+``responseSchema`` without ``responseMimeType: application/json`` is refused. ``usageMetadata`` reports
+``thoughtsTokenCount`` when the scripted reply has reasoning tokens.
 """
 
 from __future__ import annotations
@@ -69,6 +71,11 @@ class GeminiServer(LocalServer):
         self.script.record(body, dict(request.headers))
         if not body.get("contents"):
             return _error(400, "* GenerateContentRequest.contents: contents is not specified")
+        generation = body.get("generationConfig") or {}
+        if ("responseSchema" in generation or "responseJsonSchema" in generation) and \
+                generation.get("responseMimeType") != "application/json":
+            return _error(400, "* GenerateContentRequest.generation_config.response_mime_type: must be "
+                          "application/json when response_schema is set")
         tools = [d["name"] for t in body.get("tools") or [] for d in t.get("functionDeclarations") or []]
         reply = self.script.take(tools, _last_tool_result(body["contents"]))
         if reply.delay:
@@ -107,7 +114,9 @@ class GeminiServer(LocalServer):
         return {
             "candidates": [candidate],
             "usageMetadata": {"promptTokenCount": reply.input_tokens, "candidatesTokenCount": output,
-                              "totalTokenCount": reply.input_tokens + output},
+                              "totalTokenCount": reply.input_tokens + output + reply.reasoning_tokens,
+                              **({"thoughtsTokenCount": reply.reasoning_tokens}
+                                 if finished and reply.reasoning_tokens else {})},
             "modelVersion": model,
             "responseId": self.script.next_id("resp-"),
         }

@@ -4,7 +4,8 @@ Speaks the wire format the SDK parses: JSON requests with ``messages`` (``tool_c
 ``arguments``, ``tool`` messages with ``tool_name``), ``tools``, ``options`` and ``stream``; a non-streaming
 answer is one JSON object, a streaming one is NDJSON, one object a line, the last with ``"done": true``, the
 ``done_reason`` and the token counts ``prompt_eval_count`` / ``eval_count``. Errors are ``{"error": "..."}``
-with the HTTP status (and ``retry-after`` where the scripted reply sets it). No key is checked: Ollama has
+with the HTTP status (and ``retry-after`` where the scripted reply sets it). ``format`` must be ``"json"`` or a
+JSON schema object and ``think`` a boolean or a level, as Ollama checks them. No key is checked: Ollama has
 none.
 """
 
@@ -52,6 +53,12 @@ class OllamaServer(LocalServer):
         self.script.record(body, dict(request.headers))
         if not body.get("model"):
             return JSONResponse({"error": "model is required"}, status_code=400)
+        fmt = body.get("format")
+        if fmt is not None and fmt not in ("", "json") and not isinstance(fmt, dict):
+            return JSONResponse({"error": f"invalid format: {fmt!r}; expected \"json\" or a JSON schema"},
+                                status_code=400)
+        if body.get("think") not in (None, True, False, "low", "medium", "high"):
+            return JSONResponse({"error": f"invalid think value: {body['think']!r}"}, status_code=400)
         tools = [t["function"]["name"] for t in body.get("tools") or []]
         reply = self.script.take(tools, _last_tool_result(body.get("messages") or []))
         if reply.delay:

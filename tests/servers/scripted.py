@@ -35,6 +35,8 @@ class Reply:
     chunk_size: int = 4  # characters per streamed text chunk
     status: int | None = None  # an HTTP error status instead of an answer
     retry_after: float | None = None
+    retry_after_ms: float | None = None  # OpenAI's and Azure's ``retry-after-ms`` header, where a server sends it
+    reasoning_tokens: int = 0  # of ``output_tokens``, reported by servers whose models reason
     malformed: bool = False  # a body the SDK cannot parse
     raw_arguments: str | None = None  # tool-call arguments sent verbatim (e.g. invalid JSON)
 

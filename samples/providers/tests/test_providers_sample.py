@@ -109,7 +109,9 @@ def test_azure_openai_agent_signs_in_with_the_managed_identity(app: LocalHostPro
     reply = httpx.post(f"{app.url}/api/agents/AzureOpenAIAgent/chat", json={"message": "hi"}, timeout=30)
     assert reply.json()["response"] == "Signed in without a key."
     headers = scripts.openai.script.headers[0]
-    assert headers[":path"] == "/openai/deployments/chat-deployment/chat/completions"
+    # No AZURE_OPENAI_API_VERSION: Azure's v1 API, the deployment name as the model.
+    assert headers[":path"] == "/openai/v1/chat/completions"
+    assert scripts.openai.script.requests[0]["model"] == "chat-deployment"
     assert headers["authorization"].removeprefix("Bearer ") in scripts.identity.tokens
     assert "api-key" not in headers
     assert scripts.identity.requests[-1].resource == "https://cognitiveservices.azure.com"

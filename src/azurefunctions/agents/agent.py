@@ -14,6 +14,7 @@ from .types import ChatRequest, ChatResponse, LLMConfig
 
 if TYPE_CHECKING:
     from .providers.base import ModelProvider
+    from .structured_output import StructuredOutput
 
 DEFAULT_MAX_TURNS = 10
 
@@ -42,6 +43,7 @@ class Agent:
         history_window: int = 50,
         version: str = "1.0.0",
         a2a_agents: Iterable[Any] | None = None,
+        output_type: Any = None,
         **unknown: Any,
     ) -> None:
         if unknown:
@@ -73,6 +75,13 @@ class Agent:
             self.add_tool(item)
         self.mcp_servers: list[Any] = list(mcp_servers or [])
         self.a2a_agents: list[Any] = list(a2a_agents or [])
+        #: A type pydantic can validate: the agent answers with an instance of it (``ChatResponse.output``).
+        self.output_type = output_type
+        self.structured_output: StructuredOutput | None = None
+        if output_type is not None:
+            from .structured_output import StructuredOutput
+
+            self.structured_output = StructuredOutput(output_type)
         self._providers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ModelProvider] = (
             weakref.WeakKeyDictionary())
 
@@ -166,6 +175,8 @@ class Agent:
             "streaming": self.streaming,
             "conversational": self.enable_conversational_agent,
         }
+        if self.structured_output is not None:
+            data["output_schema"] = self.structured_output.schema
         if self.expose_instructions:
             data["instructions"] = self.instructions
         if self.expose_tools:

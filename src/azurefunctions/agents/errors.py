@@ -126,3 +126,8 @@ def require_extra(module: str, feature: str, extra: str) -> None:
         found = False
     if not found:
         raise MissingExtraError(feature, extra, module)
+class InvalidOutputError(ProviderError):
+    """The model's answer did not match the agent's ``output_type``, also after one retry with the error."""
+
+    status = 502
+    code = "invalid_output"

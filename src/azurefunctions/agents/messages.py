@@ -97,6 +97,8 @@ class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
     requests: int = 0
+    #: The part of ``output_tokens`` a reasoning model spent thinking (0 when the provider does not say).
+    reasoning_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -106,6 +108,7 @@ class Usage:
         self.input_tokens += other.input_tokens
         self.output_tokens += other.output_tokens
         self.requests += other.requests
+        self.reasoning_tokens += other.reasoning_tokens
 
     def to_dict(self) -> dict[str, int]:
         return {
@@ -113,6 +116,7 @@ class Usage:
             "output_tokens": self.output_tokens,
             "total_tokens": self.total_tokens,
             "requests": self.requests,
+            "reasoning_tokens": self.reasoning_tokens,
         }
 
 

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from . import settings
 from .errors import (
     AgentFrameworkError,
+    InvalidOutputError,
     InvalidRequestError,
     MaxTurnsExceededError,
     MissingExtraError,
@@ -43,6 +44,7 @@ from .limits import check_message, split_tool_calls, too_many_tool_calls_result,
 from .messages import Message, ToolCall, Usage, history_window
 from .providers.base import ModelRequest, ModelResponse
 from .sessions.base import Session, SessionStore
+from .structured_output import OutputInvalid
 from .telemetry import instrumentation
 from .tools.base import Tool, ToolContext, ToolOutput
 from .types import ChatRequest, ChatResponse, ToolCallRecord
@@ -119,6 +121,9 @@ class _Turn:
     context_by_agent: dict[str, dict[str, Any]] = field(default_factory=dict)
     transfer: tuple[Any, str | None] | None = None
     answered_by: str | None = None
+    # The typed answer of the last agent that answered, and its ``StructuredOutput`` (None without one).
+    output: Any = None
+    structured: Any = None
 
     def __post_init__(self) -> None:
         if not self.handoff_path:
@@ -136,6 +141,7 @@ class _Turn:
             status="success", response=text, agent=self.answered_by or self.agent.name,
             context=dict(self.request.context), session_id=self.session_id, usage=self.usage,
             tool_calls=self.tool_calls, handoff_path=list(self.handoff_path), metadata=metadata,
+            output=self.output,
         )
 
 
@@ -247,6 +253,9 @@ class Runner:
                 except AgentFrameworkError as exc:
                     span.record_error(exc.code)
                     raise
+                if turn.structured is not None and text != turn.structured.dump_json(turn.output):
+                    # A loop around the agent's (reflection) chose another of its validated answers.
+                    turn.output = turn.structured.validate(text)
                 span.set("gen_ai.usage.input_tokens", turn.usage.input_tokens)
                 span.set("gen_ai.usage.output_tokens", turn.usage.output_tokens)
             if session is not None and turn.metadata.get("conversation_ended"):
@@ -293,12 +302,16 @@ class Runner:
         tool_map = {tool.name: tool for tool in tools}
         provider = agent.provider
         config = agent.llm_config
+        structured = agent.structured_output
+        # An answer that did not match ``output_type`` and the correction: shown to the model once, not saved.
+        correction: list[Message] = []
         for _ in range(agent.max_turns):
             request = ModelRequest(
                 model=config.model_name, system=agent.instructions or None,
-                messages=history_window(history, agent.history_window),
+                messages=[*history_window(history, agent.history_window), *correction],
                 tools=[tool.spec() for tool in tools], temperature=config.temperature,
                 max_tokens=config.max_tokens, stream=stream,
+                output=structured.spec if structured is not None else None,
             )
             result: ModelResponse | None = None
             with instrumentation().chat(agent=agent, provider=provider, request=request) as span:
@@ -318,12 +331,29 @@ class Runner:
             turn.usage.add(result.usage)
             yield UsageReported(agent=agent.name, model=result.model or config.model_name,
                                 input_tokens=result.usage.input_tokens, output_tokens=result.usage.output_tokens)
-            history.append(Message(role="assistant", content=result.text, tool_calls=result.tool_calls,
+            text, output = result.text, None
+            if structured is not None and not result.tool_calls:
+                try:
+                    output = structured.validate(text)
+                except OutputInvalid as problem:
+                    if correction:
+                        raise InvalidOutputError(
+                            f"Agent {agent.name} answered twice with output that does not match "
+                            f"{structured.name}: {problem}") from None
+                    correction = [Message(role="assistant", content=text, agent=agent.name),
+                                  Message(role="user", content=structured.correction(problem))]
+                    continue
+                text = structured.dump_json(output)
+            if result.tool_calls:  # tool calls answer the correction: it becomes part of the conversation
+                history.extend(correction)
+                correction = []
+            history.append(Message(role="assistant", content=text, tool_calls=result.tool_calls,
                                    agent=agent.name))
             if not result.tool_calls:
                 turn.answered_by = agent.name
-                turn.contributions.append({"agent": agent.name, "response": result.text})
-                yield _Final(result.text)
+                turn.output, turn.structured = output, structured
+                turn.contributions.append({"agent": agent.name, "response": text})
+                yield _Final(text)
                 return
             for call in result.tool_calls:
                 yield ToolCallStarted(agent=agent.name, call_id=call.id, name=call.name, arguments=call.arguments)

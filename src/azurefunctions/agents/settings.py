@@ -54,7 +54,9 @@ AZURE_OPENAI_API_KEY = Setting(
     secret=True,
 )
 AZURE_OPENAI_API_VERSION = Setting(
-    "AZURE_OPENAI_API_VERSION", "Azure OpenAI API version.", default="2024-10-21", group="model"
+    "AZURE_OPENAI_API_VERSION",
+    "Azure OpenAI API version. Unset or 'v1': the v1 API ({endpoint}/openai/v1/); a dated version such as "
+    "2024-10-21: the deployments path.", group="model"
 )
 AZURE_OPENAI_DEPLOYMENT = Setting(
     "AZURE_OPENAI_DEPLOYMENT", "Azure OpenAI deployment name used as the model.", group="model",

@@ -6,7 +6,16 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 from . import settings
 from .messages import SESSION_ID_PATTERN, SESSION_ID_RULE, Usage
@@ -42,7 +51,19 @@ class LLMConfig(BaseModel):
     max_tokens: int | None = Field(default=None, gt=0)
     timeout: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=2, ge=0, le=10)
+    #: OpenAI and Azure OpenAI: "chat_completions" (default) or "responses" (the Responses API).
+    api: Literal["chat_completions", "responses"] = "chat_completions"
+    #: How hard a reasoning model thinks: OpenAI ``reasoning_effort``, Anthropic ``output_config.effort``,
+    #: Gemini ``thinking_level``, Ollama ``think``. Unset: the model's default.
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = None
     extra: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _api_of_openai_only(self) -> LLMConfig:
+        if self.api == "responses" and self.provider not in (LLMProvider.OPENAI, LLMProvider.AZURE_OPENAI):
+            raise ValueError(f"api='responses' is OpenAI's Responses API; provider {self.provider.value!r} "
+                             "has no such choice (leave api unset)")
+        return self
 
     @property
     def azure_endpoint(self) -> str | None:
@@ -156,6 +177,8 @@ class ChatResponse:
     tool_calls: list[ToolCallRecord] = field(default_factory=list)
     handoff_path: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: The typed answer of an agent with ``output_type`` (an instance of that type); ``response`` holds its JSON.
+    output: Any = None
     #: HTTP status of a failed turn and the provider's Retry-After, for the HTTP layer; not serialised.
     status_code: int | None = field(default=None, repr=False)
     retry_after: float | None = field(default=None, repr=False)
@@ -180,6 +203,10 @@ class ChatResponse:
             "tool_calls": [call.to_dict() for call in self.tool_calls],
             "handoff_path": list(self.handoff_path),
         }
+        if self.output is not None:
+            from pydantic_core import to_jsonable_python
+
+            data["output"] = to_jsonable_python(self.output)
         if self.error is not None:
             data["error"] = self.error
             data["error_code"] = self.error_code

@@ -114,9 +114,15 @@ class RunnerExecutor(AgentExecutor):
 
     @staticmethod
     async def _answer(updater: TaskUpdater, response: ChatResponse) -> None:
-        await updater.add_artifact(
-            [Part(text=response.response or "", media_type="text/plain")], name="answer",
-            metadata=_answer_metadata(response.to_dict()), last_chunk=True)
+        data = response.to_dict()
+        parts = [Part(text=response.response or "", media_type="text/plain")]
+        if "output" in data:  # a typed answer (Agent(output_type=...)) also goes as a data part
+            from google.protobuf.struct_pb2 import Value
+
+            value = Value()
+            value.struct_value.update({"output": _json_safe(data["output"])})
+            parts.append(Part(data=value, media_type="application/json"))
+        await updater.add_artifact(parts, name="answer", metadata=_answer_metadata(data), last_chunk=True)
         await updater.complete()
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:

@@ -230,7 +230,10 @@ class AgentFunctionApp(func.FunctionApp):
         auth = {spec.name: self.auth_level_of(spec).name for spec in self.route_specs}
         base = settings.PUBLIC_URL.get() or call.base_url
         document = build_openapi(self.route_specs, auth, title=self.title, version=__version__,
-                                 server_url=base, agent_names=list(self.agents), route_prefix=self.route_prefix)
+                                 server_url=base, agent_names=list(self.agents), route_prefix=self.route_prefix,
+                                 output_schemas={name: agent.structured_output.schema
+                                                 for name, agent in self.agents.items()
+                                                 if agent.structured_output is not None})
         if self.auth is not None:
             _add_entra_security(document, self.route_specs, auth, self.route_prefix)
         return document

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
@@ -13,8 +14,10 @@ _PARAM = re.compile(r"{(\w+)}")
 
 
 def build_openapi(routes: list[RouteSpec], auth: dict[str, str], *, title: str, version: str,
-                  server_url: str, agent_names: list[str], route_prefix: str = "") -> dict[str, Any]:
-    """``auth`` maps a route name to its auth level (ANONYMOUS, FUNCTION, ADMIN). Paths are the URL paths the
+                  server_url: str, agent_names: list[str], route_prefix: str = "",
+                  output_schemas: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """``auth`` maps a route name to its auth level (ANONYMOUS, FUNCTION, ADMIN); ``output_schemas`` the
+    JSON schema of each typed agent's ``output`` (``Agent(output_type=...)``). Paths are the URL paths the
     platform serves under host.json's ``route_prefix``; routes the prefix cannot serve are left out."""
     paths: dict[str, Any] = {}
     reserved = alias_reserved_names(routes)
@@ -62,7 +65,7 @@ def build_openapi(routes: list[RouteSpec], auth: dict[str, str], *, title: str, 
                 "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
                 "functionKeyQuery": {"type": "apiKey", "in": "query", "name": "code"},
             },
-            "schemas": _SCHEMAS,
+            "schemas": _with_outputs(output_schemas or {}),
         },
         "security": [{"functionKey": []}, {"functionKeyQuery": []}],
     }
@@ -103,6 +106,39 @@ def _responses(spec: RouteSpec, method: str) -> dict[str, Any]:
     return responses
 
 
+def _with_outputs(output_schemas: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The component schemas, with ``ChatResponse.output`` as one of the typed agents' output schemas.
+
+    Each output schema becomes ``Output_<agent>``; its ``$defs`` become components of their own (a ``$ref``
+    in a component resolves against the document, not the component), named ``Output_<agent>_<def>``.
+    """
+    if not output_schemas:
+        return _SCHEMAS
+    schemas = copy.deepcopy(_SCHEMAS)
+    refs = []
+    for agent, schema in output_schemas.items():
+        prefix = "Output_" + re.sub(r"[^A-Za-z0-9_.-]", "_", agent)
+        defs = schema.get("$defs") or {}
+        rename = {f"#/$defs/{name}": f"#/components/schemas/{prefix}_{name}" for name in defs}
+        for name, sub in defs.items():
+            schemas[f"{prefix}_{name}"] = _rewrite_refs(sub, rename)
+        schemas[prefix] = _rewrite_refs({k: v for k, v in schema.items() if k != "$defs"}, rename)
+        refs.append({"$ref": f"#/components/schemas/{prefix}"})
+    schemas["ChatResponse"]["properties"]["output"] = {
+        "description": "The typed answer of an agent with an output type (its JSON is also in response).",
+        "anyOf": [*refs, {"type": "null"}]}
+    return schemas
+
+
+def _rewrite_refs(node: Any, rename: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        return {k: (rename.get(v, v) if k == "$ref" and isinstance(v, str) else _rewrite_refs(v, rename))
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_rewrite_refs(item, rename) for item in node]
+    return node
+
+
 _SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
@@ -136,7 +172,8 @@ _SCHEMAS: dict[str, Any] = {
             "context": {"type": "object"},
             "usage": {"type": "object", "properties": {
                 "input_tokens": {"type": "integer"}, "output_tokens": {"type": "integer"},
-                "total_tokens": {"type": "integer"}, "requests": {"type": "integer"}}},
+                "total_tokens": {"type": "integer"}, "requests": {"type": "integer"},
+                "reasoning_tokens": {"type": "integer"}}},
             "tool_calls": {"type": "array", "items": {"type": "object"}},
             "handoff_path": {"type": "array", "items": {"type": "string"}},
         },

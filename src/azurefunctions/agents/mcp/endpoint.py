@@ -52,6 +52,21 @@ OUTPUT_SCHEMA: dict[str, Any] = {
 }
 
 
+def _output_schema(agent: Any) -> dict[str, Any]:
+    """``OUTPUT_SCHEMA``, plus the typed ``output`` of an agent with an ``output_type`` (its ``$defs`` at the
+    root, where its ``#/$defs/...`` references resolve)."""
+    structured = getattr(agent, "structured_output", None)
+    if structured is None:
+        return OUTPUT_SCHEMA
+    schema = dict(structured.schema)
+    defs = schema.pop("$defs", None)
+    result: dict[str, Any] = {**OUTPUT_SCHEMA, "properties": {**OUTPUT_SCHEMA["properties"], "output": schema},
+                              "required": ["response", "output"]}
+    if defs:
+        result["$defs"] = defs
+    return result
+
+
 def mcp_tool_name(agent_name: str) -> str:
     """A valid MCP tool name (``[A-Za-z0-9_.-]``, at most 128 characters) for an agent."""
     return (_TOOL_NAME.sub("_", agent_name)[:128]) or "agent"
@@ -86,7 +101,7 @@ class MCPEndpoint:
             agent = getattr(runner, "agent", None)
             description = getattr(agent, "description", None) or f"Chat with the agent {agent_name}."
             tools.append({"name": tool, "title": agent_name, "description": description,
-                          "inputSchema": INPUT_SCHEMA, "outputSchema": OUTPUT_SCHEMA})
+                          "inputSchema": INPUT_SCHEMA, "outputSchema": _output_schema(agent)})
         return tools
 
     async def _list_tools(self, ctx: Any, params: Any) -> Any:
@@ -132,9 +147,12 @@ class MCPEndpoint:
             return types.CallToolResult(
                 content=[types.TextContent(type="text", text=f"Agent {agent_name} error: {error}")],
                 is_error=True)
+        structured = {"response": text, "session_id": new_session}
+        if getattr(response, "output", None) is not None:
+            structured["output"] = response.to_dict()["output"]  # the typed answer, as JSON data
         return types.CallToolResult(
             content=[types.TextContent(type="text", text=text)],
-            structured_content={"response": text, "session_id": new_session},
+            structured_content=structured,
         )
 
     def _mcp_server(self) -> Any:

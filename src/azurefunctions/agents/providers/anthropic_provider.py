@@ -7,11 +7,18 @@ reads the raw SSE events, so text deltas reach the caller as they arrive and too
 assembled from ``input_json_delta`` fragments. The SDK's own retries are off: ``retry.py`` retries once for
 every provider, with a bound on the total wait. A key kept in Key Vault is read at the first request and
 refreshed when Anthropic refuses it (``keyed.py``).
+
+A typed answer (``request.output``) is asked for with a forced tool, which every Claude model supports: the
+schema becomes the ``input_schema`` of a tool named after the type, and ``tool_choice`` forces that tool (or,
+when the agent has tools of its own, ``any`` tool, so the model may still call them first). The forced tool's
+input is the answer: it is returned as the response text (streamed as it arrives), never as a tool call.
+``LLMConfig.reasoning_effort`` goes as ``output_config.effort`` (``none``/``minimal`` map to ``low``).
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlparse
@@ -49,6 +56,9 @@ _JSON_INSTRUCTION = "Answer with one JSON object and nothing else."
 _CREATE_ARGUMENTS = frozenset(inspect.signature(AsyncMessages.create).parameters) - {"self"}
 
 
+_EFFORTS = {"none": "low", "minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh"}
+
+
 class AnthropicProvider(ModelProvider):
     provider_name = "anthropic"
 
@@ -70,8 +80,9 @@ class AnthropicProvider(ModelProvider):
 
     def stream(self, request: ModelRequest) -> AsyncIterator[ModelStreamItem]:
         params = self._params(request)
+        answer_tool = request.output.name if request.output is not None else None
         return self._keyed.stream(lambda client, key: call_with_retries(
-            self.retry_policy, lambda: self._attempt(client, key, params, request.stream)))
+            self.retry_policy, lambda: self._attempt(client, key, params, request.stream, answer_tool)))
 
     def _params(self, request: ModelRequest) -> dict[str, Any]:
         system_parts, messages = to_anthropic_messages(request.messages)
@@ -92,7 +103,16 @@ class AnthropicProvider(ModelProvider):
                  "input_schema": tool.parameters or {"type": "object", "properties": {}}}
                 for tool in request.tools
             ]
+        if request.output is not None:
+            output = request.output
+            params.setdefault("tools", []).append({
+                "name": output.name, "input_schema": output.schema,
+                "description": f"Give your final answer with this tool. {output.description}".strip()})
+            params["tool_choice"] = ({"type": "any"} if request.tools
+                                     else {"type": "tool", "name": output.name})
         extra_body: dict[str, Any] = {}
+        if self.config.reasoning_effort is not None:
+            extra_body["output_config"] = {"effort": _EFFORTS[self.config.reasoning_effort]}
         temperature = request.temperature if request.temperature is not None else self.config.temperature
         if temperature is not None:
             extra_body["temperature"] = temperature
@@ -107,14 +127,14 @@ class AnthropicProvider(ModelProvider):
         return params
 
     async def _attempt(self, client: anthropic.AsyncAnthropic, key: str, params: dict[str, Any],
-                       stream: bool) -> AsyncIterator[ModelStreamItem]:
+                       stream: bool, answer_tool: str | None) -> AsyncIterator[ModelStreamItem]:
         try:
             if stream:
-                async for item in self._stream(client, params):
+                async for item in self._stream(client, params, answer_tool):
                     yield item
             else:
                 message = await client.messages.create(**params)
-                result = from_anthropic_message(message)
+                result = from_anthropic_message(message, answer_tool)
                 if result.text:
                     yield ModelDelta(result.text)
                 yield result
@@ -123,13 +143,14 @@ class AnthropicProvider(ModelProvider):
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ProviderError("anthropic returned a malformed response") from exc
 
-    async def _stream(self, client: anthropic.AsyncAnthropic,
-                      params: dict[str, Any]) -> AsyncIterator[ModelStreamItem]:
+    async def _stream(self, client: anthropic.AsyncAnthropic, params: dict[str, Any],
+                      answer_tool: str | None) -> AsyncIterator[ModelStreamItem]:
         events = await client.messages.create(**params, stream=True)
         result = ModelResponse()
         text: list[str] = []
         # content block index -> [id, name, argument fragments]
         calls: dict[int, tuple[str, str, list[str]]] = {}
+        answer_index: int | None = None  # the content block of the forced answer tool, streamed as text
         started = False
         async for event in events:
             kind = event.type
@@ -140,7 +161,9 @@ class AnthropicProvider(ModelProvider):
                 result.usage = _usage(event.message.usage, result.usage)
             elif kind == "content_block_start":
                 block = event.content_block
-                if block.type == "tool_use":
+                if block.type == "tool_use" and block.name == answer_tool and answer_index is None:
+                    answer_index = event.index
+                elif block.type == "tool_use":
                     calls[event.index] = (block.id, block.name, [])
                 elif block.type == "text" and block.text:
                     text.append(block.text)
@@ -150,6 +173,10 @@ class AnthropicProvider(ModelProvider):
                 if delta.type == "text_delta" and delta.text:
                     text.append(delta.text)
                     yield ModelDelta(delta.text)
+                elif delta.type == "input_json_delta" and event.index == answer_index:
+                    if delta.partial_json:
+                        text.append(delta.partial_json)
+                        yield ModelDelta(delta.partial_json)
                 elif delta.type == "input_json_delta" and event.index in calls:
                     calls[event.index][2].append(delta.partial_json)
             elif kind == "message_delta":
@@ -163,6 +190,8 @@ class AnthropicProvider(ModelProvider):
             parse_tool_arguments(call_id, name, "".join(parts) or None)
             for _, (call_id, name, parts) in sorted(calls.items())
         ]
+        if answer_index is not None and not result.tool_calls:
+            result.finish_reason = "stop"
         result.usage.requests = 1
         yield result
 
@@ -223,19 +252,29 @@ def _usage(usage: Any, previous: Usage) -> Usage:
     )
 
 
-def from_anthropic_message(message: Any) -> ModelResponse:
+def from_anthropic_message(message: Any, answer_tool: str | None = None) -> ModelResponse:
+    """The response; the input of the forced ``answer_tool`` (a typed answer) becomes its text."""
     text: list[str] = []
     calls: list[ToolCall] = []
+    answer: str | None = None
     for block in message.content:
         if block.type == "text":
             text.append(block.text)
+        elif block.type == "tool_use" and block.name == answer_tool and answer is None:
+            answer = json.dumps(block.input) if isinstance(block.input, dict) else str(block.input)
         elif block.type == "tool_use":
             raw = block.input if isinstance(block.input, dict) else str(block.input)
             calls.append(parse_tool_arguments(block.id, block.name, raw))
+    finish_reason = _STOP_REASONS.get(message.stop_reason or "", message.stop_reason)
+    if answer is not None:
+        # The answer replaces any text around the forced tool call (a preamble is not part of the answer).
+        text = [answer]
+        if not calls:
+            finish_reason = "stop"
     return ModelResponse(
         text="".join(text),
         tool_calls=calls,
-        finish_reason=_STOP_REASONS.get(message.stop_reason or "", message.stop_reason),
+        finish_reason=finish_reason,
         usage=_usage(message.usage, Usage()),
         model=message.model,
         response_id=message.id,

@@ -24,6 +24,18 @@ class ToolSpec:
     parameters: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class OutputSpec:
+    """The typed answer a model is asked for: a JSON schema whose root is an object (see ``structured_output``).
+
+    Each provider asks for it in its native way; the runner validates what comes back.
+    """
+
+    name: str
+    schema: dict[str, Any]
+    description: str = ""
+
+
 @dataclass
 class ModelRequest:
     model: str
@@ -35,6 +47,8 @@ class ModelRequest:
     stream: bool = False
     # Ask for a JSON object answer (evaluations, routing); providers that cannot enforce it ignore it.
     json_output: bool = False
+    # Ask for an answer matching this schema (``Agent(output_type=...)``); every provider enforces it natively.
+    output: OutputSpec | None = None
 
 
 @dataclass

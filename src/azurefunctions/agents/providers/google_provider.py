@@ -54,6 +54,20 @@ _FINISH_REASONS = {"STOP": "stop", "MAX_TOKENS": "length", "SAFETY": "content_fi
                    "IMAGE_SAFETY": "content_filter"}
 
 
+# ``LLMConfig.reasoning_effort`` -> Gemini's ``thinking_level`` (Gemini 3); SDK releases before it know only a
+# token budget, used instead. "none" switches thinking off with a zero budget.
+_THINKING_LEVELS = {"minimal": "MINIMAL", "low": "LOW", "medium": "MEDIUM", "high": "HIGH", "xhigh": "HIGH"}
+_THINKING_BUDGETS = {"minimal": 512, "low": 1024, "medium": 8192, "high": 24576, "xhigh": 32768}
+
+
+def thinking_config(effort: str) -> types.ThinkingConfig:
+    if effort == "none":
+        return types.ThinkingConfig(thinking_budget=0)
+    if "thinking_level" in types.ThinkingConfig.model_fields:
+        return types.ThinkingConfig.model_validate({"thinking_level": _THINKING_LEVELS[effort]})
+    return types.ThinkingConfig(thinking_budget=_THINKING_BUDGETS[effort])
+
+
 class GoogleProvider(ModelProvider):
     provider_name = "gcp.gemini"
 
@@ -112,8 +126,15 @@ class GoogleProvider(ModelProvider):
         max_tokens = request.max_tokens or self.config.max_tokens
         if max_tokens is not None:
             values["max_output_tokens"] = max_tokens
-        if request.json_output:
+        if request.output is not None:
+            # Gemini's own structured output: JSON constrained to the schema, in its OpenAPI subset.
             values["response_mime_type"] = "application/json"
+            values["response_schema"] = gemini_schema(request.output.schema)
+        elif request.json_output:
+            values["response_mime_type"] = "application/json"
+        effort = self.config.reasoning_effort
+        if effort is not None:
+            values["thinking_config"] = thinking_config(effort)
         values.update(self.config.extra)
         return types.GenerateContentConfig(**values)
 
@@ -174,7 +195,9 @@ class GoogleProvider(ModelProvider):
 
     async def aclose(self) -> None:
         for client in self._keyed.take_clients():
-            await client.aio.aclose()
+            close = getattr(client.aio, "aclose", None)  # older SDK releases have none (the pool is ours)
+            if close is not None:
+                await close()
         if self._http is not None:
             await self._http.aclose()
 
@@ -203,6 +226,7 @@ class _Accumulator:
                 input_tokens=meta.prompt_token_count or 0,
                 output_tokens=(meta.candidates_token_count or 0) + (meta.thoughts_token_count or 0),
                 requests=1,
+                reasoning_tokens=meta.thoughts_token_count or 0,
             )
         pieces: list[str] = []
         feedback = response.prompt_feedback

@@ -8,6 +8,7 @@ starts with ``LABEL`` so nobody mistakes it for a model.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -57,6 +58,10 @@ class OfflineProvider(ModelProvider):
                 "OPENAI_API_KEY, AZURE_OPENAI_ENDPOINT or AGENT_PROVIDER for real answers.)")
         if request.json_output:
             text = '{"score": 1.0, "feedback": "offline evaluation", "agent": null}'
+        if request.output is not None:
+            # A typed answer: an example that matches the schema, its texts labelled as offline.
+            schema = request.output.schema
+            text = json.dumps(example_of(schema, schema.get("$defs") or {}, 0))
         return ModelResponse(text=text, finish_reason="stop", usage=_out(usage, text), model="offline")
 
 
@@ -109,3 +114,42 @@ def _arguments(tool: ToolSpec, text: str) -> dict[str, Any] | None:
 
 def is_offline_answer(message: Message) -> bool:
     return message.content.startswith(LABEL)
+
+
+def example_of(schema: dict[str, Any], defs: dict[str, Any], depth: int) -> Any:
+    """A value matching ``schema``: defaults and first enum values where given, else the simplest value."""
+    if depth > 8:
+        return None
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        return example_of(defs.get(ref.rsplit("/", 1)[-1], {}), defs, depth + 1)
+    if "default" in schema:
+        return schema["default"]
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf", "allOf"):
+        variants = [v for v in schema.get(key) or [] if isinstance(v, dict) and v.get("type") != "null"]
+        if variants:
+            return example_of(variants[0], defs, depth + 1)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), None)
+    if kind == "object" or "properties" in schema:
+        properties = schema.get("properties") or {}
+        return {name: example_of(sub, defs, depth + 1) for name, sub in properties.items()}
+    if kind == "array":
+        count = int(schema.get("minItems") or 0)
+        items = schema.get("items")
+        item: dict[str, Any] = items if isinstance(items, dict) else {}
+        return [example_of(item, defs, depth + 1) for _ in range(count)]
+    if kind in ("integer", "number"):
+        low = schema.get("minimum", schema.get("exclusiveMinimum", 0))
+        value = low + 1 if "exclusiveMinimum" in schema else low
+        return int(value) if kind == "integer" else float(value)
+    if kind == "boolean":
+        return False
+    if kind == "string":
+        return LABEL
+    return None

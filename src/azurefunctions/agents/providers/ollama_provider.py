@@ -89,8 +89,15 @@ class OllamaProvider(ModelProvider):
             ]
         if options:
             params["options"] = options
-        if request.json_output:
+        if request.output is not None:
+            params["format"] = request.output.schema  # Ollama constrains the answer to a JSON schema
+        elif request.json_output:
             params["format"] = "json"
+        effort = self.config.reasoning_effort
+        if effort is not None:
+            # ``think``: a level for models that take one (gpt-oss), else on/off; "none" switches it off.
+            params["think"] = False if effort == "none" else ("high" if effort == "xhigh" else
+                                                              "low" if effort == "minimal" else effort)
         params.update(extra)
         return params
 
