@@ -222,7 +222,7 @@ def test_prepackage_writes_the_package_azd_zips_and_the_remote_build_installs(
         text=True,
         timeout=120,
         check=False,
-        env={**os.environ, "PIP_CONFIG_FILE": os.devnull},
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PIP_CONFIG_FILE": os.devnull},
     )
     assert dry_run.returncode == 0, dry_run.stderr
     report = json.loads(dry_run.stdout)

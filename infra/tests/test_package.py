@@ -43,6 +43,7 @@ def test_a_sample_installs_from_a_fresh_clone_with_its_readme_command(tmp_path: 
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
+    # pip runs with the machine's own configuration (index, cache), as a user's would.
     installed = subprocess.run(
         [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", "requirements.txt"],
         cwd=sample,

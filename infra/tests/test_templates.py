@@ -5,6 +5,7 @@ and licences); azd's remote `$ref`s are served from there too. A missing schema 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -115,3 +116,41 @@ def test_funcignore_keeps_local_files_out_and_wheels_in(sample: Path) -> None:
     patterns = {line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")}
     assert {"tests/", ".venv/", "local.settings.json", ".azure/", ".env"} <= patterns
     assert not any(p.startswith("wheels") for p in patterns)
+
+
+def _run_template_tests(clone: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "infra/tests/test_templates.py",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-k",
+            "not in_a_fresh_clone",
+            "-rs",
+        ],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(clone.parent)},
+    )
+
+
+def test_the_template_tests_pass_in_a_fresh_clone_and_fail_without_a_schema(tmp_path: Path) -> None:
+    from tests.conftest import clone_repository
+
+    clone = clone_repository(tmp_path)  # in a temporary folder: nothing beside it to read schemas from
+    passed = _run_template_tests(clone)
+    assert passed.returncode == 0, passed.stdout[-3000:]
+    assert " passed" in passed.stdout and "skipped" not in passed.stdout
+
+    (clone / "infra" / "tests" / "schemas" / "host.json").unlink()
+    failed = _run_template_tests(clone)
+    assert failed.returncode == 1, failed.stdout[-3000:]
+    assert "skipped" not in failed.stdout
+    assert "missing from infra/tests/schemas: ['host.json']" in failed.stdout
