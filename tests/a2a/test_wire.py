@@ -115,7 +115,9 @@ def test_card_http_behaviour(host: LocalHostProcess) -> None:
     other_host = httpx.get(f"{host.url}/api/agents/Echo/.well-known/agent-card.json",
                            headers={"Host": "agents.example.net"}).json()
     assert other_host["supportedInterfaces"][0]["url"] == "http://agents.example.net/api/agents/Echo/a2a"
-    assert other_host["url"] == "http://agents.example.net/api/agents/Echo/a2a"  # the 0.3 field
+    v03 = httpx.get(f"{host.url}/api/agents/Echo/.well-known/agent.json", headers={"Host": "agents.example.net"}).json()
+    assert v03["url"] == "http://agents.example.net/api/agents/Echo/a2a"  # the 0.3 field
+    assert card.headers["vary"] == "A2A-Version"
     assert httpx.get(f"{host.url}/api/agents/Nobody/.well-known/agent-card.json").status_code == 404
     wrong_method = httpx.get(f"{host.url}/api/agents/Converter/a2a")
     assert wrong_method.status_code == 405 and wrong_method.json()["error"]["code"] == "method_not_allowed"

@@ -15,8 +15,11 @@ request, like a blocking one: nothing is left running after a response.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import os
+import socket
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, MutableMapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -47,6 +50,7 @@ from sse_starlette.sse import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .. import settings
 from ..functions.http import JSON_TYPE, SSE_TYPE, HttpCall, HttpReply, json_reply
 from ..runner import Runner
 from ..sessions.base import SessionStore
@@ -55,6 +59,7 @@ from .executor import CheckedRequestContextBuilder, RunnerExecutor, message_text
 from .push import PushSender, PushUrlRefused, check_push_url, push_url_allowed
 from .store import TERMINAL, SessionPushConfigStore, SessionTaskStore
 from .stream import StoreEventStream
+from .wire import rewrite_json
 
 if TYPE_CHECKING:
     from ..background.records import TurnRecord
@@ -64,6 +69,8 @@ logger = logging.getLogger("azurefunctions.agents.a2a")
 
 #: The turn-record kind of a queued A2A task (``background/kinds.py``).
 TASK_KIND = "a2a"
+#: This process, as named in the leases of the tasks it runs.
+INSTANCE = f"{settings.WEBSITE_INSTANCE_ID.get() or socket.gethostname()}:{os.getpid()}"
 #: Seconds between two checks, while a queued task runs, of whether it was canceled.
 CANCEL_CHECK_SECONDS = 0.5
 
@@ -107,11 +114,8 @@ class TaskHandler(DefaultRequestHandler):
             background = self.background()
             if background is not None and not params.message.task_id:
                 return await self._queue(background, params, context)
-            # No background work here (or a follow-up of an existing task): run it in the request.
-            blocking = SendMessageRequest()
-            blocking.CopyFrom(params)
-            blocking.configuration.return_immediately = False
-            params = blocking
+            # No queue here (or a follow-up of an existing task): the SDK answers with the task at once and
+            # its producer keeps running in this process, renewing the task's lease (``RunnerExecutor``).
         result: Message | Task = await super().on_message_send(params, context)
         return result
 
@@ -194,7 +198,8 @@ class A2AEndpoint:
         self.push = PushSender(self.push_configs)
         self.handler = TaskHandler(
             agent_name=name, background=background,
-            agent_executor=RunnerExecutor(runner, recovered=recovered), task_store=self.task_store,
+            agent_executor=RunnerExecutor(runner, recovered=recovered, keep_alive=self.keep_alive),
+            task_store=self.task_store,
             agent_card=card, push_config_store=self.push_configs, push_sender=self.push,
             push_url_validator=push_url_allowed, request_context_builder=CheckedRequestContextBuilder(),
             event_stream=StoreEventStream(self.task_store),
@@ -217,9 +222,36 @@ class A2AEndpoint:
             return refused
         response = await self.dispatcher.handle_requests(request)
         if isinstance(response, EventSourceResponse):
-            return await http_reply(response, after=self.push.drain)
-        await self.push.drain()  # this request's notifications are delivered (or given up) before it ends
+            return await http_reply(response, after=self.push.drain_queued)
+        # This request's notifications are delivered (or given up) before it ends; those of a task still
+        # running in this process after a non-blocking send go out as that task produces them.
+        await self.push.drain_queued()
         return await http_reply(response)
+
+    @contextlib.asynccontextmanager
+    async def keep_alive(self, task_id: str) -> AsyncIterator[None]:
+        """Renew the task's lease while it runs in this process, so a reader elsewhere can tell a task that
+        is running from one whose instance stopped (``SessionTaskStore.get``)."""
+        seconds = float(settings.get_int(settings.A2A_TASK_LEASE_SECONDS))
+
+        async def renew() -> None:
+            tries = 0
+            while True:
+                try:
+                    renewed = await self.task_store.renew_lease(task_id, seconds, INSTANCE)
+                except Exception:
+                    logger.warning("could not renew the lease of A2A task %s", task_id, exc_info=True)
+                    renewed = True  # try again after the usual interval
+                tries += 1
+                # Until the task's first write lands, look again soon; then every third of the lease.
+                await asyncio.sleep(seconds / 3 if renewed or tries > 20 else 0.1)
+
+        renewer = asyncio.create_task(renew())
+        try:
+            yield
+        finally:
+            renewer.cancel()
+            await asyncio.gather(renewer, return_exceptions=True)
 
     async def run_queued(self, record: TurnRecord) -> ChatResponse:
         """Run a queued task (the worker's side of ``TaskHandler._queue``) and return its outcome as the turn's
@@ -355,13 +387,18 @@ async def http_reply(response: Response, *, after: Callable[[], Any] | None = No
                          stream=_sse_bytes(response, after))
     media_type = response.media_type or JSON_TYPE
     headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")}
-    return HttpReply(status=response.status_code, headers=headers, body=bytes(response.body), media_type=media_type)
+    body = bytes(response.body)
+    if body and "json" in media_type:
+        body = rewrite_json(body)
+    return HttpReply(status=response.status_code, headers=headers, body=body, media_type=media_type)
 
 
 async def _sse_bytes(response: EventSourceResponse, after: Callable[[], Any] | None) -> AsyncIterator[bytes]:
     iterator = response.body_iterator
     try:
         async for item in iterator:
+            if isinstance(item, dict) and isinstance(item.get("data"), str):
+                item = {**item, "data": rewrite_json(item["data"]).decode("utf-8")}
             yield ensure_bytes(item, response.sep)
     finally:
         close = getattr(iterator, "aclose", None)

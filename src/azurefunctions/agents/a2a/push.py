@@ -35,6 +35,7 @@ from a2a.utils.proto_utils import to_stream_response
 from google.protobuf.json_format import MessageToDict
 
 from .. import settings
+from .wire import whole_numbers
 
 logger = logging.getLogger("azurefunctions.agents.a2a")
 
@@ -144,6 +145,14 @@ class Outbox:
     def pending(self) -> int:
         return len(self._pending)
 
+    async def drain_queued(self, limit: float = DRAIN_SECONDS) -> None:
+        """Wait for the deliveries queued so far (not those queued meanwhile by tasks still running here)."""
+        waiting = set(self._pending)
+        if waiting:
+            _, late = await asyncio.wait(waiting, timeout=limit)
+            if late:
+                logger.warning("%d push notification(s) still undelivered after %ss", len(late), limit)
+
     async def drain(self, limit: float = DRAIN_SECONDS) -> None:
         """Wait for every queued delivery; after ``limit`` seconds the rest are abandoned (and logged)."""
         while self._pending:  # again when more were queued while waiting
@@ -184,7 +193,7 @@ class PushSender(PushNotificationSender):
             return
         if not configs:
             return
-        payload = MessageToDict(to_stream_response(event))
+        payload = whole_numbers(MessageToDict(to_stream_response(event)))
         for config in configs:
             copy = TaskPushNotificationConfig()
             copy.CopyFrom(config)
@@ -231,6 +240,9 @@ class PushSender(PushNotificationSender):
 
     async def drain(self, limit: float = DRAIN_SECONDS) -> None:
         await self.outbox.drain(limit)
+
+    async def drain_queued(self, limit: float = DRAIN_SECONDS) -> None:
+        await self.outbox.drain_queued(limit)
 
     async def aclose(self) -> None:
         await self.drain()

@@ -87,7 +87,9 @@ class AgentFunctionApp(func.FunctionApp):
         install_log_redaction()  # keys and tokens never reach a log line (redaction.py)
         for agent in self.agents.values():
             register_secret(getattr(agent.llm_config, "api_key", None))
-        self.streaming = streaming if streaming is not None else any(a.streaming for a in self.agents.values())
+        if streaming is None:  # A2A apps stream: their cards promise it (docs/a2a.md "Streaming")
+            streaming = self.mode is AgentMode.A2A or any(a.streaming for a in self.agents.values())
+        self.streaming = streaming
         self.session_store: SessionStore = session_store if session_store is not None else LazySessionStore()
         self.limits = Limits.from_settings(max_body_bytes=max_body_bytes)
         self.max_body_bytes = self.limits.max_body_bytes
@@ -115,7 +117,8 @@ class AgentFunctionApp(func.FunctionApp):
         if self.mode is AgentMode.A2A:  # the A2A routes; the a2a SDK itself loads on the first A2A request
             self.a2a = A2AServer(agents=self.agents, runners=self.runners, session_store=self.session_store,
                                  default_agent=self.default_agent, rpc_auth_level=self._group_auth["a2a"].name,
-                                 max_body_bytes=self.max_body_bytes, background=self.background)
+                                 max_body_bytes=self.max_body_bytes, background=self.background,
+                                 streaming=self.streaming)
             self.route_specs.extend(self.a2a.route_specs)
         self.api = AgentHttpApi(agents=self.agents, runners=self.runners, session_store=self.session_store,
                                 routes=self.route_specs, mode=self.mode.value, max_body_bytes=self.max_body_bytes,
