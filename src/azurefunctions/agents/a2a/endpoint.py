@@ -69,6 +69,8 @@ logger = logging.getLogger("azurefunctions.agents.a2a")
 
 #: The turn-record kind of a queued A2A task (``background/kinds.py``).
 TASK_KIND = "a2a"
+#: Longest quiet spell of an SSE response before a keep-alive comment is sent.
+KEEPALIVE_SECONDS = 2.0
 #: This process, as named in the leases of the tasks it runs.
 INSTANCE = f"{settings.WEBSITE_INSTANCE_ID.get() or socket.gethostname()}:{os.getpid()}"
 #: Seconds between two checks, while a queued task runs, of whether it was canceled.
@@ -394,13 +396,32 @@ async def http_reply(response: Response, *, after: Callable[[], Any] | None = No
 
 
 async def _sse_bytes(response: EventSourceResponse, after: Callable[[], Any] | None) -> AsyncIterator[bytes]:
-    iterator = response.body_iterator
+    """The SSE body, with a comment line (``: keep-alive``) whenever no event came for ``KEEPALIVE_SECONDS``:
+    clients drop a quiet stream after their read timeout (the a2a-sdk client's httpx default is 5 s) while the
+    model thinks. SSE parsers ignore comment lines (WHATWG HTML, "Parsing an event stream")."""
+    iterator: Any = response.body_iterator
+    next_item: asyncio.Future[Any] | None = None
     try:
-        async for item in iterator:
+        while True:
+            if next_item is None:
+                next_item = asyncio.ensure_future(iterator.__anext__())
+            done, _ = await asyncio.wait({next_item}, timeout=KEEPALIVE_SECONDS)
+            if not done:
+                yield b": keep-alive\r\n\r\n"
+                continue
+            try:
+                item = next_item.result()
+            except StopAsyncIteration:
+                break
+            finally:
+                next_item = None
             if isinstance(item, dict) and isinstance(item.get("data"), str):
                 item = {**item, "data": rewrite_json(item["data"]).decode("utf-8")}
             yield ensure_bytes(item, response.sep)
     finally:
+        if next_item is not None:
+            next_item.cancel()
+            await asyncio.gather(next_item, return_exceptions=True)
         close = getattr(iterator, "aclose", None)
         if close is not None:
             await close()

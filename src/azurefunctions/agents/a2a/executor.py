@@ -8,6 +8,7 @@ a failed turn ends the task ``failed`` with the turn's client-safe error message
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from a2a.utils.errors import ContentTypeNotSupportedError, InvalidParamsError
 from ..events import HandoffOccurred, ToolCallCompleted, ToolCallStarted, TurnCompleted, TurnFailed
 from ..interrupts import input_request
 from ..messages import SESSION_ID_PATTERN
+from ..providers.factory import load_sdk
 from ..runner import Runner
 from ..types import ChatRequest, ChatResponse
 
@@ -100,6 +102,9 @@ class RunnerExecutor(AgentExecutor):
     async def _execute(self, context: RequestContext, updater: TaskUpdater) -> None:
         context_id = str(context.context_id)
         await updater.start_work()
+        # The model SDK's first import, off the event loop: a non-blocking send's answer and the events of a
+        # stream go out while it loads.
+        await asyncio.to_thread(load_sdk, self.runner.agent.llm_config)
         if self.recovered is not None:
             await self._answer(updater, self.recovered)
             return

@@ -104,7 +104,7 @@ def _with_exchange(task: Task) -> Task:
             continue
         seen.add(message.message_id)
         kept.append(message)
-    if len(kept) == len(task.history):
+    if [m.message_id for m in kept] == [m.message_id for m in task.history]:
         return task
     result = Task()
     result.CopyFrom(task)
