@@ -21,6 +21,7 @@ import logging
 import os
 import socket
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, MutableMapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
@@ -56,7 +57,7 @@ from ..runner import Runner
 from ..sessions.base import SessionStore
 from ..types import ChatRequest, ChatResponse
 from .executor import CheckedRequestContextBuilder, RunnerExecutor, message_text
-from .push import PushSender, PushUrlRefused, check_push_url, push_url_allowed
+from .push import PushSender, PushUrlRefused, check_push_url_form, push_url_allowed
 from .store import TERMINAL, SessionPushConfigStore, SessionTaskStore
 from .stream import StoreEventStream
 from .wire import rewrite_json
@@ -94,7 +95,7 @@ class Owner(User):
 
 async def _check_url(url: str) -> None:
     try:
-        await check_push_url(url)
+        check_push_url_form(url)
     except PushUrlRefused as exc:
         raise InvalidParamsError(message=str(exc)) from None
 
@@ -197,7 +198,7 @@ class A2AEndpoint:
         self.max_body_bytes = max_body_bytes
         self.task_store = SessionTaskStore(session_store, name)
         self.push_configs = SessionPushConfigStore(session_store, name)
-        self.push = PushSender(self.push_configs)
+        self.push = PushSender(self.push_configs, task_reader=self.task_store.read_unscoped)
         self.handler = TaskHandler(
             agent_name=name, background=background,
             agent_executor=RunnerExecutor(runner, recovered=recovered, keep_alive=self.keep_alive),
@@ -213,22 +214,36 @@ class A2AEndpoint:
             return json_reply({"jsonrpc": "2.0", "id": None, "error": {
                 "code": -32600, "message": f"Payload too large: the limit is {self.max_body_bytes} bytes."}})
         try:
-            json.loads(call.body)
+            data = json.loads(call.body)
         except (ValueError, RecursionError):
             # Answered here: the SDK's parse error would carry the JSON decoder's exception text.
             return json_reply({"jsonrpc": "2.0", "id": None, "error": {
                 "code": -32700, "message": "Parse error: the request body is not valid JSON."}})
+        invalid = _invalid_envelope(data)
+        if invalid is not None:
+            return invalid
         request = starlette_request(call)
-        refused = self._refuse_v03(call.body, request.headers.get(VERSION_HEADER, ""))
+        version = request.headers.get(VERSION_HEADER, "")
+        refused = self._refuse_v03(call.body, version)
         if refused is not None:
             return refused
+        method = data.get("method") if isinstance(data, dict) else None
+        v03_get_any = (not version.strip().startswith("1") and method == V03_GET_CONFIG
+                       and isinstance(data.get("params"), dict) and not data["params"].get(V03_CONFIG_ID))
+        if v03_get_any:
+            # 0.3: the config id is optional ("get" names the task alone): the task's first config.
+            data = {**data, "method": V03_LIST_CONFIGS}
+            request = starlette_request(replace(call, body=json.dumps(data).encode("utf-8")))
         response = await self.dispatcher.handle_requests(request)
         if isinstance(response, EventSourceResponse):
             return await http_reply(response, after=self.push.drain_queued)
         # This request's notifications are delivered (or given up) before it ends; those of a task still
         # running in this process after a non-blocking send go out as that task produces them.
         await self.push.drain_queued()
-        return await http_reply(response)
+        reply = await http_reply(response)
+        if v03_get_any or (method == V03_DELETE_CONFIG and not version.strip().startswith("1")):
+            reply = _v03_config_reply(reply, data.get("id"), first=v03_get_any)
+        return reply
 
     @contextlib.asynccontextmanager
     async def keep_alive(self, task_id: str) -> AsyncIterator[None]:
@@ -340,6 +355,45 @@ def _outcome(task: Task | None, record: TurnRecord, missing: str = "") -> ChatRe
     name = TaskState.Name(state).removeprefix("TASK_STATE_").lower()
     code = "cancelled" if state == TaskState.TASK_STATE_CANCELED else f"task_{name}"
     return ChatResponse(status="error", error=message or f"The task ended {name}.", error_code=code, **base)
+
+
+V03_GET_CONFIG = "tasks/pushNotificationConfig/get"
+V03_LIST_CONFIGS = "tasks/pushNotificationConfig/list"
+V03_DELETE_CONFIG = "tasks/pushNotificationConfig/delete"
+V03_CONFIG_ID = "pushNotificationConfigId"
+
+
+def _invalid_envelope(data: Any) -> HttpReply | None:
+    """-32600 in our words for a single message the SDK would answer with a validation dump: a request
+    without a usable ``id`` (A2A has no notifications; JSON-RPC 2.0 §4 ids are strings or numbers)."""
+    if not isinstance(data, dict) or "method" not in data:
+        return None  # batches and non-objects: the SDK's own -32600 is clean
+    request_id = data.get("id")
+    if "id" not in data or isinstance(request_id, bool) or not isinstance(request_id, str | int):
+        return json_reply({"jsonrpc": "2.0", "id": None, "error": {
+            "code": -32600, "message": "Invalid Request: an A2A request needs an id (a string or an integer)."}})
+    return None
+
+
+def _v03_config_reply(reply: HttpReply, request_id: Any, *, first: bool) -> HttpReply:
+    """0.3 push-config answers completed: ``get`` by task id alone answers the task's first config, and a
+    successful ``delete`` answers ``"result": null`` (the SDK's 0.3 adapter leaves the member out, which
+    JSON-RPC 2.0 §5 does not allow)."""
+    try:
+        data = json.loads(reply.body)
+    except ValueError:
+        return reply
+    if not isinstance(data, dict) or "error" in data:
+        return reply
+    if first:
+        configs = data.get("result") or []
+        if not configs:
+            return json_reply({"jsonrpc": "2.0", "id": request_id, "error": {
+                "code": -32602, "message": "This task has no push notification config."}})
+        data["result"] = configs[0]
+    else:
+        data.setdefault("result", None)
+    return json_reply(data)
 
 
 _V1_NAMES = {

@@ -54,7 +54,7 @@ from a2a.utils.task import ListTasksCursor, decode_list_tasks_cursor, encode_lis
 from google.protobuf.json_format import MessageToDict, ParseDict
 
 from .. import settings
-from ..errors import SessionBusyError
+from ..errors import InvalidRequestError, SessionBusyError
 from ..sessions.base import Session, SessionStore
 
 logger = logging.getLogger("azurefunctions.agents.a2a")
@@ -145,7 +145,10 @@ class _Items:
         self._known: dict[str, Session] = {}  # last copy this process wrote or read, with its etag
 
     async def read(self, item_id: str) -> dict[str, Any] | None:
-        session = await self.store.load(item_id)
+        try:
+            session = await self.store.load(item_id)
+        except InvalidRequestError:
+            return None  # not a valid item id, so there is no such task
         if session is None:
             self._known.pop(item_id, None)
             return None
@@ -160,7 +163,11 @@ class _Items:
         for attempt in range(_WRITE_ATTEMPTS):
             session = self._known.get(item_id)
             if session is None or attempt > 0 or fresh:
-                session = await self.store.load(item_id) or Session(id=item_id)
+                try:
+                    session = await self.store.load(item_id) or Session(id=item_id)
+                except InvalidRequestError:
+                    raise InvalidParamsError(message="Not a valid task id: 1-128 letters, digits, '-', '_', "
+                                                     "'.', '@' or ':'.") from None
             data = dict(session.metadata.get(KEY) or {})
             if not change(data):
                 self._known[item_id] = session
@@ -298,6 +305,13 @@ class SessionTaskStore(VersionedTaskStore):
         stored = await self.get(task_id, context)
         return stored.task if stored is not None else None
 
+    async def read_unscoped(self, task_id: str) -> Task | None:
+        """The task as stored, whoever owns it (for push deliveries, which the owner's configs asked for)."""
+        data = await self._items.read(task_id)
+        if data is None or data.get("agent") != self.agent or "task" not in data:
+            return None
+        return _task(data)
+
     async def events_after(self, task_id: str, after: int) -> tuple[list[tuple[int, StreamResponse]], Task | None,
                                                                       int, int]:
         """What a subscriber on any instance needs to follow a task: the kept events newer than version
@@ -393,12 +407,15 @@ class SessionPushConfigStore(PushNotificationConfigStore):
         config = normalize_push_notification_config(task_id, notification_config)
         owner = self.owner_resolver(context)
         body = MessageToDict(config)
+        # Set through an A2A 0.3 method (their names have slashes: tasks/pushNotificationConfig/set,
+        # message/send): its webhook gets 0.3 bodies (``push.py``).
+        dialect = "0.3" if "/" in str(context.state.get("method") or "") else "1.0"
 
         def put(data: dict[str, Any]) -> bool:
             if data.get("agent") not in (None, self.agent):
                 raise InvalidParamsError(message=f"Task {task_id} belongs to another agent.")
             configs = dict(data.get("push_configs") or {})
-            configs[config.id] = {"owner": owner, "config": body}
+            configs[config.id] = {"owner": owner, "config": body, "dialect": dialect}
             data.update(push_configs=configs)
             data.setdefault("agent", self.agent)
             data.setdefault("kind", "task")
@@ -412,6 +429,14 @@ class SessionPushConfigStore(PushNotificationConfigStore):
 
     async def get_info_for_dispatch(self, task_id: str) -> list[TaskPushNotificationConfig]:
         return self._configs(await self._items.read(task_id), None)
+
+    async def dispatch_targets(self, task_id: str) -> list[tuple[TaskPushNotificationConfig, str]]:
+        """Every config of the task with the A2A version (``"1.0"`` or ``"0.3"``) it was set with."""
+        data = await self._items.read(task_id)
+        if data is None or data.get("agent") != self.agent:
+            return []
+        return [(ParseDict(item["config"], TaskPushNotificationConfig(), ignore_unknown_fields=True),
+                 str(item.get("dialect") or "1.0")) for item in (data.get("push_configs") or {}).values()]
 
     async def delete_info(self, task_id: str, context: ServerCallContext, config_id: str | None = None) -> None:
         owner = self.owner_resolver(context)

@@ -72,7 +72,7 @@ class A2ATasks:
                                  context=context)
             except ConcurrentTaskModificationError:
                 continue
-            push = PushSender(SessionPushConfigStore(store, record.agent))
+            push = PushSender(SessionPushConfigStore(store, record.agent), task_reader=tasks.read_unscoped)
             try:
                 await push.send_notification(task_id, event)
             finally:
