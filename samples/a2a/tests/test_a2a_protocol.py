@@ -40,6 +40,7 @@ from a2a.types.a2a_pb2 import (
     Role,
     SendMessageRequest,
     StreamResponse,
+    SubscribeToTaskRequest,
     Task,
     TaskState,
 )
@@ -208,6 +209,13 @@ async def test_sdk_client_multi_turn_task_through_input_required(
         assert waiting.status.message.parts[0].text == "Which temperature, in degrees Celsius?"
         got = await client.get_task(GetTaskRequest(id=waiting.id))
         assert got.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
+        if dialect == "1.0":  # resubscribing while it waits: the task as it is, and the stream ends
+            streaming = await client_for(sample.url, dialect, streaming=True)
+            try:
+                followed = [e async for e in streaming.subscribe(SubscribeToTaskRequest(id=waiting.id))]
+            finally:
+                await streaming.close()
+            assert followed[0].task.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
 
         second = [e async for e in client.send_message(user_message("21.5", task=waiting))]
         done = second[-1].task

@@ -37,6 +37,7 @@ from a2a.types.a2a_pb2 import (
     AgentCard,
     Message,
     SendMessageRequest,
+    SubscribeToTaskRequest,
     Task,
     TaskPushNotificationConfig,
     TaskState,
@@ -58,7 +59,7 @@ from ..sessions.base import SessionStore
 from ..types import ChatRequest, ChatResponse
 from .executor import CheckedRequestContextBuilder, RunnerExecutor, message_text
 from .push import PushSender, PushUrlRefused, check_push_url_form, push_url_allowed
-from .store import TERMINAL, SessionPushConfigStore, SessionTaskStore
+from .store import INTERRUPTED, TERMINAL, SessionPushConfigStore, SessionTaskStore
 from .stream import StoreEventStream
 from .wire import rewrite_json
 
@@ -128,6 +129,19 @@ class TaskHandler(DefaultRequestHandler):
         if params.configuration.HasField("task_push_notification_config"):
             await _check_url(params.configuration.task_push_notification_config.url)
         async for event in super().on_message_send_stream(params, context):
+            yield event
+
+    async def on_subscribe_to_task(self, params: SubscribeToTaskRequest,
+                                   context: ServerCallContext) -> AsyncGenerator[Event, None]:
+        """A task waiting for input is sent as it is, and the stream ends: A2A 1.0 streams end after an
+        interrupted status (the SDK's local subscription would wait on the idle task until the next
+        message, holding the response open)."""
+        if self._agent_card.capabilities.streaming:
+            stored = await self.task_store_versioned.get(params.id, context)
+            if stored is not None and stored.task.status.state in INTERRUPTED:
+                yield stored.task
+                return
+        async for event in super().on_subscribe_to_task(params, context):
             yield event
 
     @validate_request_params
