@@ -237,21 +237,68 @@ async def test_sdk_client_multi_turn_task_through_input_required(
         {k: m.get(k) for k in ("role", "content")} for m in last]
 
 
-def test_raw_json_rpc_multi_turn_task_in_the_0_3_dialect(sample: LocalHostProcess, script: OpenAIServer) -> None:
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_raw_json_rpc_multi_turn_task_through_input_required(sample: LocalHostProcess, script: OpenAIServer,
+                                                              dialect: str) -> None:
     script.script.add(ask("How many kilometres?"),
                       Reply(tool_calls=[ScriptedToolCall("kilometres_to_miles", {"kilometres": 10})]),
                       Reply(text="10 km is 6.21 miles."))
-    waiting = rpc(sample, "message/send", {"message": v03_message("Convert a distance")}, v1=False)["result"]
-    assert waiting["status"]["state"] == "input-required"
+    v1 = dialect == "1.0"
+    method, message = ("SendMessage", v1_message) if v1 else ("message/send", v03_message)
+
+    def result(reply: dict[str, Any]) -> dict[str, Any]:
+        return reply["result"]["task"] if v1 else reply["result"]  # type: ignore[no-any-return]
+
+    waiting = result(rpc(sample, method, {"message": message("Convert a distance")}, v1=v1))
+    assert waiting["status"]["state"] == ("TASK_STATE_INPUT_REQUIRED" if v1 else "input-required")
     assert waiting["status"]["message"]["parts"][0]["text"] == "How many kilometres?"
     assert waiting["status"]["message"]["metadata"]["inputRequired"]["reason"] == "clarification"
-    done = rpc(sample, "message/send", {"message": v03_message("10", taskId=waiting["id"],
-                                                               contextId=waiting["contextId"])}, v1=False)["result"]
-    assert done["id"] == waiting["id"] and done["status"]["state"] == "completed"
+    done = result(rpc(sample, method, {"message": message("10", taskId=waiting["id"],
+                                                          contextId=waiting["contextId"])}, v1=v1))
+    assert done["id"] == waiting["id"]
+    assert done["status"]["state"] == ("TASK_STATE_COMPLETED" if v1 else "completed")
     assert done["artifacts"][-1]["parts"][0]["text"] == "10 km is 6.21 miles."
-    usage = done["artifacts"][-1]["metadata"]["usage"]
-    assert usage["totalTokens"] > 0 and all(isinstance(v, int) for v in usage.values())
-    assert "sessionId" in done["artifacts"][-1]["metadata"]
+    metadata = done["artifacts"][-1]["metadata"]
+    assert metadata["sessionId"] == waiting["contextId"] and metadata["agent"] == "UnitConverter"
+    assert metadata["usage"]["totalTokens"] > 0 and all(type(v) is int for v in metadata["usage"].values())
+    # A message to the finished task is refused (spec: terminal tasks take no more messages): -32004.
+    again = rpc(sample, method, {"message": message("And 20?", taskId=waiting["id"],
+                                                    contextId=waiting["contextId"])}, v1=v1)
+    assert again["error"]["code"] == -32004
+
+
+def test_the_chat_route_of_the_a2a_app_streams_live(sample: LocalHostProcess, script: OpenAIServer) -> None:
+    script.script.add(Reply(text="Done.", delay=SLOW))
+    started = time.monotonic()
+    arrivals: list[float] = []
+    with httpx.stream("POST", f"{sample.url}/api/agents/UnitConverter/chat", timeout=30,
+                      json={"message": "Convert 3 km", "stream": True}) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if line.startswith("data:"):
+                arrivals.append(time.monotonic() - started)
+    assert arrivals[0] < 1.0 and arrivals[-1] >= SLOW
+
+
+def test_a_task_whose_instance_stopped_is_reported_failed(model: OpenAIServer, script: OpenAIServer,
+                                                          tmp_path: Path) -> None:
+    """No queue: a non-blocking task runs in the instance that answered. Kill that instance mid-task (as a
+    scale-in or recycle would): once its lease has run out, another instance reports the task failed."""
+    script.script.add(Reply(text="Never delivered.", delay=30))
+    env = {**app_env(tmp_path, model), "A2A_TASK_LEASE_SECONDS": "1"}
+    with LocalHostProcess(SAMPLE, env=env) as first:
+        task = rpc(first, "SendMessage", {"message": v1_message("Convert 6 km"),
+                                          "configuration": {"returnImmediately": True}}, v1=True)["result"]["task"]
+        time.sleep(0.5)  # the turn is under way: its lease has been taken
+        assert first.process is not None
+        first.process.kill()
+        first.process.wait(timeout=10)
+    time.sleep(1.5)
+    with LocalHostProcess(SAMPLE, env=env) as second:
+        got = rpc(second, "GetTask", {"id": task["id"]}, v1=True)["result"]
+    assert got["status"]["state"] == "TASK_STATE_FAILED"
+    assert got["status"]["message"]["metadata"]["code"] == "instance_stopped"
+    assert "stopped before the task finished" in got["status"]["message"]["parts"][0]["text"]
 
 
 # The card ------------------------------------------------------------------------------------------------
