@@ -267,6 +267,25 @@ def test_raw_json_rpc_multi_turn_task_through_input_required(sample: LocalHostPr
     assert again["error"]["code"] == -32004
 
 
+def test_the_reply_to_a_waiting_task_may_reach_another_instance(model: OpenAIServer, script: OpenAIServer,
+                                                                 tmp_path: Path) -> None:
+    """Scaled out, the reply may land on an instance that never saw the task: it continues it from the store."""
+    script.script.add(ask("Which temperature?"),
+                      Reply(tool_calls=[ScriptedToolCall("celsius_to_fahrenheit", {"celsius": 30})]),
+                      Reply(text="30 °C is 86.0 °F."))
+    env = app_env(tmp_path, model)
+    with LocalHostProcess(SAMPLE, env=env) as first, LocalHostProcess(SAMPLE, env=env) as second:
+        waiting = rpc(first, "SendMessage", {"message": v1_message("Convert a temperature")}, v1=True)["result"]["task"]
+        assert waiting["status"]["state"] == "TASK_STATE_INPUT_REQUIRED"
+        done = rpc(second, "SendMessage", {"message": v1_message("30", taskId=waiting["id"],
+                                                                 contextId=waiting["contextId"])},
+                   v1=True)["result"]["task"]
+        assert done["id"] == waiting["id"] and done["status"]["state"] == "TASK_STATE_COMPLETED"
+        assert done["artifacts"][-1]["parts"][0]["text"] == "30 °C is 86.0 °F."
+        got = rpc(first, "GetTask", {"id": waiting["id"]}, v1=True)["result"]
+        assert got["status"]["state"] == "TASK_STATE_COMPLETED"
+
+
 def test_the_chat_route_of_the_a2a_app_streams_live(sample: LocalHostProcess, script: OpenAIServer) -> None:
     script.script.add(Reply(text="Done.", delay=SLOW))
     started = time.monotonic()

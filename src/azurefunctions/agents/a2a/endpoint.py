@@ -71,6 +71,9 @@ logger = logging.getLogger("azurefunctions.agents.a2a")
 
 #: The turn-record kind of a queued A2A task (``background/kinds.py``).
 TASK_KIND = "a2a"
+#: Seconds a task waiting for input keeps its in-memory state here; a later message rebuilds it from the store
+#: (a2a-sdk ``DefaultRequestHandlerV2(interrupted_task_timeout=...)``), so waiting tasks do not pile up.
+INTERRUPTED_IDLE_SECONDS = 300.0
 #: Longest quiet spell of an SSE response before a keep-alive comment is sent.
 KEEPALIVE_SECONDS = 2.0
 #: This process, as named in the leases of the tasks it runs.
@@ -220,6 +223,7 @@ class A2AEndpoint:
             agent_card=card, push_config_store=self.push_configs, push_sender=self.push,
             push_url_validator=push_url_allowed, request_context_builder=CheckedRequestContextBuilder(),
             event_stream=StoreEventStream(self.task_store),
+            interrupted_task_timeout=INTERRUPTED_IDLE_SECONDS,
         )
         self.dispatcher = JsonRpcDispatcher(request_handler=self.handler, enable_v0_3_compat=True)
 
