@@ -206,11 +206,13 @@ class A2AEndpoint:
 
     ``background`` gives the app's background work when it runs any (non-blocking sends are then queued);
     ``recovered`` is for the worker only: the answer of a turn an earlier worker saved before it stopped.
+    ``lease_tasks``: tasks run here renew a lease in the store (``keep_alive``); the queue worker runs
+    without, since its queue message is the lease (a worker that stops is retried, not reported failed).
     """
 
     def __init__(self, runner: Runner, session_store: SessionStore, card: AgentCard, *,
                  max_body_bytes: int, background: Callable[[], BackgroundTurns | None] = lambda: None,
-                 recovered: ChatResponse | None = None) -> None:
+                 recovered: ChatResponse | None = None, lease_tasks: bool = True) -> None:
         name = runner.agent.name
         self.max_body_bytes = max_body_bytes
         self.task_store = SessionTaskStore(session_store, name)
@@ -218,7 +220,8 @@ class A2AEndpoint:
         self.push = PushSender(self.push_configs, task_reader=self.task_store.read_unscoped)
         self.handler = TaskHandler(
             agent_name=name, background=background,
-            agent_executor=RunnerExecutor(runner, recovered=recovered, keep_alive=self.keep_alive),
+            agent_executor=RunnerExecutor(runner, recovered=recovered,
+                                          keep_alive=self.keep_alive if lease_tasks else None),
             task_store=self.task_store,
             agent_card=card, push_config_store=self.push_configs, push_sender=self.push,
             push_url_validator=push_url_allowed, request_context_builder=CheckedRequestContextBuilder(),
