@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from tests.servers.base import LocalServer
+from tests.servers.localhost import LocalHostProcess, app_env
 
 from azurefunctions.agents.mcp.endpoint import MCPEndpoint
 
@@ -204,3 +206,23 @@ async def test_unknown_methods_and_bad_tool_params_answer_without_echo(endpoint_
         unknown = await http.post(endpoint_url, headers=headers,
                                   json={"jsonrpc": "2.0", "id": 5, "method": "no/such<script>"})
         assert unknown.json()["error"]["code"] == -32601 and "<script>" not in unknown.text
+
+
+def test_the_app_route_applies_the_origin_rule(tmp_path: Path) -> None:
+    """``POST /api/mcp`` of an ``AgentFunctionApp`` in the local host (offline model): the same rule on the real
+    route, with the allow-list read from the app's environment."""
+    app_dir = Path(__file__).resolve().parents[1] / "functions" / "apps" / "basic"
+    env = {**app_env(tmp_path), "MCP_ALLOWED_ORIGINS": "https://portal.contoso.example"}
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    headers = {"accept": "application/json, text/event-stream"}
+    with LocalHostProcess(app_dir, env=env) as host:
+        url = f"{host.url}/api/mcp"
+        foreign = httpx.post(url, json=body, headers={**headers, "Origin": "http://evil.example"}, timeout=30)
+        assert foreign.status_code == 403 and foreign.json()["error"]["code"] == -32600
+        for origin in (None, "https://portal.contoso.example"):
+            extra = {"Origin": origin} if origin else {}
+            served = httpx.post(url, json=body, headers={**headers, **extra}, timeout=30)
+            assert served.status_code == 200, origin
+            assert {t["name"] for t in served.json()["result"]["tools"]} == {"Orders", "Greeter"}
+        batch = httpx.post(url, json=[body], headers=headers, timeout=30)
+        assert batch.status_code == 400 and batch.json()["error"]["code"] == -32600
