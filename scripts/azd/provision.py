@@ -30,7 +30,8 @@ NOT_COPIED = {"AZURE_CLIENT_ID"}
 def sample_streams(project_dir: Path) -> bool:
     """True when the deployed app uses the HTTP-streams extension (it then needs PYTHON_ENABLE_INIT_INDEXING).
 
-    The sample's requirements say so: the runtime's `streaming` extra, or the extension itself.
+    The sample's requirements say so: the runtime's `streaming` or `a2a` extra (A2A apps stream, and that extra
+    brings the extension), or the extension itself.
     """
     requirements = project_dir / "requirements.txt"
     if not requirements.is_file():
@@ -39,7 +40,8 @@ def sample_streams(project_dir: Path) -> bool:
         requirement = line.split("#", 1)[0]
         if "azurefunctions-extensions-http-fastapi" in requirement:
             return True
-        if "[" in requirement and "streaming" in requirement.split("[", 1)[1].split("]", 1)[0]:
+        extras = requirement.split("[", 1)[1].split("]", 1)[0] if "[" in requirement else ""
+        if {"streaming", "a2a"} & {extra.strip() for extra in extras.split(",")}:
             return True
     return False
 

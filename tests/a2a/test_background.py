@@ -183,5 +183,36 @@ async def test_push_notifications_of_a_blocking_send(host: LocalHostProcess, web
     finally:
         await client.close()
     assert task.status.state == TaskState.TASK_STATE_COMPLETED
-    assert webhook.states()[-1] == "TASK_STATE_COMPLETED"
+    # Set through 0.3: 0.3 bodies, the task itself (as a2a-sdk 0.3's BasePushNotificationSender posted it).
+    bodies = [body for _, body in webhook.received]
+    assert bodies[-1]["kind"] == "task" and bodies[-1]["status"]["state"] == "completed"
     assert {headers["x-a2a-notification-token"] for headers, _ in webhook.received} == {"t-0.3"}
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+async def test_without_a_queue_a_non_blocking_task_runs_on_and_notifies(host: LocalHostProcess, webhook: Webhook,
+                                                                        dialect: str) -> None:
+    """No background work: the send answers at once, the task goes on in that process, and its webhook hears
+    about it to the end (deliveries after the response are not cut short)."""
+    client = await client_for(host.url, dialect, polling=True)
+    config = TaskPushNotificationConfig(url=webhook.url, token=f"t-{dialect}")
+    try:
+        started = time.monotonic()
+        request = pause_request(1.5, config)
+        request.configuration.return_immediately = True
+        task = await send_now(client, request)
+        assert time.monotonic() - started < 1.5
+        assert task.status.state in (TaskState.TASK_STATE_SUBMITTED, TaskState.TASK_STATE_WORKING)
+        done = await wait_state(client, task.id, TaskState.TASK_STATE_COMPLETED)
+        assert done.artifacts[0].parts[0].text == "[offline model] pause returned: paused 1.5 s"
+    finally:
+        await client.close()
+    deadline = time.monotonic() + 15
+    final = "completed" if dialect == "0.3" else "TASK_STATE_COMPLETED"
+    while True:
+        bodies = [body for _, body in webhook.received]
+        states = [b["status"]["state"] for b in bodies if "status" in b] + webhook.states()
+        if final in states:
+            break
+        assert time.monotonic() < deadline, f"no completed notification: {states}"
+        await asyncio.sleep(0.1)

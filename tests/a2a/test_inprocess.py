@@ -70,12 +70,17 @@ async def test_scripted_tool_loop_streams_status_updates_and_the_answer(openai: 
     assert events[-1]["statusUpdate"]["status"]["state"] == "TASK_STATE_COMPLETED"
     data = [part["data"] for e in events if "statusUpdate" in e
             for part in e["statusUpdate"]["status"].get("message", {}).get("parts", []) if "data" in part]
-    assert data[0] == {"type": "tool_call", "agent": "Cities", "call_id": data[0]["call_id"], "name": "lookup",
+    assert data[0] == {"type": "tool_call", "agent": "Cities", "callId": data[0]["callId"], "name": "lookup",
                        "arguments": {"city": "Oslo"}}
     assert data[1]["type"] == "tool_result" and data[1]["result"] == "Oslo: 1,000,000 people"
     artifact = events[-2]["artifactUpdate"]["artifact"]
     assert artifact["parts"][0]["text"] == "Oslo has about a million people."
-    assert artifact["metadata"]["session_id"] == events[0]["task"]["contextId"]
+    assert artifact["metadata"]["sessionId"] == events[0]["task"]["contextId"]
+    # The protocol's JSON conventions in metadata too: camelCase keys, whole numbers as integers.
+    usage = artifact["metadata"]["usage"]
+    assert usage == {"inputTokens": 22, "outputTokens": 14, "totalTokens": 36, "requests": 2}
+    assert all(type(v) is int for v in usage.values())
+    assert "handoffPath" in artifact["metadata"] and "session_id" not in artifact["metadata"]
     assert openai.script.requests[0]["model"] == "gpt-4o-mini"
 
 
@@ -195,17 +200,50 @@ async def test_push_configs_live_with_their_task_per_owner() -> None:
     assert await configs.get_info(task.id, bob) == [] and len(await configs.get_info(task.id, alice)) == 1
 
 
-async def test_return_immediately_without_background_work_runs_in_the_request(openai: OpenAIServer) -> None:
-    """Nothing may run after the response: without background work a non-blocking send answers when done."""
-    openai.script.add(Reply(text="Bergen is smaller.", delay=0.3))
+async def test_return_immediately_without_a_queue_answers_at_once_and_runs_in_this_process(
+        openai: OpenAIServer) -> None:
+    """Spec 1.0 §3.2.2 (``SendMessageConfiguration.return_immediately``): the server MUST return the task at
+    once; a2a-sdk's ``DefaultRequestHandlerV2.on_message_send`` leaves the producer running ("AgentExecutor
+    will continue to run in the background"), which is how a task runs when no queue is configured."""
+    openai.script.add(Reply(text="Bergen is smaller.", delay=1.0))
     app = make_app()
     try:
         params = message("Is Bergen big?")
         params["configuration"] = {"returnImmediately": True}
+        started = asyncio.get_running_loop().time()
         task = (await call_rpc(app, "SendMessage", params))[0]["result"]["task"]
-        assert task["status"]["state"] == "TASK_STATE_COMPLETED"
-        assert task["artifacts"][0]["parts"][0]["text"] == "Bergen is smaller."
+        assert asyncio.get_running_loop().time() - started < 0.9
+        assert task["status"]["state"] in ("TASK_STATE_SUBMITTED", "TASK_STATE_WORKING")
+        for _ in range(100):
+            got = (await call_rpc(app, "GetTask", {"id": task["id"]}))[0]["result"]
+            if got["status"]["state"] == "TASK_STATE_COMPLETED":
+                break
+            await asyncio.sleep(0.05)
+        assert got["status"]["state"] == "TASK_STATE_COMPLETED"
+        assert got["artifacts"][0]["parts"][0]["text"] == "Bergen is smaller."
+        # The history holds the whole exchange: the user's message and the agent's answer.
+        assert [(m["role"], m["parts"][0]["text"]) for m in got["history"]
+                if m["role"] == "ROLE_USER" or "Bergen" in m["parts"][0].get("text", "")] == [
+            ("ROLE_USER", "Is Bergen big?"), ("ROLE_AGENT", "Bergen is smaller.")]
         legacy = await call_rpc(app, "tasks/resubscribe", {"id": task["id"]}, version=None)
         assert legacy[0]["error"]["code"] == -32004  # the task has finished: nothing left to stream
     finally:
         await app.aclose()
+
+
+async def test_a_task_whose_process_stopped_renewing_it_is_reported_failed() -> None:
+    """A task left ``working`` by an instance that was recycled mid-turn does not stay ``working`` for ever:
+    once its lease has run out, reading it ends it ``failed`` with the reason."""
+    store = MemorySessionStore()
+    tasks = SessionTaskStore(store, "Cities")
+    context = ServerCallContext()
+    task = Task(id="t-stopped", context_id="c1", status=TaskStatus(state=TaskState.TASK_STATE_WORKING))
+    await tasks.save(task, event=task, prev=None, prev_version=TaskVersion.MISSING, context=context)
+    assert await tasks.renew_lease("t-stopped", 0.2, "instance-a:1")
+    assert (await tasks.get("t-stopped", context)).task.status.state == TaskState.TASK_STATE_WORKING
+    await asyncio.sleep(0.3)
+    stopped = (await tasks.get("t-stopped", context)).task
+    assert stopped.status.state == TaskState.TASK_STATE_FAILED
+    assert stopped.status.message.metadata["code"] == "instance_stopped"
+    assert "stopped before the task finished" in stopped.status.message.parts[0].text
+    assert not await tasks.renew_lease("t-stopped", 60, "instance-a:1")  # a finished task takes no lease

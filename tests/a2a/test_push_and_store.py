@@ -71,26 +71,74 @@ async def call(app: AgentFunctionApp, method: str, params: dict[str, Any]) -> di
     return data
 
 
-async def test_a_loopback_webhook_is_refused_without_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_configs_are_accepted_at_creation_and_the_guard_runs_at_delivery(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A name is not resolved when a config is set (it may not resolve yet, or resolve differently later):
+    the config is stored; each delivery resolves it and refuses non-public addresses. A literal non-public
+    address is refused at once, since no delivery could ever reach it."""
     monkeypatch.delenv("A2A_PUSH_ALLOWED_HOSTS", raising=False)
     app = AgentFunctionApp(agents=[Agent(name="Echo", llm_config=LLMConfig(provider="offline"))],
                            mode=AgentMode.A2A, session_store=MemorySessionStore(), create_triggers=False)
+    hook = Webhook()
     try:
-        sent = await call(app, "SendMessage", {"message": {"messageId": "m1", "role": "ROLE_USER",
-                                                           "parts": [{"text": "hi"}]}})
-        task_id = sent["result"]["task"]["id"]
-        refused = await call(app, "CreateTaskPushNotificationConfig",
-                             {"taskId": task_id, "url": "http://127.0.0.1:9/hook", "token": "t"})
-        assert refused["error"]["code"] == -32602
-        assert "loopback" in refused["error"]["message"] and "A2A_PUSH_ALLOWED_HOSTS" in refused["error"]["message"]
-        with_config = await call(app, "SendMessage", {
-            "message": {"messageId": "m2", "role": "ROLE_USER", "parts": [{"text": "hi"}]},
-            "configuration": {"taskPushNotificationConfig": {"url": "http://localhost:9/hook"}}})
-        assert with_config["error"]["code"] == -32602
-        listed = await call(app, "ListTaskPushNotificationConfigs", {"taskId": task_id})
-        assert listed["result"].get("configs", []) == []
+        with hook.server:
+            sent = await call(app, "SendMessage", {"message": {"messageId": "m1", "role": "ROLE_USER",
+                                                               "parts": [{"text": "hi"}]}})
+            task_id = sent["result"]["task"]["id"]
+            literal = await call(app, "CreateTaskPushNotificationConfig",
+                                 {"taskId": task_id, "url": "http://127.0.0.1:9/hook", "token": "t"})
+            assert literal["error"]["code"] == -32602
+            assert "loopback" in literal["error"]["message"] and "A2A_PUSH_ALLOWED_HOSTS" in literal["error"]["message"]
+            for url in ("https://hooks.not-registered-yet.invalid/a2a",  # does not resolve (yet)
+                        hook.url.replace("127.0.0.1", "localhost")):  # resolves to loopback
+                created = await call(app, "CreateTaskPushNotificationConfig",
+                                     {"taskId": task_id, "url": url, "id": url[-12:]})
+                assert created["result"]["url"] == url
+            listed = await call(app, "ListTaskPushNotificationConfigs", {"taskId": task_id})
+            assert len(listed["result"]["configs"]) == 2
+            # Delivery: neither is reached (the hook behind "localhost" receives nothing).
+            assert app.a2a is not None
+            endpoint = next(iter(app.a2a._endpoints[asyncio.get_running_loop()].values()))
+            for config in await endpoint.push_configs.get_info_for_dispatch(task_id):
+                assert await endpoint.push.deliver(task_id, config, {"task": {}}) is False
+            assert hook.received == []
     finally:
         await app.aclose()
+
+
+async def test_a_delivery_connects_to_the_address_it_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DNS rebinding: a name that resolves to a public address for the check and to a private one for the
+    connection. The delivery connects to the checked address itself (Host header and TLS name kept)."""
+    from azurefunctions.agents.a2a.push import check_push_url, pinned
+
+    monkeypatch.delenv("A2A_PUSH_ALLOWED_HOSTS", raising=False)
+    loop = asyncio.get_running_loop()
+    answers = iter(["93.184.216.34", "127.0.0.1"])
+
+    async def rebinding(host: str, port: int, **kwargs: Any) -> list[Any]:
+        return [(2, 1, 6, "", (next(answers), port))]
+
+    monkeypatch.setattr(loop, "getaddrinfo", rebinding)
+    address = await check_push_url("https://hooks.example.com:8443/a2a?x=1")
+    assert address == "93.184.216.34"
+    url, headers, extensions = pinned("https://hooks.example.com:8443/a2a?x=1", address)
+    assert url == "https://93.184.216.34:8443/a2a?x=1"
+    assert headers == {"Host": "hooks.example.com:8443"} and extensions == {"sni_hostname": "hooks.example.com"}
+    assert pinned("http://listed.example/h", None) == ("http://listed.example/h", {}, {})
+
+
+async def test_a_listed_host_name_is_reached_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("A2A_PUSH_ALLOWED_HOSTS", "localhost")
+    configs = SessionPushConfigStore(MemorySessionStore(), "Echo")
+    hook = Webhook()
+    with hook.server:
+        await configs.set_info("t1", TaskPushNotificationConfig(id="h", url=hook.url.replace("127.0.0.1",
+                                                                                              "localhost")), ANYONE)
+        sender = PushSender(configs)
+        config = (await configs.get_info_for_dispatch("t1"))[0]
+        assert await sender.deliver("t1", config, {"task": {"id": "t1"}}) is True
+        await sender.aclose()
+    assert hook.received[0][1] == {"task": {"id": "t1"}}
 
 
 async def test_deliveries_retry_keep_their_order_and_never_hold_the_task(

@@ -66,10 +66,14 @@ def answer(task: Task) -> str:
 
 async def test_cards_from_the_root_and_the_agent_path(host: LocalHostProcess) -> None:
     root = await resolve(host.url)
-    legacy = await resolve(host.url, "/.well-known/agent.json")
+    legacy = await resolve(host.url, "/.well-known/agent.json")  # the 0.3 card, read by the SDK's compat parser
     converter = await resolve(host.url, CONVERTER_CARD)
     echo = await resolve(host.url, "/api/agents/Echo/.well-known/agent-card.json")
-    assert root == legacy == converter  # the root cards are the default (first) agent's
+    assert root == converter  # the root cards are the default (first) agent's
+    assert (legacy.name, legacy.skills, legacy.security_schemes) == (
+        converter.name, converter.skills, converter.security_schemes)
+    assert [(i.url, i.protocol_version) for i in legacy.supported_interfaces] == [
+        (f"{host.url}/api/agents/Converter/a2a", "0.3")]
     assert (converter.name, converter.version) == ("Converter", "2.1.0")
     assert converter.description == "Converts temperatures from Celsius to Fahrenheit."
     assert [s.name for s in converter.skills] == ["Converter", "celsius_to_fahrenheit"]
@@ -77,7 +81,7 @@ async def test_cards_from_the_root_and_the_agent_path(host: LocalHostProcess) ->
     rpc = f"{host.url}/api/agents/Converter/a2a"
     assert {(i.url, i.protocol_binding, i.protocol_version) for i in converter.supported_interfaces} == {
         (rpc, "JSONRPC", "1.0"), (rpc, "JSONRPC", "0.3")}
-    assert converter.capabilities.streaming is True
+    assert converter.capabilities.streaming is False  # this app was built with streaming=False
     assert converter.capabilities.push_notifications is True
     assert set(converter.security_schemes) == {"functionKey", "functionKeyQuery"}
     assert converter.security_schemes["functionKey"].api_key_security_scheme.name == "x-functions-key"
@@ -109,11 +113,18 @@ async def test_blocking_send_get_and_errors(host: LocalHostProcess, dialect: str
 async def test_stream_events_in_order(host: LocalHostProcess, streaming_host: LocalHostProcess, dialect: str,
                                       streams: bool) -> None:
     base = streaming_host.url if streams else host.url
-    client = client_for(await resolve(base, CONVERTER_CARD), dialect, streaming=True)
+    card = await resolve(base, CONVERTER_CARD)
+    assert card.capabilities.streaming is streams  # the card says whether responses stream
+    client = client_for(card, dialect, streaming=True)
     try:
         events = await send(client, "Convert 100 degrees celsius to fahrenheit")
     finally:
         await client.close()
+    if not streams:
+        # The SDK client streams only from an agent whose card says it streams (a2a/client/base_client.py,
+        # BaseClient.send_message: ``not self._card.capabilities.streaming``): one blocking answer here.
+        assert len(events) == 1 and events[0].task.status.state == TaskState.TASK_STATE_COMPLETED
+        return
     kinds = [event.WhichOneof("payload") for event in events]
     assert kinds[0] == "task" and events[0].task.status.state == TaskState.TASK_STATE_SUBMITTED
     states = [e.status_update.status.state for e in events if e.HasField("status_update")]

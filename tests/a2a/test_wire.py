@@ -41,7 +41,12 @@ def v03_message(text: str) -> dict[str, Any]:
     ({"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"message": {
         "messageId": "m", "role": "ROLE_USER", "parts": []}}}, -32602),
     ({"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": {"message": "hello"}}, -32602),
-], ids=["parse", "invalid-request", "batch", "unknown-method", "invalid-params", "empty-parts", "invalid-params-0.3"])
+    ({"jsonrpc": "2.0", "method": "tasks/get", "params": {"id": "<x>"}}, -32600),
+    ({"jsonrpc": "2.0", "method": "GetTask", "params": {"id": "<x>"}}, -32600),
+    ({"jsonrpc": "2.0", "id": True, "method": "tasks/get", "params": {"id": "<x>"}}, -32600),
+    ({"jsonrpc": "2.0", "id": 1, "method": "GetTask", "params": {"id": "<not a task id>"}}, -32001),
+], ids=["parse", "invalid-request", "batch", "unknown-method", "invalid-params", "empty-parts", "invalid-params-0.3",
+        "no-id-0.3", "no-id-1.0", "bool-id", "impossible-task-id"])
 def test_json_rpc_errors_are_http_200_with_the_spec_code(host: LocalHostProcess, body: Any, code: int) -> None:
     dialect_03 = isinstance(body, dict) and "/" in body["method"]
     response = rpc(host, body, headers={} if dialect_03 else V1)
@@ -51,6 +56,9 @@ def test_json_rpc_errors_are_http_200_with_the_spec_code(host: LocalHostProcess,
     if code == -32700:
         assert data["id"] is None
         assert data["error"]["message"] == "Parse error: the request body is not valid JSON."
+    # Our words, never the request quoted back (no pydantic dump, no input_value).
+    assert "input_value" not in response.text and "<x>" not in response.text and "validation error" not in \
+        response.text.lower()
 
 
 def test_both_method_names_and_the_trailing_slash(host: LocalHostProcess) -> None:
@@ -115,7 +123,9 @@ def test_card_http_behaviour(host: LocalHostProcess) -> None:
     other_host = httpx.get(f"{host.url}/api/agents/Echo/.well-known/agent-card.json",
                            headers={"Host": "agents.example.net"}).json()
     assert other_host["supportedInterfaces"][0]["url"] == "http://agents.example.net/api/agents/Echo/a2a"
-    assert other_host["url"] == "http://agents.example.net/api/agents/Echo/a2a"  # the 0.3 field
+    v03 = httpx.get(f"{host.url}/api/agents/Echo/.well-known/agent.json", headers={"Host": "agents.example.net"}).json()
+    assert v03["url"] == "http://agents.example.net/api/agents/Echo/a2a"  # the 0.3 field
+    assert card.headers["vary"] == "A2A-Version"
     assert httpx.get(f"{host.url}/api/agents/Nobody/.well-known/agent-card.json").status_code == 404
     wrong_method = httpx.get(f"{host.url}/api/agents/Converter/a2a")
     assert wrong_method.status_code == 405 and wrong_method.json()["error"]["code"] == "method_not_allowed"
@@ -166,3 +176,42 @@ def test_auth_the_card_is_anonymous_and_the_rpc_route_needs_a_key(store_path: Pa
         assert rpc(host, body).status_code == 401
         keyed = rpc(host, body, headers={"x-functions-key": key})
         assert keyed.status_code == 200 and keyed.json()["error"]["code"] == -32001
+
+
+def test_0_3_push_notification_methods_and_0_3_webhook_bodies(host: LocalHostProcess) -> None:
+    """The 0.3 methods of the original README, complete: ``get`` by task id alone (0.3
+    ``GetTaskPushNotificationConfigParams.pushNotificationConfigId`` is optional), ``delete`` answering
+    ``"result": null``, and a webhook set through 0.3 receiving 0.3 bodies (the task, as a2a-sdk 0.3's
+    ``BasePushNotificationSender._dispatch_notification`` posted it), while a 1.0 webhook gets
+    ``StreamResponse`` bodies (spec 1.0 §4.3.3)."""
+    from .webhook import Webhook
+
+    old_hook, new_hook = Webhook(), Webhook()
+    with old_hook.server, new_hook.server:
+        legacy = rpc(host, {"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": {
+            **v03_message("Convert 8 degrees celsius to fahrenheit"),
+            "configuration": {"pushNotificationConfig": {"url": old_hook.url, "token": "old"}}}}).json()["result"]
+        current = rpc(host, {"jsonrpc": "2.0", "id": 2, "method": "SendMessage", "params": {
+            **v1_message("Convert 9 degrees celsius to fahrenheit"),
+            "configuration": {"taskPushNotificationConfig": {"url": new_hook.url, "token": "new"}}}},
+            headers=V1).json()["result"]["task"]
+        assert legacy["status"]["state"] == "completed" and current["status"]["state"] == "TASK_STATE_COMPLETED"
+    old_bodies = [body for _, body in old_hook.received]
+    assert old_bodies and all(b["kind"] == "task" and b["id"] == legacy["id"] for b in old_bodies)
+    assert old_bodies[-1]["status"]["state"] == "completed"
+    assert old_bodies[-1]["artifacts"][0]["parts"][0]["kind"] == "text"
+    assert all(h["x-a2a-notification-token"] == "old" for h, _ in old_hook.received)
+    assert new_hook.states()[-1] == "TASK_STATE_COMPLETED" and "kind" not in new_hook.received[-1][1]
+
+    got = rpc(host, {"jsonrpc": "2.0", "id": 3, "method": "tasks/pushNotificationConfig/get",
+                     "params": {"id": legacy["id"]}}).json()
+    assert got["result"]["taskId"] == legacy["id"]
+    assert got["result"]["pushNotificationConfig"]["url"] == old_hook.url
+    config_id = got["result"]["pushNotificationConfig"]["id"]
+    deleted = rpc(host, {"jsonrpc": "2.0", "id": 4, "method": "tasks/pushNotificationConfig/delete",
+                         "params": {"id": legacy["id"], "pushNotificationConfigId": config_id}}).json()
+    assert deleted == {"jsonrpc": "2.0", "id": 4, "result": None}
+    none_left = rpc(host, {"jsonrpc": "2.0", "id": 5, "method": "tasks/pushNotificationConfig/get",
+                           "params": {"id": legacy["id"]}}).json()
+    assert none_left["error"]["code"] == -32602 and "no push notification config" in none_left["error"]["message"]
+

@@ -32,7 +32,9 @@ async def test_readme_client_streams_a_conversion(sample: LocalHostProcess) -> N
     async with httpx.AsyncClient(timeout=30) as http:
         card = await A2ACardResolver(http, sample.url).get_agent_card()
     assert card.name == "UnitConverter"
-    assert [s.name for s in card.skills] == ["UnitConverter", "celsius_to_fahrenheit", "kilometres_to_miles"]
+    assert [s.name for s in card.skills] == ["UnitConverter", "celsius_to_fahrenheit", "kilometres_to_miles",
+                                             "ask_user"]
+    assert card.capabilities.streaming is True
     client = ClientFactory(ClientConfig(streaming=True)).create(card)
     try:
         events = [event async for event in client.send_message(ask("Convert 42 km to miles"))]

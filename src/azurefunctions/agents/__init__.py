@@ -40,6 +40,8 @@ _EXPORTS: dict[str, str] = {
     "SecretRef": ".azure",
     "EntraAuth": ".functions.auth",
     "RemoteA2AAgent": ".a2a.remote",
+    "InputRequired": ".interrupts",
+    "ask_user": ".interrupts",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
     from .functions.auth import EntraAuth
     from .functions.modes import AgentMode
     from .handoff.config import ControlReturn, HandoffConfig, HandoffMode, HandoffStrategy, HandoffTarget
+    from .interrupts import InputRequired, ask_user
     from .mcp.config import (
         MCPServer,
         MCPServerMode,

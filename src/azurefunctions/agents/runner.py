@@ -40,6 +40,8 @@ from .events import (
 )
 from .handoff.config import ControlReturn
 from .handoff.tools import AskTool, HandoffTool
+from .interrupts import METADATA_KEY as INPUT_REQUIRED
+from .interrupts import InputRequired
 from .limits import check_message, split_tool_calls, too_many_tool_calls_result, tool_call_limit
 from .messages import Message, ToolCall, Usage, history_window
 from .providers.base import ModelRequest, ModelResponse
@@ -371,6 +373,12 @@ class Runner:
                                        is_error=output.is_error, agent=agent.name))
                 yield ToolCallCompleted(agent=agent.name, call_id=call.id, name=call.name, result=output.content,
                                         is_error=output.is_error)
+            if INPUT_REQUIRED in turn.metadata:  # ends the turn: the question is the answer the user sees
+                question = str(turn.metadata[INPUT_REQUIRED]["question"])
+                history.append(Message(role="assistant", content=question, agent=agent.name))
+                turn.answered_by = agent.name
+                yield _Final(question)
+                return
             if turn.transfer is not None:
                 tool, reason = turn.transfer
                 turn.transfer = None
@@ -400,6 +408,9 @@ class Runner:
                     output = await tool.invoke(call.arguments, context)
             except MissingExtraError:  # the deployment lacks an extra: fail the turn with its name
                 raise
+            except InputRequired as exc:  # the agent needs the user's answer: the turn ends after this call
+                turn.metadata[INPUT_REQUIRED] = exc.request.to_dict()
+                output = ToolOutput(f"Asked the user: {exc.request.question} (waiting for their answer)")
             except Exception as exc:  # a Tool implementation that raised instead of returning an error
                 logger.exception("tool %s raised", call.name)
                 output = ToolOutput(f"Tool {call.name} failed: {type(exc).__name__}", is_error=True)

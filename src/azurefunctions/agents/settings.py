@@ -273,6 +273,13 @@ A2A_PUSH_ALLOWED_HOSTS = Setting(
     "are private, loopback or link-local; every other such webhook is refused.",
     group="a2a",
 )
+A2A_TASK_LEASE_SECONDS = Setting(
+    "A2A_TASK_LEASE_SECONDS",
+    "Seconds an A2A task running in a process stays 'working' without that process renewing it; after that "
+    "the task is reported failed (its instance stopped). Renewed every third of it while the task runs.",
+    default="60",
+    group="a2a",
+)
 A2A_REMOTE_AGENT_URL = Setting(
     "A2A_REMOTE_AGENT_URL",
     "Remote A2A agent the a2a-caller sample calls: its app's base URL, or its Agent Card URL.",
@@ -283,7 +290,14 @@ A2A_REMOTE_AGENT_KEY = Setting(
     group="a2a", secret=True,
 )
 
-# MCP (samples/mcp-integration)
+# MCP
+MCP_ALLOWED_ORIGINS = Setting(
+    "MCP_ALLOWED_ORIGINS",
+    "Comma-separated browser origins (scheme://host[:port]) allowed to call /api/mcp; a request with any other "
+    "Origin header gets 403. Requests without Origin (non-browser clients) are always allowed.",
+    group="mcp",
+)
+
 MCP_SERVER_PATH = Setting(
     "MCP_SERVER_PATH", "Path of the stdio MCP server script the MCP sample starts.", group="mcp"
 )

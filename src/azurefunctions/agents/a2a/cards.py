@@ -1,8 +1,13 @@
 """Agent Cards: what an agent tells A2A clients about itself, built from the agent and the request.
 
-The card lists one JSON-RPC endpoint twice, as A2A 1.0 and as 0.3 (the same URL serves both; the SDK client
-picks 1.0, 0.3 clients read the 0.3 fields the SDK adds). Capabilities say what is built: streaming and push
-notifications (delivered to webhooks, see ``push.py``), no extended card.
+The card lists one JSON-RPC endpoint twice, as A2A 1.0 and as 0.3 (the same URL serves both). It is served in
+two forms, each valid for its own version: the A2A 1.0 card (ProtoJSON of the 1.0 ``AgentCard``, nothing
+else, so a strict 1.0 parser accepts it), and the A2A 0.3 card (the SDK's 0.3 model: ``url``,
+``preferredTransport``, ``protocolVersion``, 0.3 security schemes). The SDK's own "dual" card merges both into
+one document, which neither version's schema accepts (its security schemes carry both shapes at once).
+Capabilities say what is built: streaming when the app streams its responses (``AgentFunctionApp`` streams
+in A2A mode unless told not to), push notifications (delivered to webhooks, see ``push.py``), no extended
+card.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import hashlib
 import json
 from typing import Any
 
-from a2a.server.request_handlers.response_helpers import agent_card_to_dict
+from a2a.compat.v0_3.conversions import to_compat_agent_card
 from a2a.types.a2a_pb2 import (
     AgentCapabilities,
     AgentCard,
@@ -23,6 +28,7 @@ from a2a.types.a2a_pb2 import (
     StringList,
 )
 from a2a.utils.constants import PROTOCOL_VERSION_0_3, PROTOCOL_VERSION_1_0, TransportProtocol
+from google.protobuf.json_format import MessageToDict
 
 from ..agent import Agent
 
@@ -38,8 +44,9 @@ def rpc_url(base_url: str, agent_name: str, api_base: str = "/api") -> str:
 
 
 def build_card(agent: Agent, *, base_url: str, auth_level: str, push_notifications: bool = True,
-               api_base: str = "/api") -> AgentCard:
-    """The agent's card. ``auth_level`` is the JSON-RPC route's (ANONYMOUS, FUNCTION or ADMIN)."""
+               api_base: str = "/api", streaming: bool = True) -> AgentCard:
+    """The agent's card. ``auth_level`` is the JSON-RPC route's (ANONYMOUS, FUNCTION or ADMIN); ``streaming``
+    whether the app's responses stream as they are produced (the HTTP-streams types)."""
     url = rpc_url(base_url, agent.name, api_base)
     card = AgentCard(
         name=agent.name,
@@ -51,7 +58,7 @@ def build_card(agent: Agent, *, base_url: str, auth_level: str, push_notificatio
             AgentInterface(url=url, protocol_binding=TransportProtocol.JSONRPC.value,
                            protocol_version=PROTOCOL_VERSION_0_3),
         ],
-        capabilities=AgentCapabilities(streaming=True, push_notifications=push_notifications,
+        capabilities=AgentCapabilities(streaming=streaming, push_notifications=push_notifications,
                                        extended_agent_card=False),
         default_input_modes=INPUT_MODES,
         default_output_modes=OUTPUT_MODES,
@@ -82,10 +89,14 @@ def skills(agent: Agent) -> list[AgentSkill]:
     return result
 
 
-def card_json(card: AgentCard) -> tuple[bytes, str]:
-    """The card's JSON as the SDK serves it (1.0 fields, plus the 0.3 ones for the 0.3 interface), and its
-    weak ETag."""
-    data: dict[str, Any] = agent_card_to_dict(card)
+def card_json(card: AgentCard, dialect: str = "1.0") -> tuple[bytes, str]:
+    """The card's JSON in ``dialect`` (``"1.0"``: the 1.0 ``AgentCard`` alone; ``"0.3"``: the 0.3 card), and
+    its weak ETag."""
+    data: dict[str, Any]
+    if dialect == "0.3":
+        data = to_compat_agent_card(card).model_dump(mode="json", exclude_none=True, by_alias=True)
+    else:
+        data = MessageToDict(card)
     body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
     return body, f'W/"{digest}"'

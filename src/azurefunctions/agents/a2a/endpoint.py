@@ -15,9 +15,13 @@ request, like a blocking one: nothing is left running after a response.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import os
+import socket
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, MutableMapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
@@ -33,6 +37,7 @@ from a2a.types.a2a_pb2 import (
     AgentCard,
     Message,
     SendMessageRequest,
+    SubscribeToTaskRequest,
     Task,
     TaskPushNotificationConfig,
     TaskState,
@@ -47,14 +52,16 @@ from sse_starlette.sse import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .. import settings
 from ..functions.http import JSON_TYPE, SSE_TYPE, HttpCall, HttpReply, json_reply
 from ..runner import Runner
 from ..sessions.base import SessionStore
 from ..types import ChatRequest, ChatResponse
 from .executor import CheckedRequestContextBuilder, RunnerExecutor, message_text
-from .push import PushSender, PushUrlRefused, check_push_url, push_url_allowed
-from .store import TERMINAL, SessionPushConfigStore, SessionTaskStore
+from .push import PushSender, PushUrlRefused, check_push_url_form, push_url_allowed
+from .store import INTERRUPTED, TERMINAL, SessionPushConfigStore, SessionTaskStore
 from .stream import StoreEventStream
+from .wire import rewrite_json
 
 if TYPE_CHECKING:
     from ..background.records import TurnRecord
@@ -64,6 +71,13 @@ logger = logging.getLogger("azurefunctions.agents.a2a")
 
 #: The turn-record kind of a queued A2A task (``background/kinds.py``).
 TASK_KIND = "a2a"
+#: Seconds a task waiting for input keeps its in-memory state here; a later message rebuilds it from the store
+#: (a2a-sdk ``DefaultRequestHandlerV2(interrupted_task_timeout=...)``), so waiting tasks do not pile up.
+INTERRUPTED_IDLE_SECONDS = 300.0
+#: Longest quiet spell of an SSE response before a keep-alive comment is sent.
+KEEPALIVE_SECONDS = 2.0
+#: This process, as named in the leases of the tasks it runs.
+INSTANCE = f"{settings.WEBSITE_INSTANCE_ID.get() or socket.gethostname()}:{os.getpid()}"
 #: Seconds between two checks, while a queued task runs, of whether it was canceled.
 CANCEL_CHECK_SECONDS = 0.5
 
@@ -85,7 +99,7 @@ class Owner(User):
 
 async def _check_url(url: str) -> None:
     try:
-        await check_push_url(url)
+        check_push_url_form(url)
     except PushUrlRefused as exc:
         raise InvalidParamsError(message=str(exc)) from None
 
@@ -107,11 +121,8 @@ class TaskHandler(DefaultRequestHandler):
             background = self.background()
             if background is not None and not params.message.task_id:
                 return await self._queue(background, params, context)
-            # No background work here (or a follow-up of an existing task): run it in the request.
-            blocking = SendMessageRequest()
-            blocking.CopyFrom(params)
-            blocking.configuration.return_immediately = False
-            params = blocking
+            # No queue here (or a follow-up of an existing task): the SDK answers with the task at once and
+            # its producer keeps running in this process, renewing the task's lease (``RunnerExecutor``).
         result: Message | Task = await super().on_message_send(params, context)
         return result
 
@@ -121,6 +132,19 @@ class TaskHandler(DefaultRequestHandler):
         if params.configuration.HasField("task_push_notification_config"):
             await _check_url(params.configuration.task_push_notification_config.url)
         async for event in super().on_message_send_stream(params, context):
+            yield event
+
+    async def on_subscribe_to_task(self, params: SubscribeToTaskRequest,
+                                   context: ServerCallContext) -> AsyncGenerator[Event, None]:
+        """A task waiting for input is sent as it is, and the stream ends: A2A 1.0 streams end after an
+        interrupted status (the SDK's local subscription would wait on the idle task until the next
+        message, holding the response open)."""
+        if self._agent_card.capabilities.streaming:
+            stored = await self.task_store_versioned.get(params.id, context)
+            if stored is not None and stored.task.status.state in INTERRUPTED:
+                yield stored.task
+                return
+        async for event in super().on_subscribe_to_task(params, context):
             yield event
 
     @validate_request_params
@@ -182,22 +206,27 @@ class A2AEndpoint:
 
     ``background`` gives the app's background work when it runs any (non-blocking sends are then queued);
     ``recovered`` is for the worker only: the answer of a turn an earlier worker saved before it stopped.
+    ``lease_tasks``: tasks run here renew a lease in the store (``keep_alive``); the queue worker runs
+    without, since its queue message is the lease (a worker that stops is retried, not reported failed).
     """
 
     def __init__(self, runner: Runner, session_store: SessionStore, card: AgentCard, *,
                  max_body_bytes: int, background: Callable[[], BackgroundTurns | None] = lambda: None,
-                 recovered: ChatResponse | None = None) -> None:
+                 recovered: ChatResponse | None = None, lease_tasks: bool = True) -> None:
         name = runner.agent.name
         self.max_body_bytes = max_body_bytes
         self.task_store = SessionTaskStore(session_store, name)
         self.push_configs = SessionPushConfigStore(session_store, name)
-        self.push = PushSender(self.push_configs)
+        self.push = PushSender(self.push_configs, task_reader=self.task_store.read_unscoped)
         self.handler = TaskHandler(
             agent_name=name, background=background,
-            agent_executor=RunnerExecutor(runner, recovered=recovered), task_store=self.task_store,
+            agent_executor=RunnerExecutor(runner, recovered=recovered,
+                                          keep_alive=self.keep_alive if lease_tasks else None),
+            task_store=self.task_store,
             agent_card=card, push_config_store=self.push_configs, push_sender=self.push,
             push_url_validator=push_url_allowed, request_context_builder=CheckedRequestContextBuilder(),
             event_stream=StoreEventStream(self.task_store),
+            interrupted_task_timeout=INTERRUPTED_IDLE_SECONDS,
         )
         self.dispatcher = JsonRpcDispatcher(request_handler=self.handler, enable_v0_3_compat=True)
 
@@ -206,20 +235,61 @@ class A2AEndpoint:
             return json_reply({"jsonrpc": "2.0", "id": None, "error": {
                 "code": -32600, "message": f"Payload too large: the limit is {self.max_body_bytes} bytes."}})
         try:
-            json.loads(call.body)
+            data = json.loads(call.body)
         except (ValueError, RecursionError):
             # Answered here: the SDK's parse error would carry the JSON decoder's exception text.
             return json_reply({"jsonrpc": "2.0", "id": None, "error": {
                 "code": -32700, "message": "Parse error: the request body is not valid JSON."}})
+        invalid = _invalid_envelope(data)
+        if invalid is not None:
+            return invalid
         request = starlette_request(call)
-        refused = self._refuse_v03(call.body, request.headers.get(VERSION_HEADER, ""))
+        version = request.headers.get(VERSION_HEADER, "")
+        refused = self._refuse_v03(call.body, version)
         if refused is not None:
             return refused
+        method = data.get("method") if isinstance(data, dict) else None
+        v03_get_any = (not version.strip().startswith("1") and method == V03_GET_CONFIG
+                       and isinstance(data.get("params"), dict) and not data["params"].get(V03_CONFIG_ID))
+        if v03_get_any:
+            # 0.3: the config id is optional ("get" names the task alone): the task's first config.
+            data = {**data, "method": V03_LIST_CONFIGS}
+            request = starlette_request(replace(call, body=json.dumps(data).encode("utf-8")))
         response = await self.dispatcher.handle_requests(request)
         if isinstance(response, EventSourceResponse):
-            return await http_reply(response, after=self.push.drain)
-        await self.push.drain()  # this request's notifications are delivered (or given up) before it ends
-        return await http_reply(response)
+            return await http_reply(response, after=self.push.drain_queued)
+        # This request's notifications are delivered (or given up) before it ends; those of a task still
+        # running in this process after a non-blocking send go out as that task produces them.
+        await self.push.drain_queued()
+        reply = await http_reply(response)
+        if v03_get_any or (method == V03_DELETE_CONFIG and not version.strip().startswith("1")):
+            reply = _v03_config_reply(reply, data.get("id"), first=v03_get_any)
+        return reply
+
+    @contextlib.asynccontextmanager
+    async def keep_alive(self, task_id: str) -> AsyncIterator[None]:
+        """Renew the task's lease while it runs in this process, so a reader elsewhere can tell a task that
+        is running from one whose instance stopped (``SessionTaskStore.get``)."""
+        seconds = float(settings.get_int(settings.A2A_TASK_LEASE_SECONDS))
+
+        async def renew() -> None:
+            tries = 0
+            while True:
+                try:
+                    renewed = await self.task_store.renew_lease(task_id, seconds, INSTANCE)
+                except Exception:
+                    logger.warning("could not renew the lease of A2A task %s", task_id, exc_info=True)
+                    renewed = True  # try again after the usual interval
+                tries += 1
+                # Until the task's first write lands, look again soon; then every third of the lease.
+                await asyncio.sleep(seconds / 3 if renewed or tries > 20 else 0.1)
+
+        renewer = asyncio.create_task(renew())
+        try:
+            yield
+        finally:
+            renewer.cancel()
+            await asyncio.gather(renewer, return_exceptions=True)
 
     async def run_queued(self, record: TurnRecord) -> ChatResponse:
         """Run a queued task (the worker's side of ``TaskHandler._queue``) and return its outcome as the turn's
@@ -308,6 +378,45 @@ def _outcome(task: Task | None, record: TurnRecord, missing: str = "") -> ChatRe
     return ChatResponse(status="error", error=message or f"The task ended {name}.", error_code=code, **base)
 
 
+V03_GET_CONFIG = "tasks/pushNotificationConfig/get"
+V03_LIST_CONFIGS = "tasks/pushNotificationConfig/list"
+V03_DELETE_CONFIG = "tasks/pushNotificationConfig/delete"
+V03_CONFIG_ID = "pushNotificationConfigId"
+
+
+def _invalid_envelope(data: Any) -> HttpReply | None:
+    """-32600 in our words for a single message the SDK would answer with a validation dump: a request
+    without a usable ``id`` (A2A has no notifications; JSON-RPC 2.0 §4 ids are strings or numbers)."""
+    if not isinstance(data, dict) or "method" not in data:
+        return None  # batches and non-objects: the SDK's own -32600 is clean
+    request_id = data.get("id")
+    if "id" not in data or isinstance(request_id, bool) or not isinstance(request_id, str | int):
+        return json_reply({"jsonrpc": "2.0", "id": None, "error": {
+            "code": -32600, "message": "Invalid Request: an A2A request needs an id (a string or an integer)."}})
+    return None
+
+
+def _v03_config_reply(reply: HttpReply, request_id: Any, *, first: bool) -> HttpReply:
+    """0.3 push-config answers completed: ``get`` by task id alone answers the task's first config, and a
+    successful ``delete`` answers ``"result": null`` (the SDK's 0.3 adapter leaves the member out, which
+    JSON-RPC 2.0 §5 does not allow)."""
+    try:
+        data = json.loads(reply.body)
+    except ValueError:
+        return reply
+    if not isinstance(data, dict) or "error" in data:
+        return reply
+    if first:
+        configs = data.get("result") or []
+        if not configs:
+            return json_reply({"jsonrpc": "2.0", "id": request_id, "error": {
+                "code": -32602, "message": "This task has no push notification config."}})
+        data["result"] = configs[0]
+    else:
+        data.setdefault("result", None)
+    return json_reply(data)
+
+
 _V1_NAMES = {
     "message/send": "SendMessage", "message/stream": "SendStreamingMessage", "tasks/get": "GetTask",
     "tasks/cancel": "CancelTask", "tasks/resubscribe": "SubscribeToTask",
@@ -355,15 +464,39 @@ async def http_reply(response: Response, *, after: Callable[[], Any] | None = No
                          stream=_sse_bytes(response, after))
     media_type = response.media_type or JSON_TYPE
     headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")}
-    return HttpReply(status=response.status_code, headers=headers, body=bytes(response.body), media_type=media_type)
+    body = bytes(response.body)
+    if body and "json" in media_type:
+        body = rewrite_json(body)
+    return HttpReply(status=response.status_code, headers=headers, body=body, media_type=media_type)
 
 
 async def _sse_bytes(response: EventSourceResponse, after: Callable[[], Any] | None) -> AsyncIterator[bytes]:
-    iterator = response.body_iterator
+    """The SSE body, with a comment line (``: keep-alive``) whenever no event came for ``KEEPALIVE_SECONDS``:
+    clients drop a quiet stream after their read timeout (the a2a-sdk client's httpx default is 5 s) while the
+    model thinks. SSE parsers ignore comment lines (WHATWG HTML, "Parsing an event stream")."""
+    iterator: Any = response.body_iterator
+    next_item: asyncio.Future[Any] | None = None
     try:
-        async for item in iterator:
+        while True:
+            if next_item is None:
+                next_item = asyncio.ensure_future(iterator.__anext__())
+            done, _ = await asyncio.wait({next_item}, timeout=KEEPALIVE_SECONDS)
+            if not done:
+                yield b": keep-alive\r\n\r\n"
+                continue
+            try:
+                item = next_item.result()
+            except StopAsyncIteration:
+                break
+            finally:
+                next_item = None
+            if isinstance(item, dict) and isinstance(item.get("data"), str):
+                item = {**item, "data": rewrite_json(item["data"]).decode("utf-8")}
             yield ensure_bytes(item, response.sep)
     finally:
+        if next_item is not None:
+            next_item.cancel()
+            await asyncio.gather(next_item, return_exceptions=True)
         close = getattr(iterator, "aclose", None)
         if close is not None:
             await close()

@@ -8,8 +8,11 @@ a failed turn ends the task ``failed`` with the turn's client-safe error message
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from a2a.server.agent_execution import AgentExecutor, RequestContext
@@ -21,12 +24,16 @@ from a2a.types.a2a_pb2 import Message, Part, SendMessageRequest, Task, TaskState
 from a2a.utils.errors import ContentTypeNotSupportedError, InvalidParamsError
 
 from ..events import HandoffOccurred, ToolCallCompleted, ToolCallStarted, TurnCompleted, TurnFailed
+from ..interrupts import input_request
 from ..messages import SESSION_ID_PATTERN
+from ..providers.factory import load_sdk
 from ..runner import Runner
 from ..types import ChatRequest, ChatResponse
 
 logger = logging.getLogger("azurefunctions.agents.a2a")
 
+#: Keeps a running task's lease for as long as the context is entered (``endpoint.py``).
+KeepAlive = Callable[[str], AbstractAsyncContextManager[None]]
 #: Longest tool result quoted in a status update (the full result stays in the session history).
 TOOL_RESULT_PREVIEW = 1000
 
@@ -71,9 +78,11 @@ class RunnerExecutor(AgentExecutor):
     session before it stopped: the task is finished from it, and the agent is not run again.
     """
 
-    def __init__(self, runner: Runner, *, recovered: ChatResponse | None = None) -> None:
+    def __init__(self, runner: Runner, *, recovered: ChatResponse | None = None,
+                 keep_alive: KeepAlive | None = None) -> None:
         self.runner = runner
         self.recovered = recovered
+        self.keep_alive = keep_alive
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
         task_id, context_id = str(context.task_id), str(context.context_id)
@@ -84,7 +93,18 @@ class RunnerExecutor(AgentExecutor):
             if context.message is not None:
                 task.history.append(context.message)
             await event_queue.enqueue_event(task)
+        if self.keep_alive is None:
+            await self._execute(context, updater)
+            return
+        async with self.keep_alive(task_id):
+            await self._execute(context, updater)
+
+    async def _execute(self, context: RequestContext, updater: TaskUpdater) -> None:
+        context_id = str(context.context_id)
         await updater.start_work()
+        # The model SDK's first import, off the event loop: a non-blocking send's answer and the events of a
+        # stream go out while it loads.
+        await asyncio.to_thread(load_sdk, self.runner.agent.llm_config)
         if self.recovered is not None:
             await self._answer(updater, self.recovered)
             return
@@ -114,7 +134,18 @@ class RunnerExecutor(AgentExecutor):
 
     @staticmethod
     async def _answer(updater: TaskUpdater, response: ChatResponse) -> None:
+        """The turn's outcome as the task's: a question for the user leaves the task ``input-required``
+        (the next message on it continues the conversation); an answer is the ``answer`` artifact (with a data
+        part holding the object when the agent has an ``output_type``), and the agent's message completing the
+        task."""
         data = response.to_dict()
+        metadata = _answer_metadata(data)
+        request = input_request(response)
+        if request is not None:
+            await updater.requires_input(updater.new_agent_message(
+                [Part(text=request.question, media_type="text/plain")],
+                metadata=dict(_json_safe({**metadata, "inputRequired": request.to_dict()}))))
+            return
         parts = [Part(text=response.response or "", media_type="text/plain")]
         if "output" in data:  # a typed answer (Agent(output_type=...)) also goes as a data part
             from google.protobuf.struct_pb2 import Value
@@ -122,8 +153,9 @@ class RunnerExecutor(AgentExecutor):
             value = Value()
             value.struct_value.update({"output": _json_safe(data["output"])})
             parts.append(Part(data=value, media_type="application/json"))
-        await updater.add_artifact(parts, name="answer", metadata=_answer_metadata(data), last_chunk=True)
-        await updater.complete()
+        await updater.add_artifact(parts, name="answer", metadata=metadata, last_chunk=True)
+        await updater.complete(updater.new_agent_message([Part(text=response.response or "",
+                                                                media_type="text/plain")]))
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
         updater = TaskUpdater(event_queue, str(context.task_id), str(context.context_id))
@@ -134,13 +166,30 @@ class RunnerExecutor(AgentExecutor):
         from google.protobuf.struct_pb2 import Value
 
         value = Value()
-        value.struct_value.update(_json_safe(data))
+        value.struct_value.update(_json_safe(to_camel(data)))
         return updater.new_agent_message([Part(text=text), Part(data=value, media_type="application/json")])
 
 
 def _answer_metadata(response: dict[str, Any]) -> dict[str, Any]:
     keys = ("agent", "session_id", "usage", "handoff_path")
-    return dict(_json_safe({key: response[key] for key in keys if response.get(key) is not None}))
+    return dict(_json_safe(to_camel({key: response[key] for key in keys if response.get(key) is not None})))
+
+
+#: Values of these keys are the runtime's own objects, whose keys are renamed too; any other value (tool
+#: arguments, tool results, the data of a request for input) is the user's and is kept as it is.
+_OWN_OBJECTS = frozenset({"usage", "input_required"})
+
+
+def to_camel(data: dict[str, Any]) -> dict[str, Any]:
+    """The runtime's keys of ``data`` in lowerCamelCase, the protocol's JSON convention (``session_id`` ->
+    ``sessionId``)."""
+    return {_camel(str(key)): to_camel(value) if key in _OWN_OBJECTS and isinstance(value, dict) else value
+            for key, value in data.items()}
+
+
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(word[:1].upper() + word[1:] for word in rest)
 
 
 def _json_safe(data: Any) -> Any:

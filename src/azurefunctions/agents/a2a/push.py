@@ -13,8 +13,10 @@ waits for the outbox to drain before its invocation ends (``drain``), so no deli
 *Guard.* A webhook URL must be http(s) with a host; the host's addresses must all be public: private,
 loopback, link-local, shared, reserved, multicast and unspecified addresses are refused (the cloud metadata
 endpoint among them), unless the host is listed in ``A2A_PUSH_ALLOWED_HOSTS`` (comma-separated host names or
-addresses, compared exactly, case-insensitively). The guard runs when a config is set (the client gets
--32602 saying why) and again before every delivery, when the name is resolved anew.
+addresses, compared exactly, case-insensitively). When a config is set only its form is checked (and a
+literal non-public address refused, -32602 saying why): a name is resolved at each delivery, its addresses
+checked then, and the POST sent to the checked address (``pinned``), so a name that changes its answer
+between check and connection (DNS rebinding) reaches nothing it was not checked for.
 """
 
 from __future__ import annotations
@@ -24,17 +26,18 @@ import ipaddress
 import logging
 import socket
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import httpx
 from a2a.server.tasks.push_notification_config_store import PushNotificationConfigStore
 from a2a.server.tasks.push_notification_sender import PushNotificationEvent, PushNotificationSender
-from a2a.types.a2a_pb2 import TaskPushNotificationConfig
+from a2a.types.a2a_pb2 import Task, TaskPushNotificationConfig
 from a2a.utils.proto_utils import to_stream_response
 from google.protobuf.json_format import MessageToDict
 
 from .. import settings
+from .wire import whole_numbers
 
 logger = logging.getLogger("azurefunctions.agents.a2a")
 
@@ -69,9 +72,7 @@ def _blocked(address: str) -> bool:
             or ip.is_unspecified)
 
 
-async def check_push_url(url: str, *, allowed: frozenset[str] | None = None) -> None:
-    """Refuse (``PushUrlRefused``) a webhook URL that is not http(s), has no host, cannot be resolved, or
-    reaches a non-public address, unless its host is in ``allowed`` (default: ``A2A_PUSH_ALLOWED_HOSTS``)."""
+def _parse(url: str) -> tuple[urllib.parse.SplitResult, str, int | None]:
     try:
         parsed = urllib.parse.urlsplit(url)
         port = parsed.port
@@ -82,23 +83,68 @@ async def check_push_url(url: str, *, allowed: frozenset[str] | None = None) -> 
     host = (parsed.hostname or "").lower()
     if not host:
         raise PushUrlRefused("The push notification URL has no host.")
+    return parsed, host, port
+
+
+def _refused(host: str) -> PushUrlRefused:
+    return PushUrlRefused(
+        f"The push notification host {host} is a private, loopback or link-local address, which webhooks "
+        f"may not reach unless the app lists the host in {settings.A2A_PUSH_ALLOWED_HOSTS.name}.")
+
+
+def check_push_url_form(url: str, *, allowed: frozenset[str] | None = None) -> None:
+    """What can be judged when a config is set, without resolving anything: an http(s) URL with a host, and
+    not a literal non-public address (unless listed). A host name is accepted here: what it resolves to is
+    checked at each delivery (``check_push_url``), where it matters."""
+    _, host, _ = _parse(url)
     if host in (allowed if allowed is not None else allowed_hosts()):
         return
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return  # a name
+    if _blocked(host):
+        raise _refused(host)
+
+
+async def check_push_url(url: str, *, allowed: frozenset[str] | None = None) -> str | None:
+    """The address a delivery to ``url`` must connect to: the URL's host resolved now, all of whose
+    addresses must be public (``PushUrlRefused`` otherwise: not http(s), no host, not resolvable, or some
+    address private, loopback, link-local ...). ``None`` when the host is listed in ``allowed`` (default:
+    ``A2A_PUSH_ALLOWED_HOSTS``): it is then reached by name."""
+    parsed, host, port = _parse(url)
+    if host in (allowed if allowed is not None else allowed_hosts()):
+        return None
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(
             host, port or (443 if parsed.scheme == "https" else 80), type=socket.SOCK_STREAM)
     except OSError:
         raise PushUrlRefused(f"The push notification host {host} cannot be resolved.") from None
     if not infos or any(_blocked(str(info[4][0])) for info in infos):
-        raise PushUrlRefused(
-            f"The push notification host {host} is a private, loopback or link-local address, which webhooks "
-            f"may not reach unless the app lists the host in {settings.A2A_PUSH_ALLOWED_HOSTS.name}.")
+        raise _refused(host)
+    return str(infos[0][4][0])
+
+
+def pinned(url: str, address: str | None) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """The request that reaches ``url`` at the checked ``address``: the URL with the address as its host,
+    the original ``Host`` header, and for https the original name for SNI and certificate checks (httpcore's
+    ``sni_hostname`` request extension). Connecting by name instead would resolve it again, and a name that
+    answered a public address to the check could answer a private one to the connection (DNS rebinding)."""
+    if address is None:
+        return url, {}, {}
+    original = httpx.URL(url)
+    host = original.host
+    netloc_host = f"[{host}]" if ":" in host else host
+    headers = {"Host": netloc_host + (f":{original.port}" if original.port else "")}
+    extensions: dict[str, Any] = {"sni_hostname": host} if original.scheme == "https" else {}
+    return str(original.copy_with(host=address.split("%", 1)[0])), headers, extensions
 
 
 async def push_url_allowed(url: str) -> bool:
-    """``check_push_url`` as the SDK's ``push_url_validator`` (True = allowed)."""
+    """``check_push_url_form`` as the SDK's ``push_url_validator`` (True = allowed), run when a config is
+    set."""
     try:
-        await check_push_url(url)
+        check_push_url_form(url)
     except PushUrlRefused as exc:
         logger.warning("push notification URL refused: %s", exc)
         return False
@@ -144,6 +190,14 @@ class Outbox:
     def pending(self) -> int:
         return len(self._pending)
 
+    async def drain_queued(self, limit: float = DRAIN_SECONDS) -> None:
+        """Wait for the deliveries queued so far (not those queued meanwhile by tasks still running here)."""
+        waiting = set(self._pending)
+        if waiting:
+            _, late = await asyncio.wait(waiting, timeout=limit)
+            if late:
+                logger.warning("%d push notification(s) still undelivered after %ss", len(late), limit)
+
     async def drain(self, limit: float = DRAIN_SECONDS) -> None:
         """Wait for every queued delivery; after ``limit`` seconds the rest are abandoned (and logged)."""
         while self._pending:  # again when more were queued while waiting
@@ -162,8 +216,11 @@ class PushSender(PushNotificationSender):
     """Delivers task updates to the task's webhooks through an ``Outbox``."""
 
     def __init__(self, config_store: PushNotificationConfigStore, *, outbox: Outbox | None = None,
-                 retry_delays: Sequence[float] = RETRY_DELAYS, timeout: float = POST_TIMEOUT) -> None:
+                 retry_delays: Sequence[float] = RETRY_DELAYS, timeout: float = POST_TIMEOUT,
+                 task_reader: Callable[[str], Awaitable[Task | None]] | None = None) -> None:
         self.config_store = config_store
+        #: Reads a task as stored: webhooks set through A2A 0.3 receive the whole task (the 0.3 body).
+        self.task_reader = task_reader
         self.outbox = outbox or Outbox()
         self.retry_delays = tuple(retry_delays)
         self.timeout = timeout
@@ -177,31 +234,55 @@ class PushSender(PushNotificationSender):
         return self._client
 
     async def send_notification(self, task_id: str, event: PushNotificationEvent) -> None:
+        """Queue one delivery of ``event`` per webhook of the task. The body is the A2A 1.0 one (spec 1.0
+        §4.3.3: a ``StreamResponse``), or, for a webhook set through A2A 0.3, the 0.3 one: the task as it is
+        now, in 0.3 JSON (what a2a-sdk 0.3 posted: ``BasePushNotificationSender._dispatch_notification``,
+        ``task.model_dump(mode='json', exclude_none=True)``)."""
         try:
-            configs = await self.config_store.get_info_for_dispatch(task_id)
+            dispatch = getattr(self.config_store, "dispatch_targets", None)
+            targets: list[tuple[TaskPushNotificationConfig, str]] = (
+                await dispatch(task_id) if dispatch is not None
+                else [(c, "1.0") for c in await self.config_store.get_info_for_dispatch(task_id)])
         except Exception:
             logger.exception("could not read the push notification configs of task %s", task_id)
             return
-        if not configs:
+        if not targets:
             return
-        payload = MessageToDict(to_stream_response(event))
-        for config in configs:
+        payloads: dict[str, dict[str, Any] | None] = {
+            "1.0": whole_numbers(MessageToDict(to_stream_response(event)))}
+        if any(dialect == "0.3" for _, dialect in targets):
+            payloads["0.3"] = await self._v03_body(task_id, event)
+        for config, dialect in targets:
+            payload = payloads.get(dialect, payloads["1.0"])
+            if payload is None:
+                continue
             copy = TaskPushNotificationConfig()
             copy.CopyFrom(config)
 
-            def send(config: TaskPushNotificationConfig = copy) -> Any:
+            def send(config: TaskPushNotificationConfig = copy, payload: dict[str, Any] = payload) -> Any:
                 return self.deliver(task_id, config, payload)
 
             self.outbox.add((task_id, config.id or config.url), send)
 
+    async def _v03_body(self, task_id: str, event: PushNotificationEvent) -> dict[str, Any] | None:
+        from a2a.compat.v0_3.conversions import to_compat_task
+
+        task = event if isinstance(event, Task) else (
+            await self.task_reader(task_id) if self.task_reader is not None else None)
+        if task is None:
+            logger.warning("push notification for task %s: no task to send to a 0.3 webhook", task_id)
+            return None
+        body: dict[str, Any] = to_compat_task(task).model_dump(mode="json", exclude_none=True, by_alias=True)
+        return dict(whole_numbers(body))
+
     async def deliver(self, task_id: str, config: TaskPushNotificationConfig, payload: dict[str, Any]) -> bool:
         """POST ``payload`` to the config's URL, retrying what may succeed later; True when delivered."""
         try:
-            await check_push_url(config.url)
+            address = await check_push_url(config.url)
         except PushUrlRefused as exc:
             logger.warning("push notification for task %s not sent: %s", task_id, exc)
             return False
-        headers = {}
+        url, headers, extensions = pinned(config.url, address)
         if config.token:
             headers[TOKEN_HEADER] = config.token
         if config.HasField("authentication") and config.authentication.scheme:
@@ -214,7 +295,7 @@ class PushSender(PushNotificationSender):
             if delay:
                 await asyncio.sleep(delay)
             try:
-                response = await self.client.post(config.url, json=payload, headers=headers)
+                response = await self.client.post(url, json=payload, headers=headers, extensions=extensions)
             except httpx.HTTPError as exc:
                 outcome = type(exc).__name__
             else:
@@ -231,6 +312,9 @@ class PushSender(PushNotificationSender):
 
     async def drain(self, limit: float = DRAIN_SECONDS) -> None:
         await self.outbox.drain(limit)
+
+    async def drain_queued(self, limit: float = DRAIN_SECONDS) -> None:
+        await self.outbox.drain_queued(limit)
 
     async def aclose(self) -> None:
         await self.drain()

@@ -36,7 +36,7 @@ class A2AServer:
 
     def __init__(self, *, agents: Mapping[str, Agent], runners: Mapping[str, Runner], session_store: SessionStore,
                  default_agent: str | None, rpc_auth_level: str, max_body_bytes: int,
-                 background: BackgroundTurns | None = None, api_base: str = "/api") -> None:
+                 background: BackgroundTurns | None = None, api_base: str = "/api", streaming: bool = True) -> None:
         require_extra("a2a", "AgentMode.A2A", "a2a")
         self.agents = agents
         self.runners = runners
@@ -44,6 +44,8 @@ class A2AServer:
         self.default_agent = default_agent
         self.rpc_auth_level = rpc_auth_level
         self.max_body_bytes = max_body_bytes
+        #: Whether the app's responses stream as they are produced (the cards' ``capabilities.streaming``).
+        self.streaming = streaming
         #: The app's background work, when it runs any: non-blocking sends are queued there.
         self.background = background
         #: Where the app's ``api/`` paths are served (host.json's routePrefix): the cards' endpoint URLs.
@@ -64,24 +66,27 @@ class A2AServer:
         try:
             if spec.handler == "a2a_rpc":
                 return await self.rpc(call)
-            if spec.handler == "a2a_root_card":
-                return self.card(call, self.default_agent or "")
-            return self.card(call, call.route_params.get("agent_name", ""))
+            v03 = spec.handler.endswith("_v03") or call_dialect(call) == "0.3"
+            if spec.handler.startswith("a2a_root_card"):
+                return self.card(call, self.default_agent or "", "0.3" if v03 else "1.0")
+            return self.card(call, call.route_params.get("agent_name", ""), "0.3" if v03 else "1.0")
         except Exception:
             logger.exception("%s %s failed", call.method, call.path)
             return error_reply(500, "internal_error", "The request failed; the error was logged.")
 
     # Handlers ---------------------------------------------------------------------------------------------
-    def card(self, call: HttpCall, name: str) -> HttpReply:
+    def card(self, call: HttpCall, name: str, dialect: str = "1.0") -> HttpReply:
+        """The agent's card: the A2A 1.0 form, or the 0.3 form at the 0.3 paths and for a request saying
+        ``A2A-Version: 0.3``."""
         from .cards import CARD_CACHE_CONTROL, build_card, card_json
 
         agent = self.agents.get(name)
         if agent is None:
             return self._unknown_agent(name)
         card = build_card(agent, base_url=self.base_url(call), auth_level=self.rpc_auth_level,
-                          api_base=self.api_base)
-        body, etag = card_json(card)
-        headers = {"Cache-Control": CARD_CACHE_CONTROL, "ETag": etag}
+                          api_base=self.api_base, streaming=self.streaming)
+        body, etag = card_json(card, dialect)
+        headers = {"Cache-Control": CARD_CACHE_CONTROL, "ETag": etag, "Vary": "A2A-Version"}
         if _matches(call.header("if-none-match"), etag):
             return HttpReply(status=304, headers=headers, body=b"")
         return HttpReply(status=200, headers=headers, body=body)
@@ -100,7 +105,7 @@ class A2AServer:
             from .endpoint import A2AEndpoint
 
             card = build_card(self.agents[name], base_url=self.base_url(call), auth_level=self.rpc_auth_level,
-                              api_base=self.api_base)
+                              api_base=self.api_base, streaming=self.streaming)
             per_loop[name] = A2AEndpoint(self.runners[name], self.session_store, card,
                                          max_body_bytes=self.max_body_bytes, background=self.background_work)
         return per_loop[name]
@@ -130,6 +135,12 @@ class A2AServer:
     def _unknown_agent(self, name: str) -> HttpReply:
         known = ", ".join(self.agents) or "none"
         return error_reply(404, "agent_not_found", f"No agent named {name[:64]!r}. Agents: {known}.")
+
+
+def call_dialect(call: HttpCall) -> str:
+    """``"0.3"`` when the request names A2A 0.x in ``A2A-Version`` (header or query), else ``"1.0"``."""
+    version = (call.header("a2a-version") or call.query.get("A2A-Version") or "").strip()
+    return "0.3" if version.startswith("0.") else "1.0"
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:

@@ -38,10 +38,14 @@ from a2a.server.tasks.push_notification_config_store import (
 from a2a.types.a2a_pb2 import (
     ListTasksRequest,
     ListTasksResponse,
+    Message,
+    Part,
+    Role,
     StreamResponse,
     Task,
     TaskPushNotificationConfig,
     TaskState,
+    TaskStatusUpdateEvent,
 )
 from a2a.utils.constants import DEFAULT_LIST_TASKS_PAGE_SIZE
 from a2a.utils.errors import InvalidParamsError
@@ -50,7 +54,7 @@ from a2a.utils.task import ListTasksCursor, decode_list_tasks_cursor, encode_lis
 from google.protobuf.json_format import MessageToDict, ParseDict
 
 from .. import settings
-from ..errors import SessionBusyError
+from ..errors import InvalidRequestError, SessionBusyError
 from ..sessions.base import Session, SessionStore
 
 logger = logging.getLogger("azurefunctions.agents.a2a")
@@ -66,6 +70,8 @@ _WRITE_ATTEMPTS = 8
 TERMINAL = frozenset({TaskState.TASK_STATE_COMPLETED, TaskState.TASK_STATE_FAILED, TaskState.TASK_STATE_CANCELED,
                       TaskState.TASK_STATE_REJECTED})
 INTERRUPTED = frozenset({TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STATE_AUTH_REQUIRED})
+#: States in which a task is being run by some process (which renews its lease).
+LEASED = frozenset({TaskState.TASK_STATE_SUBMITTED, TaskState.TASK_STATE_WORKING})
 
 
 def index_id(agent: str) -> str:
@@ -83,6 +89,39 @@ def _state(data: dict[str, Any]) -> int | None:
     if not isinstance(body, dict):
         return None
     return int(TaskState.Value(body["status"]["state"])) if body.get("status", {}).get("state") else 0
+
+
+def _with_exchange(task: Task) -> Task:
+    """The task with its current status message in its history (each message once): the history then holds
+    the whole exchange, the agent's messages (its answer, its questions) as well as the user's."""
+    seen: set[str] = set()
+    kept = []
+    messages = list(task.history)
+    if task.status.HasField("message") and task.status.message.message_id:
+        messages.append(task.status.message)
+    for message in messages:
+        if message.message_id and message.message_id in seen:
+            continue
+        seen.add(message.message_id)
+        kept.append(message)
+    if [m.message_id for m in kept] == [m.message_id for m in task.history]:
+        return task
+    result = Task()
+    result.CopyFrom(task)
+    del result.history[:]
+    result.history.extend(kept)
+    return result
+
+
+def _lease_seconds() -> float:
+    return float(settings.get_int(settings.A2A_TASK_LEASE_SECONDS))
+
+
+def _lease_expired(data: dict[str, Any]) -> bool:
+    lease = data.get("lease")
+    if not isinstance(lease, dict) or _state(data) not in LEASED:
+        return False
+    return float(lease.get("until") or 0) < time.time()
 
 
 def _version_value(version: TaskVersion) -> int:
@@ -106,7 +145,10 @@ class _Items:
         self._known: dict[str, Session] = {}  # last copy this process wrote or read, with its etag
 
     async def read(self, item_id: str) -> dict[str, Any] | None:
-        session = await self.store.load(item_id)
+        try:
+            session = await self.store.load(item_id)
+        except InvalidRequestError:
+            return None  # not a valid item id, so there is no such task
         if session is None:
             self._known.pop(item_id, None)
             return None
@@ -121,7 +163,11 @@ class _Items:
         for attempt in range(_WRITE_ATTEMPTS):
             session = self._known.get(item_id)
             if session is None or attempt > 0 or fresh:
-                session = await self.store.load(item_id) or Session(id=item_id)
+                try:
+                    session = await self.store.load(item_id) or Session(id=item_id)
+                except InvalidRequestError:
+                    raise InvalidParamsError(message="Not a valid task id: 1-128 letters, digits, '-', '_', "
+                                                     "'.', '@' or ':'.") from None
             data = dict(session.metadata.get(KEY) or {})
             if not change(data):
                 self._known[item_id] = session
@@ -154,7 +200,7 @@ class SessionTaskStore(VersionedTaskStore):
     async def save(self, task: Task, *, event: Event | None, prev: Task | None, prev_version: TaskVersion,
                    context: ServerCallContext) -> TaskVersion:
         owner = self.owner_resolver(context)
-        body = MessageToDict(task)
+        body = MessageToDict(_with_exchange(task))
         logged = MessageToDict(to_stream_response(event)) if event is not None else None
         written = 0
 
@@ -182,6 +228,11 @@ class SessionTaskStore(VersionedTaskStore):
                 data["events_dropped"] = int(events[-self.max_events - 1][0])
                 events = events[-self.max_events:]
             data.update(kind="task", agent=self.agent, owner=owner, task=body, version=written, events=events)
+            lease = data.get("lease")
+            if task.status.state not in LEASED:
+                data.pop("lease", None)  # finished, or waiting for input: nothing runs it now
+            elif isinstance(lease, dict):  # the writer runs it: it is alive
+                lease["until"] = max(float(lease.get("until") or 0), time.time() + _lease_seconds())
             return True
 
         try:
@@ -202,11 +253,64 @@ class SessionTaskStore(VersionedTaskStore):
         if not self._visible(data, context):
             return None
         assert data is not None
-        return StoredTask(_task(data), TaskVersion(int(data.get("version") or 0)))
+        stored = StoredTask(_task(data), TaskVersion(int(data.get("version") or 0)))
+        if _lease_expired(data):
+            return await self._expire(stored, context)
+        return stored
+
+    async def renew_lease(self, task_id: str, seconds: float, instance: str) -> bool:
+        """Mark the task as running in ``instance`` for ``seconds`` more; False when it is not (yet, or
+        any more) a live task."""
+        renewed = False
+
+        def put(data: dict[str, Any]) -> bool:
+            nonlocal renewed
+            state = _state(data)
+            if data.get("agent") != self.agent or state is None or state in TERMINAL:
+                return False
+            data["lease"] = {"until": time.time() + seconds, "instance": instance}
+            renewed = True
+            return True
+
+        await self._items.update(task_id, put, fresh=True)
+        return renewed
+
+    async def _expire(self, stored: StoredTask, context: ServerCallContext) -> StoredTask | None:
+        """A task whose process stopped renewing it (the instance was recycled or scaled in): it ends
+        ``failed`` saying so, instead of staying ``working`` for ever."""
+        failed = Task()
+        failed.CopyFrom(stored.task)
+        failed.status.state = TaskState.TASK_STATE_FAILED
+        failed.status.timestamp.GetCurrentTime()
+        failed.status.message.CopyFrom(Message(
+            message_id=f"{stored.task.id}-stopped", role=Role.ROLE_AGENT, task_id=stored.task.id,
+            context_id=stored.task.context_id,
+            parts=[Part(text="The instance that ran this task stopped before the task finished; send the "
+                             "message again.")]))
+        failed.status.message.metadata.update({"code": "instance_stopped"})
+        event = TaskStatusUpdateEvent(task_id=failed.id, context_id=failed.context_id, status=failed.status)
+        try:
+            version = await self.save(failed, event=event, prev=stored.task, prev_version=stored.version,
+                                      context=context)
+        except ConcurrentTaskModificationError:
+            data = await self._items.read(stored.task.id)
+            if not self._visible(data, context):
+                return None
+            assert data is not None
+            return StoredTask(_task(data), TaskVersion(int(data.get("version") or 0)))
+        logger.warning("A2A task %s: its lease expired; reported failed", failed.id)
+        return StoredTask(failed, version)
 
     async def get_task(self, task_id: str, context: ServerCallContext) -> Task | None:
         stored = await self.get(task_id, context)
         return stored.task if stored is not None else None
+
+    async def read_unscoped(self, task_id: str) -> Task | None:
+        """The task as stored, whoever owns it (for push deliveries, which the owner's configs asked for)."""
+        data = await self._items.read(task_id)
+        if data is None or data.get("agent") != self.agent or "task" not in data:
+            return None
+        return _task(data)
 
     async def events_after(self, task_id: str, after: int) -> tuple[list[tuple[int, StreamResponse]], Task | None,
                                                                       int, int]:
@@ -303,12 +407,15 @@ class SessionPushConfigStore(PushNotificationConfigStore):
         config = normalize_push_notification_config(task_id, notification_config)
         owner = self.owner_resolver(context)
         body = MessageToDict(config)
+        # Set through an A2A 0.3 method (their names have slashes: tasks/pushNotificationConfig/set,
+        # message/send): its webhook gets 0.3 bodies (``push.py``).
+        dialect = "0.3" if "/" in str(context.state.get("method") or "") else "1.0"
 
         def put(data: dict[str, Any]) -> bool:
             if data.get("agent") not in (None, self.agent):
                 raise InvalidParamsError(message=f"Task {task_id} belongs to another agent.")
             configs = dict(data.get("push_configs") or {})
-            configs[config.id] = {"owner": owner, "config": body}
+            configs[config.id] = {"owner": owner, "config": body, "dialect": dialect}
             data.update(push_configs=configs)
             data.setdefault("agent", self.agent)
             data.setdefault("kind", "task")
@@ -322,6 +429,14 @@ class SessionPushConfigStore(PushNotificationConfigStore):
 
     async def get_info_for_dispatch(self, task_id: str) -> list[TaskPushNotificationConfig]:
         return self._configs(await self._items.read(task_id), None)
+
+    async def dispatch_targets(self, task_id: str) -> list[tuple[TaskPushNotificationConfig, str]]:
+        """Every config of the task with the A2A version (``"1.0"`` or ``"0.3"``) it was set with."""
+        data = await self._items.read(task_id)
+        if data is None or data.get("agent") != self.agent:
+            return []
+        return [(ParseDict(item["config"], TaskPushNotificationConfig(), ignore_unknown_fields=True),
+                 str(item.get("dialect") or "1.0")) for item in (data.get("push_configs") or {}).values()]
 
     async def delete_info(self, task_id: str, context: ServerCallContext, config_id: str | None = None) -> None:
         owner = self.owner_resolver(context)

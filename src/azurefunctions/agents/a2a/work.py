@@ -31,7 +31,7 @@ class A2ATasks:
         from .endpoint import A2AEndpoint
 
         card = build_card(runner.agent, base_url="", auth_level="ANONYMOUS", push_notifications=True)
-        endpoint = A2AEndpoint(runner, store, card, max_body_bytes=0, recovered=recovered)
+        endpoint = A2AEndpoint(runner, store, card, max_body_bytes=0, recovered=recovered, lease_tasks=False)
         try:
             return await endpoint.run_queued(record)
         finally:
@@ -72,7 +72,7 @@ class A2ATasks:
                                  context=context)
             except ConcurrentTaskModificationError:
                 continue
-            push = PushSender(SessionPushConfigStore(store, record.agent))
+            push = PushSender(SessionPushConfigStore(store, record.agent), task_reader=tasks.read_unscoped)
             try:
                 await push.send_notification(task_id, event)
             finally:

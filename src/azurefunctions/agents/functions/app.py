@@ -105,7 +105,9 @@ class AgentFunctionApp(func.FunctionApp):
         install_log_redaction()  # keys and tokens never reach a log line (redaction.py)
         for agent in self.agents.values():
             register_secret(getattr(agent.llm_config, "api_key", None))
-        self.streaming = streaming if streaming is not None else any(a.streaming for a in self.agents.values())
+        if streaming is None:  # A2A apps stream: their cards promise it (docs/a2a.md "Streaming")
+            streaming = self.mode is AgentMode.A2A or any(a.streaming for a in self.agents.values())
+        self.streaming = streaming
         self.session_store: SessionStore = session_store if session_store is not None else LazySessionStore()
         self.limits = Limits.from_settings(max_body_bytes=max_body_bytes)
         self.max_body_bytes = self.limits.max_body_bytes
@@ -143,7 +145,7 @@ class AgentFunctionApp(func.FunctionApp):
             self.a2a = A2AServer(agents=self.agents, runners=self.runners, session_store=self.session_store,
                                  default_agent=self.default_agent, rpc_auth_level=self._group_auth["a2a"].name,
                                  max_body_bytes=self.max_body_bytes, background=self.background,
-                                 api_base=self.api_base)
+                                 api_base=self.api_base, streaming=self.streaming)
             self.route_specs.extend(self.a2a.route_specs)
         # The short aliases go last (the platform tries routes in registration order), when an agent can use them.
         reserved = alias_reserved_names(self.route_specs)

@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import ipaddress
 import json
 import logging
 import re
 from collections.abc import Mapping, MutableMapping
 from typing import Any
+from urllib.parse import urlsplit
+
+from .. import settings
 
 logger = logging.getLogger("azurefunctions.agents.mcp")
 
@@ -115,7 +119,8 @@ class MCPEndpoint:
 
         entry = self._runners.get(params.name)
         if entry is None:
-            raise MCPError(types.INVALID_PARAMS, f"Unknown tool {params.name!r}: no agent has this name.")
+            raise MCPError(types.INVALID_PARAMS, "Unknown tool: no agent has this name. Tools: "
+                                                 f"{', '.join(self._runners) or 'none'}.")
         agent_name, runner = entry
         arguments = params.arguments or {}
         message = arguments.get("message")
@@ -186,8 +191,14 @@ class MCPEndpoint:
             return _json_error(
                 405, "Method not allowed: this MCP endpoint is stateless and accepts POST only.",
                 {"Allow": "POST"})
+        if not origin_allowed(_header(headers, "origin")):
+            return _json_error(403, "Forbidden: this Origin may not call the MCP endpoint (browser pages need their "
+                                    f"origin listed in {settings.MCP_ALLOWED_ORIGINS.name}).")
         if len(body) > self.max_body_bytes:
             return _json_error(413, f"Request body larger than {self.max_body_bytes} bytes.")
+        problem = message_problem(body)
+        if problem is not None:
+            return problem
 
         from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
@@ -232,10 +243,119 @@ class MCPEndpoint:
         finally:
             done.set()
         response_headers.pop("content-length", None)
-        return status, response_headers, b"".join(chunks)
+        return status, response_headers, _without_echo(b"".join(chunks))
 
 
-def _json_error(status: int, message: str, extra: dict[str, str] | None = None
-                ) -> tuple[int, dict[str, str], bytes]:
-    payload = {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": message}}
+Reply = tuple[int, dict[str, str], bytes]
+
+#: JSON-RPC 2.0 error codes (https://www.jsonrpc.org/specification#error_object).
+PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS = -32700, -32600, -32601, -32602
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    return next((value for key, value in headers.items() if key.lower() == name), None)
+
+
+def _normal_origin(origin: str) -> str | None:
+    """``scheme://host[:port]`` in lower case without the scheme's default port; ``None`` when ``origin``
+    is not such a value (``null``, a path, user info ...)."""
+    try:
+        parts = urlsplit(origin.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") or (
+            parts.query or parts.fragment or parts.username or parts.password):
+        return None
+    default = 443 if parts.scheme == "https" else 80
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def allowed_origins() -> frozenset[str]:
+    """``MCP_ALLOWED_ORIGINS`` and the origin of ``AGENTS_PUBLIC_URL``, normalised (``*`` allows any)."""
+    listed = settings.get_list(settings.MCP_ALLOWED_ORIGINS)
+    public = settings.PUBLIC_URL.get()
+    candidates = [*listed, *([public] if public else [])]
+    return frozenset(o for o in (("*" if c.strip() == "*" else _normal_origin(c)) for c in candidates) if o)
+
+
+def origin_allowed(origin: str | None) -> bool:
+    """The MCP transport's Origin rule (streamable HTTP, "Security Warning": servers MUST validate ``Origin``
+    and answer 403 to an invalid one). No ``Origin``: not a browser page (IDEs, agents, curl), allowed. A
+    browser page: allowed from a loopback origin (a local tool such as the MCP Inspector) or a listed one.
+    Deliberately not "the same host as the Host header": under DNS rebinding the attacker's page has exactly
+    that."""
+    if origin is None:
+        return True
+    normal = _normal_origin(origin)
+    if normal is None:
+        return False
+    allowed = allowed_origins()
+    if "*" in allowed or normal in allowed:
+        return True
+    host = urlsplit(normal).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def message_problem(body: bytes) -> Reply | None:
+    """The JSON-RPC error for a body that is not one well-formed JSON-RPC 2.0 message, in our words: the
+    SDK's own answer would be pydantic's validation dump, quoting the input back."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return _json_error(400, "Parse error: the request body is not valid JSON.", code=PARSE_ERROR)
+    if isinstance(data, list):
+        return _json_error(400, "Invalid Request: JSON-RPC batches are not supported (MCP removed them in "
+                                "2025-06-18); send one message per POST.")
+    if not isinstance(data, dict):
+        return _json_error(400, "Invalid Request: the body must be one JSON-RPC message, a JSON object.")
+    request_id = data.get("id")
+    valid_id = isinstance(request_id, str | int) and not isinstance(request_id, bool)
+    if "id" in data and not valid_id:
+        return _json_error(400, "Invalid Request: id must be a string or an integer.")
+    answer_id = request_id if valid_id else None
+    if data.get("jsonrpc") != "2.0":
+        return _json_error(400, 'Invalid Request: "jsonrpc" must be "2.0".', request_id=answer_id)
+    method = data.get("method")
+    if "method" in data and (not isinstance(method, str) or not method):
+        return _json_error(400, "Invalid Request: method must be a non-empty string.", request_id=answer_id)
+    if method is None and not ("result" in data or "error" in data) and valid_id:
+        return _json_error(400, "Invalid Request: a message needs a method (or a result or an error).",
+                           request_id=answer_id)
+    if method is None and not valid_id:
+        return _json_error(400, "Invalid Request: a message needs a method.")
+    if "params" in data and not isinstance(data["params"], dict):
+        return _json_error(400, "Invalid params: params must be a JSON object.", code=INVALID_PARAMS,
+                           request_id=answer_id)
+    return None
+
+
+def _without_echo(body: bytes) -> bytes:
+    """The SDK's JSON-RPC error answers, without the parts that quote the request (``data``, validation
+    text); everything else as the SDK wrote it."""
+    if b'"error"' not in body:
+        return body
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body
+    error = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(error, dict):
+        return body
+    changed = error.pop("data", None) is not None
+    if str(error.get("message", "")).startswith("Validation error"):
+        error["message"] = "Invalid Request: not a valid MCP message."
+        changed = True
+    return json.dumps(data).encode() if changed else body
+
+
+def _json_error(status: int, message: str, extra: dict[str, str] | None = None, *, code: int = INVALID_REQUEST,
+                request_id: str | int | None = None) -> Reply:
+    payload = {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
     return status, {"content-type": "application/json", **(extra or {})}, json.dumps(payload).encode()

@@ -36,3 +36,14 @@ def create_provider(config: LLMConfig) -> ModelProvider:
         raise missing_extra(f"The {config.provider.value} provider", extra, exc) from exc
     provider_class: type[ModelProvider] = getattr(module, class_name)
     return provider_class(config)  # type: ignore[call-arg]
+
+
+def load_sdk(config: LLMConfig) -> None:
+    """Import the provider's module and SDK now. Safe in a worker thread: a server calls it there before an
+    agent's first turn, so that import (seconds for some SDKs) does not hold up its event loop, which may be
+    answering other requests. A missing SDK is left for ``create_provider`` to report."""
+    module_name, _ = _PROVIDERS[config.provider]
+    try:
+        importlib.import_module(module_name, __package__)
+    except ImportError:
+        return

@@ -15,6 +15,7 @@ from typing import Any, get_type_hints, overload
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from ..interrupts import InputRequired
 from .base import Tool, ToolContext, ToolError, ToolOutput
 from .docstrings import parse_docstring
 
@@ -99,6 +100,8 @@ class FunctionTool(Tool):
                     result = await result
         except ToolError as exc:
             return ToolOutput(str(exc), is_error=True)
+        except InputRequired:
+            raise  # not a failure: the Runner ends the turn waiting for the user
         except Exception as exc:
             logger.exception("tool %s raised", self.name)
             return ToolOutput(f"Tool {self.name} failed: {type(exc).__name__}: {exc}", is_error=True)
