@@ -78,7 +78,7 @@ async def test_scripted_tool_loop_streams_status_updates_and_the_answer(openai: 
     assert artifact["metadata"]["sessionId"] == events[0]["task"]["contextId"]
     # The protocol's JSON conventions in metadata too: camelCase keys, whole numbers as integers.
     usage = artifact["metadata"]["usage"]
-    assert usage == {"inputTokens": 22, "outputTokens": 14, "totalTokens": 36, "requests": 2}
+    assert usage == {"inputTokens": 22, "outputTokens": 14, "totalTokens": 36, "requests": 2, "reasoningTokens": 0}
     assert all(type(v) is int for v in usage.values())
     assert "handoffPath" in artifact["metadata"] and "session_id" not in artifact["metadata"]
     assert openai.script.requests[0]["model"] == "gpt-4o-mini"
