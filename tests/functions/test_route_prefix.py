@@ -163,3 +163,16 @@ async def test_under_another_prefix_a2a_cards_point_at_it_and_there_is_no_root_c
     assert "/v1/agents/{agent_name}/a2a" in document["paths"]
     assert not any(path.startswith("/.well-known") for path in document["paths"])
     await app.aclose()
+
+
+async def test_an_alias_for_an_unknown_name_of_any_characters_is_a_clean_404() -> None:
+    app = AgentFunctionApp(agents=[Agent(name="A", llm_config=LLMConfig(provider="offline"))],
+                           create_triggers=False, session_store=MemorySessionStore(), route_prefix="api")
+    alias = next(s for s in app.route_specs if s.name == "agent_chat_alias")
+    name = "\u0097\u00f2 x"
+    reply = await app.api.dispatch(alias, HttpCall("POST", "/api/x/chat", {}, {}, {"agent_name": name},
+                                                   body=b'{"message": "hi"}'))
+    assert reply.status == 404 and json.loads(reply.body)["error"]["code"] == "agent_not_found"
+    assert reply.headers["Link"] == '</api/agents/%C2%97%C3%B2%20x/chat>; rel="successor-version"'
+    reply.headers["Link"].encode("latin-1")  # a valid header value
+    await app.aclose()

@@ -116,12 +116,13 @@ def test_an_app_that_needs_a_missing_extra_does_not_start_and_says_which(
     assert "Traceback" not in str(failure.value)
 
 
-def run_blocked(code: str, blocked: list[str], env: dict[str, str] | None = None) -> dict[str, str]:
-    """Run ``code`` with ``blocked`` modules absent; it prints one JSON object."""
+def run_blocked(code: str, blocked: list[str], env: dict[str, str] | None = None,
+                cwd: Path | None = None) -> dict[str, str]:
+    """Run ``code`` with ``blocked`` modules absent (in ``cwd``); it prints one JSON object."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "APPLICATIONINSIGHTS", "OTEL_"))}
     out = subprocess.run([sys.executable, str(BLOCKED_PYTHON), "-c", textwrap.dedent(code)],
                          env={**base, **(env or {}), "BLOCKED_MODULES": ",".join(blocked)},
-                         capture_output=True, text=True, timeout=60, check=True)
+                         capture_output=True, text=True, timeout=60, check=True, cwd=cwd)
     result: dict[str, str] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
@@ -163,8 +164,7 @@ def report(call):
 ])
 def test_the_exception_names_the_extra(tmp_path: Path, call: str, blocked: list[str], extra: str,
                                        feature: str) -> None:
-    os.chdir(tmp_path)  # the SQLite case writes nowhere else
-    result = run_blocked(CATCH + call, blocked)
+    result = run_blocked(CATCH + call, blocked, cwd=tmp_path)  # the SQLite case writes nowhere else
     assert result["type"] == "MissingExtraError", result
     assert (result["extra"], result["status"], result["code"]) == (extra, 501, "missing_extra")
     assert result["message"].startswith(f"{feature} needs the '{extra}' extra")

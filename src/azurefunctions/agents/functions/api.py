@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from ..background.http import BackgroundHttp
 from ..errors import AgentFrameworkError, InvalidRequestError, missing_extra, require_extra
@@ -98,7 +99,7 @@ class AgentHttpApi:
                 return await self.dispatch(target, call)
             return error_reply(404, "not_found", f"No route serves {call.path[:200]}.")
         reply = await self.dispatch(canonical, call)
-        successor = self._paths[canonical.name].replace("{agent_name}", name)
+        successor = self._paths[canonical.name].replace("{agent_name}", quote(name, safe=""))  # header-safe
         reply.headers["Deprecation"] = "true"
         reply.headers["Link"] = f'<{successor}>; rel="successor-version"'
         return reply
