@@ -194,3 +194,23 @@ def test_otlp_exporter_when_an_otlp_endpoint_is_set(tmp_path: Path) -> None:
     attributes = {a.key: a.value.string_value for a in names["chat gpt-4o-mini"].attributes}
     assert attributes["gen_ai.provider.name"] == "offline"
     assert {"gen_ai.client.token.usage", "gen_ai.client.operation.duration"} <= set(collector.metric_names)
+
+
+def test_application_insights_without_live_metrics_goes_through_the_exporter_alone(
+        tls_sink: AppInsightsSink, identity: IdentityServer, tmp_path: Path) -> None:
+    run = run_turn(tls_sink, identity, tmp_path, canaries())
+    assert run.result["response"]["status"] == "success"
+    assert "telemetry: Azure Monitor exporter (Application Insights) with Entra ID ingestion" in run.stderr
+    assert spans(tls_sink)["invoke_agent Helper"]
+    assert tls_sink.other_paths == []  # no Live Metrics
+
+
+def test_live_metrics_use_the_azure_monitor_distro_when_it_is_installed(
+        tls_sink: AppInsightsSink, identity: IdentityServer, tmp_path: Path) -> None:
+    # The distro is part of the `azure` extra the test environment installs (`monitor-live`).
+    run = run_turn(tls_sink, identity, tmp_path, canaries(), AGENTS_TELEMETRY_LIVE_METRICS="true")
+    assert run.result["response"]["status"] == "success"
+    assert "telemetry: Azure Monitor distro (Application Insights, Live Metrics)" in run.stderr
+    assert spans(tls_sink)["invoke_agent Helper"]
+    # Live Metrics (QuickPulse) calls the connection string's LiveEndpoint, which this sink answers with 404.
+    assert any("QuickPulseService.svc" in path for path in tls_sink.other_paths)

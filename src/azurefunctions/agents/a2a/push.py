@@ -10,19 +10,18 @@ has ``authentication``, ``Authorization: <scheme> <credentials>``; a network err
 webhook keep the order of the updates. Whoever runs the task (the request, or the queue-triggered worker)
 waits for the outbox to drain before its invocation ends (``drain``), so no delivery outlives it.
 
-*Guard.* A webhook URL must be http(s) with a host; the host's addresses must all be public: private,
-loopback, link-local, shared, reserved, multicast and unspecified addresses are refused (the cloud metadata
-endpoint among them), unless the host is listed in ``A2A_PUSH_ALLOWED_HOSTS`` (comma-separated host names or
-addresses, compared exactly, case-insensitively). The guard runs when a config is set (the client gets
--32602 saying why) and again before every delivery, when the name is resolved anew.
+*Guard.* A webhook URL must be http(s) with a host; the host's addresses must all be public (a2a-sdk's
+``validate_push_notification_url`` decides): private, loopback, link-local, shared, reserved, multicast and
+unspecified addresses are refused (the cloud metadata endpoint among them), unless the host is listed in
+``A2A_PUSH_ALLOWED_HOSTS`` (comma-separated host names or addresses, compared exactly, case-insensitively).
+The guard runs when a config is set (the client gets -32602 saying why) and again before every delivery, when
+the name is resolved anew.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
-import socket
 import urllib.parse
 from collections.abc import Sequence
 from typing import Any
@@ -32,6 +31,7 @@ from a2a.server.tasks.push_notification_config_store import PushNotificationConf
 from a2a.server.tasks.push_notification_sender import PushNotificationEvent, PushNotificationSender
 from a2a.types.a2a_pb2 import TaskPushNotificationConfig
 from a2a.utils.proto_utils import to_stream_response
+from a2a.utils.push_url_validator import validate_push_notification_url
 from google.protobuf.json_format import MessageToDict
 
 from .. import settings
@@ -55,23 +55,14 @@ def allowed_hosts() -> frozenset[str]:
     return frozenset(host.lower().strip("[]") for host in settings.get_list(settings.A2A_PUSH_ALLOWED_HOSTS))
 
 
-def _blocked(address: str) -> bool:
-    """Whether an address is not a public unicast destination (an IPv4-mapped IPv6 address is judged as
-    the IPv4 address it carries)."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return True
-    mapped = getattr(ip, "ipv4_mapped", None)
-    if mapped is not None:
-        ip = mapped
-    return (not ip.is_global or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved
-            or ip.is_unspecified)
-
-
 async def check_push_url(url: str, *, allowed: frozenset[str] | None = None) -> None:
     """Refuse (``PushUrlRefused``) a webhook URL that is not http(s), has no host, cannot be resolved, or
-    reaches a non-public address, unless its host is in ``allowed`` (default: ``A2A_PUSH_ALLOWED_HOSTS``)."""
+    reaches a non-public address, unless its host is in ``allowed`` (default: ``A2A_PUSH_ALLOWED_HOSTS``).
+
+    The address policy is a2a-sdk's ``validate_push_notification_url``; this adds the allow-list and a reason
+    the client can act on. The SDK's validator is given only the URL's scheme, host and port, because it logs
+    the URL it refuses and a webhook's path or query may carry a secret.
+    """
     try:
         parsed = urllib.parse.urlsplit(url)
         port = parsed.port
@@ -84,15 +75,14 @@ async def check_push_url(url: str, *, allowed: frozenset[str] | None = None) -> 
         raise PushUrlRefused("The push notification URL has no host.")
     if host in (allowed if allowed is not None else allowed_hosts()):
         return
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host, port or (443 if parsed.scheme == "https" else 80), type=socket.SOCK_STREAM)
-    except OSError:
-        raise PushUrlRefused(f"The push notification host {host} cannot be resolved.") from None
-    if not infos or any(_blocked(str(info[4][0])) for info in infos):
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc = f"{netloc}:{port}"
+    if not await validate_push_notification_url(f"{parsed.scheme}://{netloc}/"):
         raise PushUrlRefused(
-            f"The push notification host {host} is a private, loopback or link-local address, which webhooks "
-            f"may not reach unless the app lists the host in {settings.A2A_PUSH_ALLOWED_HOSTS.name}.")
+            f"The push notification host {host} cannot be resolved, or is a private, loopback or link-local "
+            f"address, which webhooks may not reach unless the app lists the host in "
+            f"{settings.A2A_PUSH_ALLOWED_HOSTS.name}.")
 
 
 async def push_url_allowed(url: str) -> bool:

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import ConfigurationError
 
-_INSTALL_HINT = "pip install 'azurefunctions-agent-framework[azure]'"
+_PACKAGE = "azurefunctions-agent-framework"
 
 
 def default_credential(**kwargs: Any) -> Any:
@@ -19,10 +19,11 @@ def default_credential(**kwargs: Any) -> Any:
     try:
         from azure.identity import DefaultAzureCredential
     except ModuleNotFoundError as exc:
-        raise ConfigurationError(f"Azure identity needs azure-identity: {_INSTALL_HINT}") from exc
+        raise ConfigurationError(f"Azure identity needs azure-identity: {install_hint('identity')}") from exc
     return DefaultAzureCredential(**kwargs)
 
 
-def install_hint() -> str:
-    """The command that installs the Azure extra, for error messages."""
-    return _INSTALL_HINT
+def install_hint(extra: str = "azure") -> str:
+    """The command that installs ``extra`` (``keyvault``, ``cosmos``, ``queues``, ``monitor``, ``identity``; ``azure``
+    is all of them), for error messages naming what a feature is missing."""
+    return f"pip install '{_PACKAGE}[{extra}]'"

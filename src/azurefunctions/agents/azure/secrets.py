@@ -239,7 +239,8 @@ def _client(vault_url: str) -> Any:
         try:
             from azure.keyvault.secrets import SecretClient
         except ModuleNotFoundError as exc:
-            raise ConfigurationError(f"Key Vault secrets need azure-keyvault-secrets: {install_hint()}") from exc
+            raise ConfigurationError(
+                f"Key Vault secrets need azure-keyvault-secrets: {install_hint('keyvault')}") from exc
         options = dict(_client_options)
         credential = options.pop("credential", None)
         if credential is None:

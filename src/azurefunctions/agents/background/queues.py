@@ -90,15 +90,15 @@ class QueueService:
             try:
                 from azure.storage.queue.aio import QueueServiceClient
             except ModuleNotFoundError as exc:
-                raise ConfigurationError(f"Storage queues need azure-storage-queue and aiohttp: {install_hint()}") \
-                    from exc
+                raise ConfigurationError(
+                    f"Storage queues need azure-storage-queue and aiohttp: {install_hint('queues')}") from exc
             if self.connection.connection_string is not None:
                 self._client = QueueServiceClient.from_connection_string(self.connection.connection_string)
             else:
                 try:
                     from azure.identity.aio import DefaultAzureCredential
                 except ModuleNotFoundError as exc:
-                    raise ConfigurationError(f"Identity-based queues need azure-identity: {install_hint()}") \
+                    raise ConfigurationError(f"Identity-based queues need azure-identity: {install_hint('queues')}") \
                         from exc
                 kwargs = {"managed_identity_client_id": self.connection.client_id} if self.connection.client_id \
                     else {}

@@ -172,7 +172,7 @@ class AzureOpenAIProvider(OpenAIProvider):
         except ModuleNotFoundError as exc:
             raise ConfigurationError(
                 "Azure OpenAI without AZURE_OPENAI_API_KEY uses Entra ID: "
-                "pip install 'azurefunctions-agent-framework[azure]'"
+                "pip install 'azurefunctions-agent-framework[identity]'"
             ) from exc
         self._credential = DefaultAzureCredential()
         token_provider = get_bearer_token_provider(self._credential, AZURE_OPENAI_SCOPE)

@@ -117,7 +117,7 @@ def plan_history(
 
 
 class CosmosSessionStore(SessionStore):
-    """Sessions in one Cosmos DB container with partition key path ``/pk`` (extra ``azure``)."""
+    """Sessions in one Cosmos DB container with partition key path ``/pk`` (extra ``cosmos``)."""
 
     def __init__(
         self,
@@ -190,7 +190,7 @@ class CosmosSessionStore(SessionStore):
                 except ImportError:
                     raise ConfigurationError(
                         "the Cosmos DB session store needs azure-cosmos, azure-identity and aiohttp: "
-                        "pip install 'azurefunctions-agent-framework[azure]'"
+                        "pip install 'azurefunctions-agent-framework[cosmos]'"
                     ) from None
                 if self._credential is None:
                     from azure.identity.aio import DefaultAzureCredential

@@ -49,9 +49,10 @@ def _configure() -> Instrumentation:
 
         return OTelInstrumentation(configure(kind))
     except ImportError as exc:
-        package = "azure-monitor-opentelemetry" if kind == "azure_monitor" else "opentelemetry-sdk"
+        package, extra = (("azure-monitor-opentelemetry-exporter", "monitor") if kind == "azure_monitor"
+                          else ("opentelemetry-sdk", "telemetry"))
         logger.warning("telemetry is off: %s is not installed (%s); pip install "
-                       "'azurefunctions-agent-framework[azure]'", package, exc.name)
+                       "'azurefunctions-agent-framework[%s]'", package, exc.name, extra)
     except Exception:
         logger.exception("telemetry is off: configuring the %s exporter failed", kind)
     return NoopInstrumentation()
