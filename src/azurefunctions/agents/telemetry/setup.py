@@ -1,5 +1,7 @@
 """Which telemetry pipeline the process gets, decided once from the environment.
 
+- An OpenTelemetry tracer provider already installed (by the application, or by the Python worker when
+  ``PYTHON_ENABLE_OPENTELEMETRY`` is on): the runtime uses it and configures nothing.
 - ``APPLICATIONINSIGHTS_CONNECTION_STRING`` set: traces, metrics and the runtime's logs to Application Insights
   through the Azure Monitor exporter (extra ``monitor``: no instrumentation packages). The exporter itself reads
   ``APPLICATIONINSIGHTS_AUTHENTICATION_STRING`` (``Authorization=AAD;ClientId=<managed identity>``) and then
@@ -8,7 +10,6 @@
   pipeline up with Live Metrics, which only the distro provides.
 - Else the standard ``OTEL_*`` variables asking for an exporter (``OTEL_TRACES_EXPORTER=console|otlp``,
   ``OTEL_EXPORTER_OTLP_ENDPOINT``...): the OpenTelemetry SDK configured from them by the SDK itself.
-- Else, when the application already installed an OpenTelemetry tracer provider, the runtime uses it.
 - Else nothing, and no OpenTelemetry module is imported (``detect`` reads only ``os.environ``/``sys.modules``).
 ``OTEL_SDK_DISABLED=true`` turns everything off.
 """
@@ -55,16 +56,18 @@ def detect() -> str | None:
     """The pipeline the environment asks for, without importing anything."""
     if _truthy(os.environ.get("OTEL_SDK_DISABLED")):
         return None
-    if settings.APPLICATIONINSIGHTS_CONNECTION_STRING.get():
-        return "azure_monitor"
-    if _exporters("OTEL_TRACES_EXPORTER") or _exporters("OTEL_METRICS_EXPORTER") or any(
-            os.environ.get(name) for name in _OTLP_VARIABLES):
-        return "otel"
+    # Providers someone already installed (the app, or the Python worker with PYTHON_ENABLE_OPENTELEMETRY) win:
+    # they are process-wide and set once, so configuring a second pipeline would only duplicate the export.
     if "opentelemetry.trace" in sys.modules:
         from opentelemetry import trace
 
         if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
             return "existing"
+    if settings.APPLICATIONINSIGHTS_CONNECTION_STRING.get():
+        return "azure_monitor"
+    if _exporters("OTEL_TRACES_EXPORTER") or _exporters("OTEL_METRICS_EXPORTER") or any(
+            os.environ.get(name) for name in _OTLP_VARIABLES):
+        return "otel"
     return None
 
 
