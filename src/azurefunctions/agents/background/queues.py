@@ -109,13 +109,14 @@ class QueueService:
     def queue(self, queue_name: str, *, base64: bool = True) -> Any:
         """A ``QueueClient``; ``base64`` encodes and decodes message text as the Functions host expects by
         default (``host.json`` ``extensions.queues.messageEncoding``)."""
+        client = self.client  # first: without the SDK, this is the error that names the extra
         kwargs: dict[str, Any] = {}
         if base64:
             from azure.storage.queue import BinaryBase64DecodePolicy, TextBase64EncodePolicy
 
             kwargs = {"message_encode_policy": TextBase64EncodePolicy(),
                       "message_decode_policy": BinaryBase64DecodePolicy()}
-        return self.client.get_queue_client(queue_name, **kwargs)
+        return client.get_queue_client(queue_name, **kwargs)
 
     async def aclose(self) -> None:
         client, self._client = self._client, None

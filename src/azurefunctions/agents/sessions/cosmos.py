@@ -116,6 +116,19 @@ def plan_history(
     return chunks, current
 
 
+_MISSING_EXTRA = ("the Cosmos DB session store needs azure-cosmos, azure-identity and aiohttp: "
+                  "pip install 'azurefunctions-agent-framework[cosmos]'")
+
+
+def _sdk_exceptions() -> Any:
+    """``azure.cosmos.exceptions``, or the error naming the extra when the SDK is not installed."""
+    try:
+        from azure.cosmos import exceptions
+    except ImportError:
+        raise ConfigurationError(_MISSING_EXTRA) from None
+    return exceptions
+
+
 class CosmosSessionStore(SessionStore):
     """Sessions in one Cosmos DB container with partition key path ``/pk`` (extra ``cosmos``)."""
 
@@ -188,10 +201,7 @@ class CosmosSessionStore(SessionStore):
                     from azure.cosmos import PartitionKey
                     from azure.cosmos.aio import CosmosClient
                 except ImportError:
-                    raise ConfigurationError(
-                        "the Cosmos DB session store needs azure-cosmos, azure-identity and aiohttp: "
-                        "pip install 'azurefunctions-agent-framework[cosmos]'"
-                    ) from None
+                    raise ConfigurationError(_MISSING_EXTRA) from None
                 if self._credential is None:
                     from azure.identity.aio import DefaultAzureCredential
 
@@ -217,7 +227,7 @@ class CosmosSessionStore(SessionStore):
 
     async def _check_exists(self, container: ContainerProxy) -> None:
         """Fail on first use, saying what to do, when the container is missing (not with a 404 each turn)."""
-        from azure.cosmos import exceptions
+        exceptions = _sdk_exceptions()
 
         try:
             await container.read()
@@ -271,7 +281,7 @@ class CosmosSessionStore(SessionStore):
     # -- SessionStore ---------------------------------------------------------------------------------------
 
     async def load(self, session_id: str) -> Session | None:
-        from azure.cosmos import exceptions
+        exceptions = _sdk_exceptions()
 
         session_id = check_session_id(session_id)
         container = await self._get_container()
@@ -309,7 +319,7 @@ class CosmosSessionStore(SessionStore):
         self, container: ContainerProxy, session_id: str, etag: str
     ) -> list[dict[str, Any]]:
         """The spilled-history manifest of the stored session at ``etag``; busy if it is not at that etag."""
-        from azure.cosmos import exceptions
+        exceptions = _sdk_exceptions()
 
         cached = self._manifests.get((session_id, etag))
         if cached is not None:
@@ -324,7 +334,7 @@ class CosmosSessionStore(SessionStore):
 
     async def save(self, session: Session) -> Session:
         from azure.core import MatchConditions
-        from azure.cosmos import exceptions
+        exceptions = _sdk_exceptions()
 
         session_id = check_session_id(session.id)
         container = await self._get_container()
@@ -407,7 +417,7 @@ class CosmosSessionStore(SessionStore):
     ) -> tuple[Any, list[dict[str, Any]]]:
         """Create over an item that has outlived its TTL but that the service has not removed yet."""
         from azure.core import MatchConditions
-        from azure.cosmos import exceptions
+        exceptions = _sdk_exceptions()
 
         session_id = item["id"]
         busy = SessionBusyError(f"session {session_id} was created by another request")
@@ -428,13 +438,13 @@ class CosmosSessionStore(SessionStore):
 
     @staticmethod
     async def _delete_quietly(container: ContainerProxy, item_id: str, session_id: str) -> None:
-        from azure.cosmos import exceptions
+        exceptions = _sdk_exceptions()
 
         with contextlib.suppress(exceptions.CosmosResourceNotFoundError):
             await container.delete_item(item_id, partition_key=session_id)
 
     async def delete(self, session_id: str) -> bool:
-        from azure.cosmos import exceptions
+        exceptions = _sdk_exceptions()
 
         session_id = check_session_id(session_id)
         container = await self._get_container()
