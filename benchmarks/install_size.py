@@ -22,8 +22,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TIMER = ("import time; t = time.perf_counter(); import function_app; "
-         "print(round((time.perf_counter() - t) * 1000, 1))")
+TIMER = ("import sys, time; n = len(sys.modules); t = time.perf_counter(); import function_app; "
+         "print(round((time.perf_counter() - t) * 1000, 1), len(sys.modules) - n)")
 
 
 def folder_bytes(path: Path) -> int:
@@ -39,12 +39,14 @@ def install(source: Path, extras: str, into: Path) -> Path:
     return site
 
 
-def import_ms(site: Path, sample: Path, home: str) -> float:
+def import_ms(site: Path, sample: Path, home: str) -> tuple[float, int]:
+    """Milliseconds ``import function_app`` took in a fresh process, and how many modules it loaded."""
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": f"{site}{os.pathsep}{sample}",
            "PYTHONDONTWRITEBYTECODE": "1", "HOME": home}
     out = subprocess.run([sys.executable, "-c", TIMER], cwd=sample, env=env, capture_output=True, text=True,
                          timeout=120, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+    ms, modules = out.stdout.strip().splitlines()[-1].split()
+    return float(ms), int(modules)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         import_ms(sites[0], args.sample, tmp)  # warm the OS file cache once
         for _ in range(args.rounds):
             for entry, site in zip(report, sites, strict=True):
-                entry["import_ms"].append(import_ms(site, args.sample, tmp))
+                ms, modules = import_ms(site, args.sample, tmp)
+                entry["import_ms"].append(ms)
+                entry["modules"] = modules
     for entry in report:
         times = entry.pop("import_ms")
         entry.update(import_ms_median=statistics.median(times), import_ms_min=min(times),
