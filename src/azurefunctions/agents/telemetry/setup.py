@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,7 +137,7 @@ def _azure_monitor_exporter() -> Pipeline:
     )
     from opentelemetry import metrics, trace
     from opentelemetry._logs import set_logger_provider
-    from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+    from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
@@ -157,10 +158,32 @@ def _azure_monitor_exporter() -> Pipeline:
     metrics.set_meter_provider(meter_provider)
     set_logger_provider(logger_provider)
     exported = logging.getLogger(EXPORTED_LOGGER)
-    if not any(isinstance(handler, LoggingHandler) for handler in exported.handlers):
-        exported.addHandler(LoggingHandler(logger_provider=logger_provider))
+    handler_type = _logging_handler_type()
+    if not any(isinstance(handler, handler_type) for handler in exported.handlers):
+        exported.addHandler(handler_type(logger_provider=logger_provider))
     logger.info("telemetry: Azure Monitor exporter (Application Insights)%s", _entra_note())
     return Pipeline("azure_monitor", tracer_provider, meter_provider, logger_provider)
+
+
+def _logging_handler_type() -> Any:
+    """The OpenTelemetry logging handler: ``opentelemetry-instrumentation-logging``'s when installed (the distro
+    brings it), else the SDK's, which SDK 1.45 deprecates in its favour but still ships; the deprecation
+    warning is silenced because an app cannot act on it and would see it at every cold start."""
+    try:
+        from opentelemetry.instrumentation.logging.handler import LoggingHandler
+    except ImportError:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*LoggingHandler.*")
+            from opentelemetry.sdk._logs import LoggingHandler as SdkLoggingHandler
+
+        class QuietLoggingHandler(SdkLoggingHandler):  # type: ignore[misc]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*LoggingHandler.*")
+                    super().__init__(*args, **kwargs)
+
+        return QuietLoggingHandler
+    return LoggingHandler
 
 
 def _entra_note() -> str:
