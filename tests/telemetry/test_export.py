@@ -208,9 +208,10 @@ def test_application_insights_without_live_metrics_goes_through_the_exporter_alo
 def test_live_metrics_use_the_azure_monitor_distro_when_it_is_installed(
         tls_sink: AppInsightsSink, identity: IdentityServer, tmp_path: Path) -> None:
     # The distro is part of the `azure` extra the test environment installs (`monitor-live`).
-    run = run_turn(tls_sink, identity, tmp_path, canaries(), AGENTS_TELEMETRY_LIVE_METRICS="true")
+    run = run_turn(tls_sink, identity, tmp_path, canaries(), AGENTS_TELEMETRY_LIVE_METRICS="true",
+                   SCENARIO_LINGER_SECONDS="7")
     assert run.result["response"]["status"] == "success"
     assert "telemetry: Azure Monitor distro (Application Insights, Live Metrics)" in run.stderr
     assert spans(tls_sink)["invoke_agent Helper"]
-    # Live Metrics (QuickPulse) calls the connection string's LiveEndpoint, which this sink answers with 404.
+    # Live Metrics (QuickPulse) pings the connection string's LiveEndpoint within 5 s; this sink answers 404.
     assert any("QuickPulseService.svc" in path for path in tls_sink.other_paths)
