@@ -215,3 +215,15 @@ def test_live_metrics_use_the_azure_monitor_distro_when_it_is_installed(
     assert spans(tls_sink)["invoke_agent Helper"]
     # Live Metrics (QuickPulse) pings the connection string's LiveEndpoint within 5 s; this sink answers 404.
     assert any("QuickPulseService.svc" in path for path in tls_sink.other_paths)
+
+
+def test_logs_exporter_and_resource_variables_are_read_by_the_sdk(tmp_path: Path) -> None:
+    # Variables the runtime itself never reads: the SDK's own environment configuration honours them.
+    run = run_scenario("offline", {"OTEL_TRACES_EXPORTER": "console", "OTEL_METRICS_EXPORTER": "none",
+                                   "OTEL_LOGS_EXPORTER": "console",
+                                   "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "true",
+                                   "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=test-env"}, tmp_path)
+    assert run.result["telemetry"] == "OTelInstrumentation"
+    assert '"body": "telemetry: OpenTelemetry SDK (console)"' in run.stdout  # a log record, exported
+    assert '"deployment.environment": "test-env"' in run.stdout
+    assert '"service.name": "azurefunctions-agents"' in run.stdout  # named by the runtime when nothing else does
