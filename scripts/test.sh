@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
 # Installs everything the tests need (Python packages, npm peers) and runs lint, type checks and all tests.
-# Usage: bash scripts/test.sh [pytest args...]
+# Usage: bash scripts/test.sh [pytest args...]   (TEST_LOWEST_VERSIONS=1: at the lowest allowed versions)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python_bin="${PYTHON:-python3}"
-if [ ! -x .venv/bin/python ]; then
-  "$python_bin" -m venv .venv
+venv=.venv
+constraints=()
+if [ "${TEST_LOWEST_VERSIONS:-}" = "1" ]; then
+  # The lowest dependency versions pyproject.toml allows, in a virtual environment of their own.
+  venv=.venv-lowest
+  constraints=(--constraint constraints/lowest.txt)
 fi
-venv_python="$PWD/.venv/bin/python"
+if [ ! -x "$venv/bin/python" ]; then
+  "$python_bin" -m venv "$venv"
+fi
+venv_python="$PWD/$venv/bin/python"
 "$venv_python" -m pip install --quiet --upgrade pip
-"$venv_python" -m pip install --quiet -e ".[all,dev]"
+"$venv_python" -m pip install --quiet "${constraints[@]}" -e ".[all,dev]"
 
 if command -v npm >/dev/null 2>&1; then
   (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)

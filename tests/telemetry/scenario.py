@@ -35,6 +35,8 @@ async def main(mode: str) -> dict[str, object]:
         with instrumentation().incoming(headers):
             response = await Runner(agent).run({"message": "What is in the box?", "session_id": "conv-42"})
         await instrumentation().aflush()
+        # Background exporters (Live Metrics pings every 5 s) get this long before the process ends.
+        await asyncio.sleep(float(os.environ.get("SCENARIO_LINGER_SECONDS", "0")))
     finally:
         await agent.aclose()
     return {

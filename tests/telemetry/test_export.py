@@ -194,3 +194,36 @@ def test_otlp_exporter_when_an_otlp_endpoint_is_set(tmp_path: Path) -> None:
     attributes = {a.key: a.value.string_value for a in names["chat gpt-4o-mini"].attributes}
     assert attributes["gen_ai.provider.name"] == "offline"
     assert {"gen_ai.client.token.usage", "gen_ai.client.operation.duration"} <= set(collector.metric_names)
+
+
+def test_application_insights_without_live_metrics_goes_through_the_exporter_alone(
+        tls_sink: AppInsightsSink, identity: IdentityServer, tmp_path: Path) -> None:
+    run = run_turn(tls_sink, identity, tmp_path, canaries())
+    assert run.result["response"]["status"] == "success"
+    assert "telemetry: Azure Monitor exporter (Application Insights) with Entra ID ingestion" in run.stderr
+    assert spans(tls_sink)["invoke_agent Helper"]
+    assert tls_sink.other_paths == []  # no Live Metrics
+
+
+def test_live_metrics_use_the_azure_monitor_distro_when_it_is_installed(
+        tls_sink: AppInsightsSink, identity: IdentityServer, tmp_path: Path) -> None:
+    # The distro is part of the `azure` extra the test environment installs (`monitor-live`).
+    run = run_turn(tls_sink, identity, tmp_path, canaries(), AGENTS_TELEMETRY_LIVE_METRICS="true",
+                   SCENARIO_LINGER_SECONDS="7")
+    assert run.result["response"]["status"] == "success"
+    assert "telemetry: Azure Monitor distro (Application Insights, Live Metrics)" in run.stderr
+    assert spans(tls_sink)["invoke_agent Helper"]
+    # Live Metrics (QuickPulse) pings the connection string's LiveEndpoint within 5 s; this sink answers 404.
+    assert any("QuickPulseService.svc" in path for path in tls_sink.other_paths)
+
+
+def test_logs_exporter_and_resource_variables_are_read_by_the_sdk(tmp_path: Path) -> None:
+    # Variables the runtime itself never reads: the SDK's own environment configuration honours them.
+    run = run_scenario("offline", {"OTEL_TRACES_EXPORTER": "console", "OTEL_METRICS_EXPORTER": "none",
+                                   "OTEL_LOGS_EXPORTER": "console",
+                                   "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "true",
+                                   "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=test-env"}, tmp_path)
+    assert run.result["telemetry"] == "OTelInstrumentation"
+    assert '"body": "telemetry: OpenTelemetry SDK (console)"' in run.stdout  # a log record, exported
+    assert '"deployment.environment": "test-env"' in run.stdout
+    assert '"service.name": "azurefunctions-agents"' in run.stdout  # named by the runtime when nothing else does

@@ -1,4 +1,5 @@
-"""Command line: ``python -m azurefunctions.agents serve APP_DIR [--host] [--port] [--enable-auth]``."""
+"""Command line: ``python -m azurefunctions.agents serve APP_DIR [--host] [--port] [--enable-auth]``, and
+``python -m azurefunctions.agents --version``."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ from pathlib import Path
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m azurefunctions.agents",
                                      description="Azure Functions Agent Framework tools.")
+    from . import __version__
+
+    parser.add_argument("--version", action="version",
+                        version=f"azurefunctions-agent-framework {__version__} (Python {sys.version.split()[0]})")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="Serve a Function App folder locally (like `func start`).")
     serve.add_argument("app_dir", nargs="?", default=".", help="folder with function_app.py (default: .)")

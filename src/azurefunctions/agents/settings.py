@@ -101,7 +101,7 @@ CAPTURE_MESSAGE_CONTENT = Setting(
 TELEMETRY_LIVE_METRICS = Setting(
     "AGENTS_TELEMETRY_LIVE_METRICS",
     "false turns off Application Insights Live Metrics (on by default when telemetry goes to Application "
-    "Insights).",
+    "Insights and the Azure Monitor distro is installed: extra monitor-live).",
     default="true",
     group="telemetry",
 )

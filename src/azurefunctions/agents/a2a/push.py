@@ -17,6 +17,10 @@ addresses, compared exactly, case-insensitively). When a config is set only its 
 literal non-public address refused, -32602 saying why): a name is resolved at each delivery, its addresses
 checked then, and the POST sent to the checked address (``pinned``), so a name that changes its answer
 between check and connection (DNS rebinding) reaches nothing it was not checked for.
+
+a2a-sdk's ``validate_push_notification_url`` is not used: it resolves the name and answers yes or no, and the
+HTTP client would then resolve it again to connect, which is exactly the window DNS rebinding uses; it also
+logs the whole URL it refuses, and a webhook's path or query may carry a secret.
 """
 
 from __future__ import annotations

@@ -17,5 +17,5 @@ def default_credential(**kwargs: Any) -> Any:
     try:
         from azure.identity import DefaultAzureCredential
     except ModuleNotFoundError as exc:
-        raise missing_extra("Azure identity", "azure", exc) from exc
+        raise missing_extra("Azure identity", "identity", exc) from exc
     return DefaultAzureCredential(**kwargs)

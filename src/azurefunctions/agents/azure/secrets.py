@@ -239,7 +239,7 @@ def _client(vault_url: str) -> Any:
         try:
             from azure.keyvault.secrets import SecretClient
         except ModuleNotFoundError as exc:
-            raise missing_extra("Key Vault secrets", "azure", exc) from exc
+            raise missing_extra("Key Vault secrets", "keyvault", exc) from exc
         options = dict(_client_options)
         credential = options.pop("credential", None)
         if credential is None:

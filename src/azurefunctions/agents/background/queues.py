@@ -88,14 +88,14 @@ class QueueService:
             try:
                 from azure.storage.queue.aio import QueueServiceClient
             except ModuleNotFoundError as exc:
-                raise missing_extra("Storage queues", "azure", exc) from exc
+                raise missing_extra("Storage queues", "queues", exc) from exc
             if self.connection.connection_string is not None:
                 self._client = QueueServiceClient.from_connection_string(self.connection.connection_string)
             else:
                 try:
                     from azure.identity.aio import DefaultAzureCredential
                 except ModuleNotFoundError as exc:
-                    raise missing_extra("Identity-based queues", "azure", exc) from exc
+                    raise missing_extra("Identity-based queues", "queues", exc) from exc
                 kwargs = {"managed_identity_client_id": self.connection.client_id} if self.connection.client_id \
                     else {}
                 self._credential = DefaultAzureCredential(**kwargs)
@@ -105,13 +105,14 @@ class QueueService:
     def queue(self, queue_name: str, *, base64: bool = True) -> Any:
         """A ``QueueClient``; ``base64`` encodes and decodes message text as the Functions host expects by
         default (``host.json`` ``extensions.queues.messageEncoding``)."""
+        client = self.client  # first: without the SDK, this is the error that names the extra
         kwargs: dict[str, Any] = {}
         if base64:
             from azure.storage.queue import BinaryBase64DecodePolicy, TextBase64EncodePolicy
 
             kwargs = {"message_encode_policy": TextBase64EncodePolicy(),
                       "message_decode_policy": BinaryBase64DecodePolicy()}
-        return self.client.get_queue_client(queue_name, **kwargs)
+        return client.get_queue_client(queue_name, **kwargs)
 
     async def aclose(self) -> None:
         client, self._client = self._client, None

@@ -23,7 +23,6 @@ from mcp import StdioServerParameters
 from mcp.client.sse import sse_client
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 
 from ..azure.secrets import SecretRef, invalidate
 from .config import (
@@ -167,10 +166,14 @@ def _errlog() -> TextIO:
 @asynccontextmanager
 async def _streamable_http(params: MCPServerStreamableHttpParams, auth: httpx2.Auth | None
                            ) -> AsyncGenerator[Streams, None]:
-    http_client = create_mcp_http_client(
+    # The client the SDK's transport would make for itself (``mcp.shared._httpx_utils.create_mcp_http_client``,
+    # a private module), built here with the public httpx2 API: redirects stay off, because the transport
+    # follows them itself within the server's origin.
+    http_client = httpx2.AsyncClient(
         headers=plain_values(params.headers),
         timeout=httpx2.Timeout(params.timeout, read=params.sse_read_timeout),
         auth=auth,
+        follow_redirects=False,
     )
     async with http_client, streamable_http_client(
         str(params.url), http_client=http_client, terminate_on_close=params.terminate_on_close

@@ -294,7 +294,7 @@ class AzureOpenAIProvider(OpenAIProvider):
         try:
             from azure.identity.aio import DefaultAzureCredential, get_bearer_token_provider
         except ModuleNotFoundError as exc:
-            raise missing_extra("Azure OpenAI without AZURE_OPENAI_API_KEY (Entra ID)", "azure", exc) from exc
+            raise missing_extra("Azure OpenAI without AZURE_OPENAI_API_KEY (Entra ID)", "identity", exc) from exc
         self._credential = DefaultAzureCredential()
         token_provider = get_bearer_token_provider(self._credential, AZURE_OPENAI_SCOPE)
         if self.v1:

@@ -123,8 +123,17 @@ def plan_history(
     return chunks, current
 
 
+def _sdk_exceptions() -> Any:
+    """``azure.cosmos.exceptions``, or the error naming the extra when the SDK is not installed."""
+    try:
+        from azure.cosmos import exceptions
+    except ImportError as exc:
+        raise missing_extra("The Cosmos DB session store", "cosmos", exc) from None
+    return exceptions
+
+
 class CosmosSessionStore(SessionStore):
-    """Sessions in one Cosmos DB container with partition key path ``/pk`` (extra ``azure``)."""
+    """Sessions in one Cosmos DB container with partition key path ``/pk`` (extra ``cosmos``)."""
 
     def __init__(
         self,
@@ -152,7 +161,7 @@ class CosmosSessionStore(SessionStore):
         advertise an unreachable address. ``spill_threshold_bytes``: history chunk size (see the module doc).
         ``client_options``: further keyword arguments for ``CosmosClient`` (timeouts, transport).
         """
-        require_extra("azure.cosmos", "The Cosmos DB session store", "azure")  # every method needs the SDK
+        require_extra("azure.cosmos", "The Cosmos DB session store", "cosmos")  # every method needs the SDK
         endpoint = endpoint or settings.COSMOS_ENDPOINT.get()
         if not endpoint:
             raise ConfigurationError(
@@ -196,7 +205,7 @@ class CosmosSessionStore(SessionStore):
                     from azure.cosmos import PartitionKey
                     from azure.cosmos.aio import CosmosClient
                 except ImportError as exc:
-                    raise missing_extra("The Cosmos DB session store", "azure", exc) from None
+                    raise missing_extra("The Cosmos DB session store", "cosmos", exc) from None
                 if self._credential is None:
                     from azure.identity.aio import DefaultAzureCredential
 
@@ -222,7 +231,7 @@ class CosmosSessionStore(SessionStore):
 
     async def _check_exists(self, container: ContainerProxy) -> None:
         """Fail on first use, saying what to do, when the container is missing (not with a 404 each turn)."""
-        from azure.cosmos import exceptions
+        exceptions = _sdk_exceptions()
 
         try:
             await container.read()
@@ -276,7 +285,7 @@ class CosmosSessionStore(SessionStore):
     # -- SessionStore ---------------------------------------------------------------------------------------
 
     async def load(self, session_id: str) -> Session | None:
-        from azure.cosmos import exceptions
+        exceptions = _sdk_exceptions()
 
         session_id = check_session_id(session_id)
         container = await self._get_container()
@@ -314,7 +323,7 @@ class CosmosSessionStore(SessionStore):
         self, container: ContainerProxy, session_id: str, etag: str
     ) -> list[dict[str, Any]]:
         """The spilled-history manifest of the stored session at ``etag``; busy if it is not at that etag."""
-        from azure.cosmos import exceptions
+        exceptions = _sdk_exceptions()
 
         cached = self._manifests.get((session_id, etag))
         if cached is not None:
@@ -329,7 +338,7 @@ class CosmosSessionStore(SessionStore):
 
     async def save(self, session: Session) -> Session:
         from azure.core import MatchConditions
-        from azure.cosmos import exceptions
+        exceptions = _sdk_exceptions()
 
         session_id = check_session_id(session.id)
         container = await self._get_container()
@@ -412,7 +421,7 @@ class CosmosSessionStore(SessionStore):
     ) -> tuple[Any, list[dict[str, Any]]]:
         """Create over an item that has outlived its TTL but that the service has not removed yet."""
         from azure.core import MatchConditions
-        from azure.cosmos import exceptions
+        exceptions = _sdk_exceptions()
 
         session_id = item["id"]
         busy = SessionBusyError(f"session {session_id} was created by another request")
@@ -433,13 +442,13 @@ class CosmosSessionStore(SessionStore):
 
     @staticmethod
     async def _delete_quietly(container: ContainerProxy, item_id: str, session_id: str) -> None:
-        from azure.cosmos import exceptions
+        exceptions = _sdk_exceptions()
 
         with contextlib.suppress(exceptions.CosmosResourceNotFoundError):
             await container.delete_item(item_id, partition_key=session_id)
 
     async def delete(self, session_id: str) -> bool:
-        from azure.cosmos import exceptions
+        exceptions = _sdk_exceptions()
 
         session_id = check_session_id(session_id)
         container = await self._get_container()

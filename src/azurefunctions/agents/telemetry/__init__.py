@@ -51,7 +51,7 @@ def _configure() -> Instrumentation:
     except ImportError as exc:
         from ..errors import missing_extra
 
-        extra = "azure" if kind == "azure_monitor" else "telemetry"
+        extra = "monitor" if kind == "azure_monitor" else "telemetry"
         logger.warning("telemetry is off: %s", missing_extra(f"Telemetry ({kind})", extra, exc).message)
     except Exception:
         logger.exception("telemetry is off: configuring the %s exporter failed", kind)
