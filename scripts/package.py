@@ -45,7 +45,7 @@ def runtime_requirement(requirements: str, sample_dir: Path) -> tuple[int, str]:
     if len(found) != 1:
         raise PackageError(
             f"{sample_dir / 'requirements.txt'} must install the runtime from this repository exactly once, with a "
-            f"line like `{_relative_repo(sample_dir)}[openai,azure]` (found {len(found)})"
+            f"line like `{_relative_repo(sample_dir)}[openai,keyvault,cosmos,monitor]` (found {len(found)})"
         )
     return found[0]
 
