@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from azure.cosmos import exceptions
 from azure.cosmos.aio import ContainerProxy, CosmosClient
 from azure.identity.aio import ManagedIdentityCredential
 
+from azurefunctions.agents.azure.sdk_logging import HTTP_LOGGERS, quiet_http_logging
 from azurefunctions.agents.errors import AgentFrameworkError, ConfigurationError, InvalidRequestError
 from azurefunctions.agents.messages import Message, ToolCall
 from azurefunctions.agents.sessions import Session
@@ -350,3 +352,46 @@ def test_tool_calls_survive_the_item_shape() -> None:
     ]
     [(start, page)] = plan_pages(records, 0, THRESHOLD)
     assert start == 0 and Message.from_dict(page[0]).tool_calls[0].arguments == {"a": [1]}
+
+
+# -- logging --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def http_loggers() -> Iterator[list[logging.Logger]]:
+    """The Azure SDKs' HTTP logging loggers, back at their unset level before and after the test."""
+    loggers = [logging.getLogger(name) for name in HTTP_LOGGERS]
+    for logger in loggers:
+        logger.setLevel(logging.NOTSET)
+    yield loggers
+    for logger in loggers:
+        logger.setLevel(logging.NOTSET)
+
+
+async def test_cosmos_requests_are_not_logged_at_the_hosts_default_level(
+    stores: Callable[..., CosmosSessionStore], new_id: Callable[[], str], caplog: pytest.LogCaptureFixture,
+    http_loggers: list[logging.Logger],
+) -> None:
+    caplog.set_level(logging.INFO)  # the level the Functions host collects from
+    store = stores()
+    session = await store.append(Session(id=new_id()), [Message(role="user", content="hi")])
+    await store.append(session, [Message(role="assistant", content="hello")])
+    # (azure-identity's few records about which credential got a token stay: one set per token, not per request)
+    assert [r.getMessage() for r in caplog.records if r.name in HTTP_LOGGERS] == []
+    assert all(logger.level == logging.WARNING for logger in http_loggers)
+
+
+async def test_cosmos_request_logging_comes_back_when_asked_for(
+    stores: Callable[..., CosmosSessionStore], new_id: Callable[[], str], caplog: pytest.LogCaptureFixture,
+    http_loggers: list[logging.Logger], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AGENTS_AZURE_SDK_HTTP_LOG_LEVEL", "info")
+    caplog.set_level(logging.INFO)
+    await stores().load(new_id())
+    assert any(r.name in HTTP_LOGGERS and "Request URL" in r.getMessage() for r in caplog.records)
+
+
+def test_an_unknown_log_level_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENTS_AZURE_SDK_HTTP_LOG_LEVEL", "LOUD")
+    with pytest.raises(ConfigurationError, match="AGENTS_AZURE_SDK_HTTP_LOG_LEVEL"):
+        quiet_http_logging()

@@ -86,6 +86,10 @@ _MAX_BATCH_OPERATIONS = 100
 _LOAD_ATTEMPTS = 3
 _HEAD_CACHE_SIZE = 512
 
+#: The item properties this store's queries filter or sort on; the container indexes these and nothing else
+#: (the infrastructure's indexing policy, compared by a test), so message bodies cost no index writes.
+INDEXED_PATHS = ("/pk/?", "/type/?", "/turn/?", "/generation/?", "/start/?", "/stop/?")
+
 _PAGES_QUERY = (
     "SELECT * FROM c WHERE c.pk = @pk AND c.type = 'history' AND c.generation = @generation "
     "AND c.stop > @first AND c.start < @last"
@@ -206,6 +210,9 @@ class CosmosSessionStore(SessionStore):
                         "the Cosmos DB session store needs azure-cosmos, azure-identity and aiohttp: "
                         "pip install 'azurefunctions-agent-framework[azure]'"
                     ) from None
+                from ..azure.sdk_logging import quiet_http_logging
+
+                quiet_http_logging()
                 if self._credential is None:
                     from azure.identity.aio import DefaultAzureCredential
 
