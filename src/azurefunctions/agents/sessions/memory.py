@@ -61,10 +61,8 @@ class MemorySessionStore(SessionStore):
     def _copy(self, head: Session, start: int) -> Session:
         records = self._history.get(head.id, [])
         start = min(max(0, start), len(records))
-        session = copy.deepcopy(head)
-        session.messages = [Message.from_dict(record) for record in records[start:]]
-        session.history_start = start
-        return session
+        return replace(head, metadata=copy.deepcopy(head.metadata) if head.metadata else {},
+                       messages=[Message.from_dict(record) for record in records[start:]], history_start=start)
 
     async def load(self, session_id: str) -> Session | None:
         stored = self._current(check_session_id(session_id))
@@ -83,7 +81,7 @@ class MemorySessionStore(SessionStore):
             return None
         records = self._history.get(session_id, [])
         end = len(records) if limit is None else offset + limit
-        return HistoryPage(session=copy.deepcopy(stored),
+        return HistoryPage(session=self._copy(stored, len(records)),
                            messages=[Message.from_dict(record) for record in records[offset:end]],
                            offset=offset, total=len(records))
 
@@ -96,21 +94,32 @@ class MemorySessionStore(SessionStore):
         return current
 
     def _commit(self, session: Session, session_id: str) -> Session:
-        head = replace(copy.deepcopy(session), messages=[], history_start=0)
-        head.updated_at = self._clock()
-        head.etag = uuid.uuid4().hex
+        """Store the head (a copy without messages); returns a copy the caller may keep."""
+        head = Session(id=session_id, user_id=session.user_id, active_agent=session.active_agent,
+                       metadata=copy.deepcopy(session.metadata) if session.metadata else {},
+                       created_at=session.created_at, updated_at=self._clock(), etag=uuid.uuid4().hex)
         self._items[session_id] = head
-        return head
+        return replace(head, metadata=copy.deepcopy(head.metadata) if head.metadata else {})
+
+    @staticmethod
+    def _records(messages: Sequence[Message]) -> list[dict[str, Any]]:
+        """Message records the caller cannot change through its own objects."""
+        records = [message.to_dict() for message in messages]
+        for record in records:
+            if "tool_calls" in record:
+                record["tool_calls"] = copy.deepcopy(record["tool_calls"])
+        return records
 
     async def save(self, session: Session) -> Session:
         session_id = check_session_id(session.id)
         check_whole(session)
         async with self._lock:
             self._check_version(session, session_id)
-            records = [message.to_dict() for message in session.messages]
-            head = self._commit(session, session_id)
+            records = self._records(session.messages)
+            saved = self._commit(session, session_id)
             self._history[session_id] = records
-            return self._copy(head, 0)
+            saved.messages = list(session.messages)
+            return saved
 
     async def append(self, session: Session, added: Sequence[Message]) -> Session:
         session_id = check_session_id(session.id)
@@ -118,18 +127,17 @@ class MemorySessionStore(SessionStore):
             self._check_version(session, session_id)
             if session.etag is None:
                 check_whole(session)
-                history = [message.to_dict() for message in session.messages]
+                history = self._records(session.messages)
             else:
                 history = self._history.get(session_id, [])
                 if len(history) != session.history_length:
                     raise SessionBusyError(
                         f"session {session_id} was changed by another request; retry the turn")
-            records = [message.to_dict() for message in added]
-            head = self._commit(session, session_id)
+            records = self._records(added)
+            saved = self._commit(session, session_id)
             self._history[session_id] = history
             history.extend(records)
-            saved = copy.deepcopy(head)
-            saved.messages = [*session.messages, *(Message.from_dict(record) for record in records)]
+            saved.messages = [*session.messages, *added]
             saved.history_start = session.history_start
             return saved
 

@@ -65,30 +65,42 @@ CREATE TABLE IF NOT EXISTS items (
 CREATE INDEX IF NOT EXISTS items_expires_at ON items (expires_at) WHERE expires_at IS NOT NULL;
 """
 
-_CREATE = """
+# A turn's whole write in one statement (one hop to the database thread, atomic without a transaction): the
+# history rows it added and then the head, from a JSON array of [id, kind, body]. Nothing is written unless
+# the gate holds: the head is still at the version the turn loaded (append), or no live session exists
+# (create). The head comes last, so the gate reads the head as it was before the statement whether or not
+# SQLite computes the SELECT before inserting. History rows may replace rows at or after the stored count:
+# those are left over from a history that was rewritten or expired, and no reader sees them.
+_WRITE = """
 INSERT INTO items (pk, id, kind, etag, body, updated_at, expires_at)
-VALUES (:pk, :id, 'session', :etag, :body, :now, :expires_at)
+SELECT :pk, json_extract(value, '$[0]'), json_extract(value, '$[1]'), :etag, json_extract(value, '$[2]'), :now,
+       CASE json_extract(value, '$[1]') WHEN 'session' THEN :expires_at END
+FROM json_each(:rows)
+WHERE {gate}
 ON CONFLICT (pk, id) DO UPDATE SET
-    kind = excluded.kind, etag = excluded.etag, body = excluded.body,
-    updated_at = excluded.updated_at, expires_at = excluded.expires_at
-WHERE items.expires_at IS NOT NULL AND items.expires_at <= :now
+    kind = excluded.kind, etag = excluded.etag, body = excluded.body, updated_at = excluded.updated_at,
+    expires_at = excluded.expires_at
+WHERE excluded.kind = 'message' OR ({head})
+RETURNING id
+"""
+_LIVE_HEAD = "SELECT 1 FROM items WHERE pk = :pk AND id = :pk AND (expires_at IS NULL OR expires_at > :now)"
+_APPEND = _WRITE.format(gate=f"EXISTS ({_LIVE_HEAD} AND etag = :if_match)", head="items.etag = :if_match")
+_CREATE = _WRITE.format(gate=f"NOT EXISTS ({_LIVE_HEAD})",
+                        head="items.expires_at IS NOT NULL AND items.expires_at <= :now")
+
+# After a rewrite to a shorter history: its leftover rows, while the head is still the rewrite's.
+_TRIM = """
+DELETE FROM items WHERE pk = :pk AND kind = 'message' AND id >= :first AND id < :last
+AND EXISTS (SELECT 1 FROM items WHERE pk = :pk AND id = :pk AND etag = :etag)
 """
 
-_REPLACE = """
-UPDATE items SET etag = :etag, body = :body, updated_at = :now, expires_at = :expires_at
-WHERE pk = :pk AND id = :id AND etag = :if_match AND (expires_at IS NULL OR expires_at > :now)
-"""
-
-
-_INSERT_MESSAGE = """
-INSERT INTO items (pk, id, kind, etag, body, updated_at, expires_at) VALUES (?, ?, 'message', '', ?, ?, NULL)
-"""
-
-# The head and the messages from position :start on, in one statement (one snapshot, one hop).
+# The head and the messages from position :first on, in one statement (one snapshot, one hop); rows at or
+# after the head's count are leftovers (see _WRITE) and are not read.
 _HEAD_AND_MESSAGES = """
 SELECT h.etag, h.body, h.updated_at, h.expires_at, m.body
 FROM items AS h LEFT JOIN items AS m
   ON m.pk = h.pk AND m.kind = 'message' AND m.id >= :first AND m.id < :last
+  AND m.id < printf('%s:h:%09d', h.pk, coalesce(json_extract(h.body, '$.count'), 0))
 WHERE h.pk = :pk AND h.id = :pk
 ORDER BY m.id
 """
@@ -98,6 +110,7 @@ _HEAD_AND_RECENT = """
 SELECT h.etag, h.body, h.updated_at, h.expires_at, m.body
 FROM items AS h LEFT JOIN items AS m
   ON m.pk = h.pk AND m.kind = 'message' AND m.id < :last
+  AND m.id < printf('%s:h:%09d', h.pk, coalesce(json_extract(h.body, '$.count'), 0))
   AND m.id >= printf('%s:h:%09d', h.pk, max(0, coalesce(json_extract(h.body, '$.count'), 0) - :limit))
 WHERE h.pk = :pk AND h.id = :pk
 ORDER BY m.id
@@ -177,9 +190,6 @@ class SqliteSessionStore(SessionStore):
         self._db: aiosqlite.Connection | None = None
         self._open_lock = asyncio.Lock()
         self._last_sweep = float("-inf")
-        # One connection is shared by every coroutine of the store: a write transaction holds this lock, so
-        # another coroutine's statements never run inside it.
-        self._write_lock = asyncio.Lock()
 
     async def _connection(self) -> aiosqlite.Connection:
         if self._db is not None:
@@ -242,8 +252,7 @@ class SqliteSessionStore(SessionStore):
         else:
             params["first"] = message_row_id(session_id, first)
             statement = _HEAD_AND_MESSAGES
-        async with self._write_lock:
-            rows = list(await db.execute_fetchall(statement, params))
+        rows = list(await db.execute_fetchall(statement, params))
         if not rows:
             return None
         etag, body_text, updated_at, expires_at, _ = rows[0]
@@ -295,7 +304,7 @@ class SqliteSessionStore(SessionStore):
 
     async def _write(self, session: Session, messages: list[Message], *, replace_history: bool) -> Session:
         """Commit the head and ``messages``: all of the history (``replace_history``) or those after what
-        ``session`` was loaded with. One transaction; the conditional head write decides."""
+        ``session`` was loaded with, in one conditional statement."""
         session_id = check_session_id(session.id)
         db = await self._connection()
         now = self._clock()
@@ -312,39 +321,25 @@ class SqliteSessionStore(SessionStore):
         )
         body = session_body(saved)
         body["count"] = start + len(messages)
-        params = {
-            "pk": session_id,
-            "id": session_id,
-            "etag": saved.etag,
-            "body": _dumps(body),
-            "now": now,
-            "expires_at": self._expires_at(now),
-            "if_match": session.etag,
-        }
-        rows = [(session_id, message_row_id(session_id, start + index), _dumps(message.to_dict()), now)
-                for index, message in enumerate(messages)]
-        async with self._write_lock:
-            await self._sweep(db, now)
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                # RETURNING tells whether the conditional write happened, in the same hop.
-                if session.etag is None:
-                    del params["if_match"]
-                    written = list(await db.execute_fetchall(_CREATE + " RETURNING etag", params))
-                    busy = f"session {session_id} was created by another request"
-                else:
-                    written = list(await db.execute_fetchall(_REPLACE + " RETURNING etag", params))
-                    busy = f"session {session_id} was changed by another request; retry the turn"
-                if len(written) != 1:
-                    raise SessionBusyError(busy)
-                if replace_history:
-                    await db.execute("DELETE FROM items WHERE pk = ? AND kind = 'message'", (session_id,))
-                if rows:
-                    await db.executemany(_INSERT_MESSAGE, rows)
-                await db.execute("COMMIT")
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
+        rows: list[list[str]] = [
+            [message_row_id(session_id, start + index), "message", _dumps(message.to_dict())]
+            for index, message in enumerate(messages)
+        ]
+        rows.append([session_id, "session", _dumps(body)])
+        params = {"pk": session_id, "etag": saved.etag, "rows": _dumps(rows), "now": now,
+                  "expires_at": self._expires_at(now)}
+        await self._sweep(db, now)
+        if session.etag is None:
+            written = list(await db.execute_fetchall(_CREATE, params))
+            busy = f"session {session_id} was created by another request"
+        else:
+            written = list(await db.execute_fetchall(_APPEND, {**params, "if_match": session.etag}))
+            busy = f"session {session_id} was changed by another request; retry the turn"
+        if len(written) != len(rows):
+            raise SessionBusyError(busy)
+        if replace_history and session.etag is not None:
+            await db.execute(_TRIM, {"pk": session_id, "etag": saved.etag,
+                                     "first": message_row_id(session_id, len(messages)), "last": f"{session_id}:h;"})
         return saved
 
     async def delete(self, session_id: str) -> bool:
