@@ -395,3 +395,27 @@ def test_an_unknown_log_level_is_a_configuration_error(monkeypatch: pytest.Monke
     monkeypatch.setenv("AGENTS_AZURE_SDK_HTTP_LOG_LEVEL", "LOUD")
     with pytest.raises(ConfigurationError, match="AGENTS_AZURE_SDK_HTTP_LOG_LEVEL"):
         quiet_http_logging()
+
+
+async def test_a_session_written_by_the_earlier_layout_is_moved_to_pages_on_first_read(
+    stores: Callable[..., CosmosSessionStore], container: ContainerProxy, new_id: Callable[[], str]
+) -> None:
+    """The earlier layout: recent messages inline in the session item, older ones in chunks it names."""
+    session_id = new_id()
+    older = [m.to_dict() for m in user_messages(3, prefix="old")]
+    recent = [m.to_dict() for m in user_messages(2, prefix="new")]
+    chunk_id = f"{session_id}:h:0:0123456789abcdef"
+    await container.create_item({"id": chunk_id, "pk": session_id, "type": "history", "session_id": session_id,
+                                 "index": 0, "messages": older, "ttl": -1})
+    await container.create_item({"id": session_id, "pk": session_id, "type": "session", "user_id": "ana",
+                                 "active_agent": "helper", "metadata": {}, "created_at": 1.0, "updated_at": 2.0,
+                                 "messages": recent, "history": [{"id": chunk_id, "count": 3, "written_at": 1.0}],
+                                 "ttl": -1})
+    store = stores()
+    window = await store.load_recent(session_id, 2)
+    assert window is not None and window.history_start == 3 and window.user_id == "ana"
+    assert [m.content[:4] for m in window.messages] == ["new0", "new1"]
+    items = await partition(container, session_id)
+    assert chunk_id not in items and items[session_id]["count"] == 5 and "messages" not in items[session_id]
+    whole = await stores().load(session_id)
+    assert whole is not None and [m.content[:4] for m in whole.messages] == ["old0", "old1", "old2", "new0", "new1"]

@@ -303,6 +303,9 @@ class CosmosSessionStore(SessionStore):
                 return None
             if self._expired(item):
                 return None
+            if "count" not in item and ("messages" in item or "history" in item):
+                await self._migrate(container, item)
+                continue
             etag = str(item["_etag"])
             count = int(item.get("count") or 0)
             first, last = window(count)
@@ -323,6 +326,28 @@ class CosmosSessionStore(SessionStore):
         raise SessionBusyError(
             f"session {session_id} changed during every attempt to read it; retry the request"
         )
+
+    async def _migrate(self, container: ContainerProxy, item: dict[str, Any]) -> None:
+        """Rewrite a session item of the earlier layout (recent messages inline, older ones in chunk items
+        named by its ``history`` manifest) as pages; its chunks are deleted once the new pages are committed."""
+        from azure.cosmos import exceptions
+
+        session_id = str(item["id"])
+        manifest = [str(entry["id"]) for entry in item.get("history") or []]
+        try:
+            chunks = await asyncio.gather(
+                *(container.read_item(chunk_id, partition_key=session_id) for chunk_id in manifest))
+        except exceptions.CosmosResourceNotFoundError:
+            return  # changed meanwhile: read again
+        records = [record for chunk in chunks for record in chunk.get("messages") or []]
+        records.extend(item.get("messages") or [])
+        etag = str(item["_etag"])
+        self._remember(session_id, etag, item)
+        try:
+            await self._save(session_from_records(session_id, item, records, etag))
+        except SessionBusyError:
+            return  # another request migrated or changed it first
+        await asyncio.gather(*(self._delete_quietly(container, chunk_id, session_id) for chunk_id in manifest))
 
     async def _page_records(self, container: ContainerProxy, session_id: str, generation: str, first: int,
                             last: int) -> list[dict[str, Any]] | None:

@@ -116,6 +116,19 @@ WHERE h.pk = :pk AND h.id = :pk
 ORDER BY m.id
 """
 
+# A session row of an earlier version keeps its whole history in ``messages``: rows first, then the head.
+_MIGRATE_ROWS = """
+INSERT INTO items (pk, id, kind, etag, body, updated_at, expires_at)
+SELECT :pk, printf('%s:h:%09d', :pk, key), 'message', '', value, :now, NULL
+FROM json_each((SELECT body FROM items WHERE pk = :pk AND id = :pk), '$.messages')
+WHERE true
+ON CONFLICT (pk, id) DO NOTHING
+"""
+_MIGRATE_HEAD = """
+UPDATE items SET body = json_set(json_remove(body, '$.messages'), '$.count', json_array_length(body, '$.messages'))
+WHERE pk = :pk AND id = :pk AND json_type(body, '$.messages') = 'array'
+"""
+
 _SWEEP = """
 DELETE FROM items WHERE expires_at IS NOT NULL AND expires_at <= :now;
 """
@@ -259,10 +272,20 @@ class SqliteSessionStore(SessionStore):
         if expires_at is not None and expires_at <= self._clock():
             return None
         body: dict[str, Any] = json.loads(body_text)
+        if "count" not in body and isinstance(body.get("messages"), list):
+            await self._migrate(db, session_id)
+            return await self._read(session_id, first, last, limit)
         records = [json.loads(row[4]) for row in rows if row[4] is not None]
         session = session_from_records(session_id, body, records, etag)
         session.updated_at = float(updated_at)
         return session, int(body.get("count") or 0)
+
+    async def _migrate(self, db: aiosqlite.Connection, session_id: str) -> None:
+        """Move the history of a session row written by an earlier version (the whole history inside the row)
+        into history rows. Two statements, each safe to repeat, so an interrupted migration is finished by
+        the next read; the head keeps its version, so a turn that loaded it still commits."""
+        await db.execute(_MIGRATE_ROWS, {"pk": session_id, "now": self._clock()})
+        await db.execute(_MIGRATE_HEAD, {"pk": session_id})
 
     async def load(self, session_id: str) -> Session | None:
         found = await self._read(check_session_id(session_id), 0, None)
