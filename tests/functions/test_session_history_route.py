@@ -37,3 +37,10 @@ def test_history_is_read_page_by_page_and_bad_paging_is_refused(host: LocalHostP
         body = assert_error(httpx.get(url, params={"user_id": "u1", **params}), 400, "invalid_request")
         assert body["error"]["message"].startswith(name)
     assert_error(httpx.get(url, params={"user_id": "u2", "limit": 1}), 404, "session_not_found")
+
+
+def test_the_openapi_document_names_the_paging_parameters(host: LocalHostProcess) -> None:
+    document = httpx.get(f"{host.url}/api/openapi.json").json()
+    params = {p["name"]: p for p in document["paths"]["/api/sessions/{session_id}"]["get"]["parameters"]}
+    assert params["offset"]["schema"]["minimum"] == 0
+    assert params["limit"]["schema"]["maximum"] == 1000 and params["limit"]["schema"]["default"] == 1000
