@@ -163,3 +163,20 @@ async def test_a_session_written_by_the_earlier_layout_keeps_its_history(tmp_pat
         assert whole is not None and [m.content for m in whole.messages] == ["first", "reply ✓", "after"]
     finally:
         await store.aclose()
+
+
+async def test_the_history_rows_of_an_expired_session_are_swept_with_it(tmp_path: Path) -> None:
+    from azurefunctions.agents.messages import Message
+
+    clock = Clock()
+    path = tmp_path / "s.db"
+    store = SqliteSessionStore(path, ttl_seconds=60, clock=clock, sweep_interval_seconds=0)
+    try:
+        await store.save(Session(id="old", messages=[Message(role="user", content="a"),
+                                                     Message(role="user", content="b")]))
+        assert [r[1] for r in rows(path)] == ["old", "old:h:000000000", "old:h:000000001"]
+        clock.offset = 61
+        await store.save(Session(id="latest"))  # a write sweeps the expired session and then its history rows
+        assert [r[1] for r in rows(path)] == ["latest"]
+    finally:
+        await store.aclose()
