@@ -25,7 +25,8 @@ from bench.procs import ModelServer
 from bench.report import render, update_readme
 from bench.runners import BENCH_DIR, all_runners, prepare
 
-PHASES = ["import", "indexing", "first", "turns", "concurrency", "http", "streaming", "sessions"]
+PHASES = ["import", "indexing", "first", "turns", "concurrency", "http", "http-concurrency", "streaming",
+          "sessions"]
 
 
 def log(message: str) -> None:
@@ -85,14 +86,17 @@ def main(argv: list[str] | None = None) -> int:
         if "http" in chosen:
             log("HTTP route")
             phases.http_route(plan, fast, results, log)
+        if "http-concurrency" in chosen:
+            log("HTTP route under load")
+            phases.http_concurrency(plan, slow, results, log)
     finally:
         fast.stop()
         slow.stop()
     if "streaming" in chosen:
         phases.companion("streaming_bench.py", [], results, log)
     if "sessions" in chosen:
-        phases.companion("sessions_bench.py", ["--turns", "20" if args.quick else "100",
-                                               "--backends", "memory,sqlite"], results, log)
+        phases.companion("sessions_bench.py", ["--turns", "100" if args.quick else "1000",
+                                               "--backends", "memory,sqlite,cosmos"], results, log)
 
     took = time.perf_counter() - started
     table = render(specs, results, plan, quick=args.quick, took_s=took)

@@ -217,3 +217,37 @@ def test_info_honours_exposure_flags() -> None:
     shy = Agent(name="b", instructions="public", tools=[add], expose_instructions=True, expose_tools=False,
                 llm_config=LLMConfig(provider="offline"))
     assert shy.info()["instructions"] == "public" and "tools" not in shy.info()
+
+
+async def test_a_turn_on_a_long_session_shows_the_window_and_appends_only_what_it_added(
+    openai: OpenAIServer, tmp_path: object
+) -> None:
+    import sqlite3
+    from pathlib import Path
+
+    from azurefunctions.agents.messages import Message
+    from azurefunctions.agents.sessions import Session
+    from azurefunctions.agents.sessions.sqlite import SqliteSessionStore
+
+    path = Path(str(tmp_path)) / "sessions.sqlite3"
+    store = SqliteSessionStore(path, ttl_seconds=None)
+    history = [Message(role="user" if n % 2 == 0 else "assistant", content=f"message {n} " + "x" * 400)
+               for n in range(1000)]
+    await store.save(Session(id="s-long", user_id="ana", messages=history))
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    openai.script.add(Reply(text="noted"))
+    try:
+        runner = Runner(make_agent(openai, history_window=20), session_store=store)
+        response = await runner.run({"message": "and now?", "session_id": "s-long", "user_id": "ana"})
+        assert response.status == "success", response.error
+        sent = openai.script.requests[-1]["messages"]
+        # the last 20 messages, opening at a user message (message 981 is the assistant's)
+        assert [m["content"] for m in sent[1:]] == [m.content for m in history[-18:]] + ["and now?"]
+        with sqlite3.connect(path) as db:
+            frames = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
+        assert frames <= 8  # pages SQLite logged for the turn: its two rows and the head, not 400 KB of history
+        whole = await store.load("s-long")
+        assert whole is not None and len(whole.messages) == 1002 and whole.messages[-1].content == "noted"
+    finally:
+        await store.aclose()

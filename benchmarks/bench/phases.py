@@ -43,11 +43,12 @@ class Plan:
     latency_ms: float = 100.0
     http_requests: int = 200
     http_warmup: int = 20
+    http_concurrent_requests: int = 200
 
     @classmethod
     def quick(cls) -> Plan:
         return cls(rounds=1, import_rounds=2, turns=30, warmup=5, concurrency_turns=100, concurrency=25,
-                   http_requests=30, http_warmup=5)
+                   http_requests=30, http_warmup=5, http_concurrent_requests=50)
 
 
 @dataclass
@@ -208,6 +209,50 @@ def http_route(plan: Plan, model: ModelServer, results: Results, log: Callable[[
                         host_cpu_ms=cpu[name] * 1000 / plan.http_requests)
 
     _rounds(plan.rounds, [None], step, log, "HTTP")
+
+
+def http_concurrency(plan: Plan, model: ModelServer, results: Results, log: Callable[[str], None]) -> None:
+    """The chat route under load: ``plan.http_concurrent_requests`` requests, ``plan.concurrency`` in flight,
+    against a model that answers after ``plan.latency_ms``; this project's app and the floor app, one after
+    the other in a rotating order, each on its own local host."""
+    import asyncio
+
+    import httpx
+
+    apps = [(FLOOR, BENCH_DIR / "apps" / "floor"), (OURS, BENCH_DIR / "apps" / "agents")]
+    body = {"message": MESSAGE}
+    path = "/api/agents/WeatherBot/chat"
+
+    async def load(port: int, requests: int) -> float:
+        """Seconds for ``requests`` POSTs with at most ``plan.concurrency`` in flight."""
+        limits = httpx.Limits(max_connections=plan.concurrency, max_keepalive_connections=plan.concurrency)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60) as client:
+            gate = asyncio.Semaphore(plan.concurrency)
+
+            async def one() -> None:
+                async with gate:
+                    reply = await client.post(path, json=body)
+                if reply.status_code != 200 or TOOL_OUTPUT not in reply.text:
+                    raise RuntimeError(f"POST {path} answered {reply.status_code}: {reply.text[:300]}")
+
+            started = time.perf_counter()
+            await asyncio.gather(*(one() for _ in range(requests)))
+            return time.perf_counter() - started
+
+    def step(rnd: int, app: tuple[str, Path]) -> None:
+        name, directory = app
+        model.reset()
+        with tempfile.TemporaryDirectory(prefix="bench-http-load-") as data_dir, \
+                local_host(directory, model, Path(data_dir)) as (port, pid):
+            asyncio.run(load(port, plan.concurrency))  # warm-up: first-request imports, connections
+            cpu0 = cpu_seconds(pid)
+            wall = asyncio.run(load(port, plan.http_concurrent_requests))
+            cpu = cpu_seconds(pid) - cpu0
+        model.expect_turns(plan.http_concurrent_requests + plan.concurrency, f"HTTP under load ({name})")
+        results.add("http_concurrency", name, rnd, wall_s=wall, rps=plan.http_concurrent_requests / wall,
+                    host_cpu_ms=cpu * 1000 / plan.http_concurrent_requests)
+
+    _rounds(plan.rounds, apps, step, log, "HTTP under load")
 
 
 # Benchmarks of their own ------------------------------------------------------------------------------------

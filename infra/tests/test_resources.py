@@ -228,6 +228,15 @@ def test_cosmos_is_single_region_serverless(default_stack: Deployment) -> None:
         assert "options" not in default_stack.one(short_type).inputs
 
 
+def test_cosmos_container_indexes_only_what_the_runtime_queries(default_stack: Deployment) -> None:
+    from azurefunctions.agents.sessions.cosmos import INDEXED_PATHS
+
+    policy = default_stack.one("SqlResourceSqlContainer").inputs["resource"]["indexingPolicy"]
+    assert policy["indexingMode"] == "consistent" and policy["automatic"] is True
+    assert [entry["path"] for entry in policy["includedPaths"]] == list(INDEXED_PATHS)
+    assert policy["excludedPaths"] == [{"path": "/*"}]  # message bodies and everything else: not indexed
+
+
 def test_no_key_listing_invokes(default_stack: Deployment) -> None:
     # The only provider call is reading who deploys; no list*Keys, connection strings or shared keys.
     assert [token for token, _ in default_stack.calls] == ["azure-native:authorization:getClientConfig"]

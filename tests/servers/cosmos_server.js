@@ -44,6 +44,28 @@ readDocument.default = (account, req, res, params) => {
   return originalReadDocument(account, req, res, params);
 };
 
+// Transactional batches: the Python SDK sends a batch's partition key once, in the x-ms-documentdb-partitionkey
+// header (azure/cosmos/_base.py, _format_batch_operations writes no per-operation key), which is what Cosmos DB
+// reads for a transactional batch; the package's batch handler (handler/batch-documents.js) reads a key from
+// each operation instead, as in the bulk format, and fails without one. Give every operation the header's key.
+// The package also runs a batch's operations one by one without rolling back earlier ones when a later one
+// fails (Cosmos DB applies all or none): writers that put their conditional operation first get the same result.
+const jsonBody = require("@vercel/cosmosdb-server/lib/json");
+const originalJson = jsonBody.default;
+jsonBody.default = async (req) => {
+  const body = await originalJson(req);
+  const header = partitionHeader.default(req);
+  const isBatch = String(req.headers["x-ms-cosmos-is-batch-request"] || "").toLowerCase() === "true";
+  if (isBatch && header !== undefined && Array.isArray(body)) {
+    for (const operation of body) {
+      if (operation && operation.partitionKey === undefined) {
+        operation.partitionKey = header;
+      }
+    }
+  }
+  return body;
+};
+
 const { createHttpsServer } = require("@vercel/cosmosdb-server");
 
 const server = createHttpsServer({

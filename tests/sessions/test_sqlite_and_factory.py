@@ -136,3 +136,47 @@ def test_recent_window_starts_at_a_user_message() -> None:
     assert session.recent(0) == []
     with pytest.raises(ValueError, match="limit"):
         session.recent(-1)
+
+
+async def test_a_session_written_by_the_earlier_layout_keeps_its_history(tmp_path: Path) -> None:
+    """Before history rows, the whole history was kept inside the session row: it is moved out on first read."""
+    import json
+    import sqlite3
+
+    from azurefunctions.agents.messages import Message
+    from azurefunctions.agents.sessions.sqlite import SqliteSessionStore
+
+    path = tmp_path / "old.sqlite3"
+    store = SqliteSessionStore(path, ttl_seconds=None)
+    await store.load("s-warm")  # creates the table
+    old_messages = [Message(role="user", content="first"), Message(role="assistant", content="reply ✓")]
+    body = {"user_id": "ana", "active_agent": "helper", "metadata": {}, "created_at": 1.0, "updated_at": 2.0,
+            "messages": [m.to_dict() for m in old_messages]}
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO items VALUES ('s-old', 's-old', 'session', 'e1', ?, 2.0, NULL)", (json.dumps(body),))
+    try:
+        window = await store.load_recent("s-old", 1)
+        assert window is not None and window.messages == old_messages[1:] and window.history_start == 1
+        assert window.etag == "e1" and window.user_id == "ana"
+        await store.append(window, [Message(role="user", content="after")])
+        whole = await store.load("s-old")
+        assert whole is not None and [m.content for m in whole.messages] == ["first", "reply ✓", "after"]
+    finally:
+        await store.aclose()
+
+
+async def test_the_history_rows_of_an_expired_session_are_swept_with_it(tmp_path: Path) -> None:
+    from azurefunctions.agents.messages import Message
+
+    clock = Clock()
+    path = tmp_path / "s.db"
+    store = SqliteSessionStore(path, ttl_seconds=60, clock=clock, sweep_interval_seconds=0)
+    try:
+        await store.save(Session(id="old", messages=[Message(role="user", content="a"),
+                                                     Message(role="user", content="b")]))
+        assert [r[1] for r in rows(path)] == ["old", "old:h:000000000", "old:h:000000001"]
+        clock.offset = 61
+        await store.save(Session(id="latest"))  # a write sweeps the expired session and then its history rows
+        assert [r[1] for r in rows(path)] == ["latest"]
+    finally:
+        await store.aclose()

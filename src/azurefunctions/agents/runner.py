@@ -263,9 +263,9 @@ class Runner:
             if session is not None and turn.metadata.get("conversation_ended"):
                 await self.session_store.delete(session.id)
             elif session is not None:
-                session.messages = history
+                # Store what the turn added after the window it loaded, never the whole history again.
                 session.active_agent = turn.answered_by or turn.agent.name
-                await self.session_store.save(session)
+                await self.session_store.append(session, history[len(session.messages):])
             yield TurnCompleted(response=turn.response(text))
         except AgentFrameworkError as exc:
             if not isinstance(exc, InvalidRequestError | SessionNotFoundError):
@@ -473,12 +473,18 @@ class Runner:
         return response
 
     # Sessions ---------------------------------------------------------------------------------------------
+    def _history_needed(self) -> int | None:
+        """How many of the latest messages a turn may show a model: the widest window of any agent that can
+        answer it (handoffs included); ``None`` (everything) when one of them sees the whole history."""
+        windows = [agent.history_window for agent in self.agents.values()]
+        return None if any(window is None for window in windows) else max(windows, default=0)
+
     async def _load_session(self, request: ChatRequest) -> Session | None:
         if not self.agent.enable_conversational_agent:
             return None
         if request.session_id is None:
             return Session(id=uuid.uuid4().hex, user_id=request.user_id, active_agent=self.agent.name)
-        session = await self.session_store.load(request.session_id)
+        session = await self.session_store.load_recent(request.session_id, self._history_needed())
         if session is None:
             return Session(id=request.session_id, user_id=request.user_id, active_agent=self.agent.name)
         if session.user_id is not None and session.user_id != request.user_id:

@@ -98,6 +98,12 @@ CAPTURE_MESSAGE_CONTENT = Setting(
     default="false",
     group="telemetry",
 )
+AZURE_SDK_HTTP_LOG_LEVEL = Setting(
+    "AGENTS_AZURE_SDK_HTTP_LOG_LEVEL",
+    "Level of the Azure SDKs' HTTP request logging (INFO logs every request's headers; WARNING by default).",
+    default="WARNING",
+    group="telemetry",
+)
 TELEMETRY_LIVE_METRICS = Setting(
     "AGENTS_TELEMETRY_LIVE_METRICS",
     "false turns off Application Insights Live Metrics (on by default when telemetry goes to Application "

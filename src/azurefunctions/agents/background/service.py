@@ -101,7 +101,7 @@ class BackgroundTurns:
             raise AgentFrameworkError(f"No agent named {agent!r}.", code="agent_not_found", status=404)
         session_id = request.session_id or uuid.uuid4().hex
         if request.session_id is not None and runner.agent.enable_conversational_agent:
-            session = await self.session_store.load(session_id)
+            session = await self.session_store.load_recent(session_id, 0)  # the owner only, not the history
             if session is not None and session.user_id is not None and session.user_id != request.user_id:
                 raise SessionNotFoundError(f"Session {session_id} was not found.")
         body = request.model_dump(mode="json")

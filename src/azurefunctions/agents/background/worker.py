@@ -161,7 +161,7 @@ class TurnWorker:
                                "time before it finished; it will not be started again."})
                 return True
             if current.history_length is None:
-                current.history_length = len(session.messages) if session is not None else 0
+                current.history_length = session.history_length if session is not None else 0
             current.status = "running"
             current.claim = claim
             current.attempts += 1
@@ -187,6 +187,8 @@ class TurnWorker:
                     claimed.attempts, dequeue_count)
         response: ChatResponse | None
         try:
+            if claimed.attempts > 1 and session is not None and (claimed.history_length or 0) < session.history_start:
+                session = await self._session(runner, claimed)  # an earlier attempt started after our read
             saved = self._saved_answer(claimed, session) if claimed.attempts > 1 else None
             if kind is not None:  # the kind finishes its own way, from the saved answer when there is one
                 run = kind.run(runner, claimed, self.session_store, saved)
@@ -216,18 +218,26 @@ class TurnWorker:
     async def _session(self, runner: Runner, record: TurnRecord) -> Session | None:
         if not runner.agent.enable_conversational_agent:
             return None
-        return await self.session_store.load(record.session_id)
+        start = record.history_length
+        if start is None:  # a first attempt needs only where the turn's messages will start
+            return await self.session_store.load_recent(record.session_id, 0)
+        page = await self.session_store.read_history(record.session_id, start)  # what earlier attempts saved
+        if page is None:
+            return None
+        page.session.messages, page.session.history_start = page.messages, start
+        return page.session
 
     @staticmethod
     def _saved_answer(record: TurnRecord, session: Session | None) -> ChatResponse | None:
         """The answer of a turn an earlier worker saved to the session before it stopped, if it did."""
         start = record.history_length
-        if session is None or start is None or len(session.messages) <= start:
+        if session is None or start is None or session.history_length <= start or start < session.history_start:
             return None
-        asked = session.messages[start]
+        since = session.messages[start - session.history_start:]  # the turn's messages, as far as saved
+        asked = since[0]
         if asked.role != "user" or asked.content != record.request.get("message"):
             return None
-        answers = [m for m in session.messages[start + 1:] if m.role == "assistant" and not m.tool_calls]
+        answers = [m for m in since[1:] if m.role == "assistant" and not m.tool_calls]
         if not answers:
             return None
         return ChatResponse(status="success", response=answers[-1].content or "", agent=answers[-1].agent

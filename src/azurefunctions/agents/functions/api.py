@@ -22,6 +22,7 @@ from .http import JSON_TYPE, SSE_TYPE, HttpCall, HttpReply, error_reply, json_re
 from .live import StreamedTurn
 from .resume import StreamResumer
 from .routes import ALIAS_OF, RouteSpec, alias_reserved_names, public_path, template_regex
+from .session_pages import history_page_query
 from .sse import SSE_HEADERS
 
 if TYPE_CHECKING:
@@ -182,14 +183,24 @@ class AgentHttpApi:
         if not SESSION_ID_PATTERN.match(session_id):
             return error_reply(400, "invalid_request", SESSION_ID_RULE)
         user_id = call.query.get("user_id") or None
-        session = await self.session_store.load(session_id)
-        if session is None or (session.user_id is not None and session.user_id != user_id):
+        try:
+            offset, limit = history_page_query(call.query)
+        except InvalidRequestError as exc:
+            return error_reply(400, exc.code, exc.message, session_id=session_id)
+        deleting = call.method.upper() == "DELETE"
+        # One page of the history, never the whole of a long conversation at once (DELETE reads none of it).
+        page = await self.session_store.read_history(session_id, offset, 0 if deleting else limit)
+        session = page.session if page is not None else None
+        if page is None or session is None or (session.user_id is not None and session.user_id != user_id):
             return error_reply(404, "session_not_found", f"Session {session_id} was not found.",
                                session_id=session_id)
-        if call.method.upper() == "DELETE":
+        if deleting:
             await self.session_store.delete(session_id)
             return HttpReply(status=204, body=b"")
-        return json_reply(session.to_dict())
+        body = session.to_dict()
+        body.update(messages=[m.to_dict() for m in page.messages], message_count=page.total, offset=offset,
+                    next_offset=page.next_offset)
+        return json_reply(body)
 
     async def session_stream(self, call: HttpCall) -> HttpReply:
         """Resume a streamed turn after an event id (``after`` or ``Last-Event-ID``); owner only."""

@@ -97,6 +97,9 @@ class AgentFunctionApp(func.FunctionApp):
         self.http_auth_level_default = _auth_level(http_auth_level)
         super().__init__(http_auth_level=self.http_auth_level_default)
         self.mode = AgentMode(mode)
+        from ..azure.sdk_logging import quiet_http_logging
+
+        quiet_http_logging()
         self.agents: dict[str, Agent] = _agents_by_name(agents)
         if default_agent is not None and default_agent not in self.agents:
             raise ValueError(f"default_agent {default_agent!r} is not one of the app's agents")

@@ -40,6 +40,16 @@ def build_openapi(routes: list[RouteSpec], auth: dict[str, str], *, title: str, 
                 params.append({"name": "user_id", "in": "query", "required": False,
                                "schema": {"type": "string"},
                                "description": "Owner of the session (the authenticated principal when auth is on)."})
+            if spec.handler == "session" and method == "GET":
+                from .session_pages import MAX_HISTORY_PAGE
+
+                params.append({"name": "offset", "in": "query", "required": False,
+                               "schema": {"type": "integer", "minimum": 0, "default": 0},
+                               "description": "Position of the first message of the page (next_offset of the last)."})
+                params.append({"name": "limit", "in": "query", "required": False,
+                               "schema": {"type": "integer", "minimum": 0, "maximum": MAX_HISTORY_PAGE,
+                                          "default": MAX_HISTORY_PAGE},
+                               "description": "Messages in the page."})
             if spec.handler == "session_stream":
                 params.append({"name": "after", "in": "query", "required": False, "schema": {"type": "string"},
                                "description": "Replay the events after this event id."})

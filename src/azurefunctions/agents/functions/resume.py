@@ -54,7 +54,7 @@ class StreamResumer:
             except InvalidRequestError as exc:
                 return error_reply(400, exc.code, exc.message, session_id=session_id)
         user_id = call.query.get("user_id") or None
-        session = await self.store.load(session_id)
+        session = await self.store.load_recent(session_id, 0)  # the owner only, not the history
         if session is not None and session.user_id is not None and session.user_id != user_id:
             return _not_found(session_id)
         turns = _visible(await self.store.read_events(session_id, after), user_id)

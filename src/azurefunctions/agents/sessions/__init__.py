@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .. import settings
-from .base import Session, SessionStore
+from .base import HistoryPage, Session, SessionStore
 from .memory import MemorySessionStore
 
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
 
-__all__ = ["MemorySessionStore", "Session", "SessionStore", "create_session_store"]
+__all__ = ["HistoryPage", "MemorySessionStore", "Session", "SessionStore", "create_session_store"]
 
 
 def create_session_store(*, credential: AsyncTokenCredential | None = None) -> SessionStore:

@@ -7,34 +7,38 @@ nothing unless told to (``create_if_missing=True``, for local test servers).
 Item layout (all items of a session share ``pk`` = session id, so a turn's reads and writes stay in one
 logical partition; see docs/sessions.md):
 
-* the session item, ``id`` = session id: owner, active agent, metadata, timestamps, the most recent messages
-  (``messages``) and the manifest of spilled history (``history``: the ids of the chunk items, oldest first);
-* history chunk items, ``id`` = ``<session id>:h:<n>:<digest>``: older messages, in order.
+* the session item, ``id`` = session id: owner, active agent, metadata, timestamps, the number of messages
+  (``count``) and the history's ``generation``;
+* history pages, ``id`` = ``<session id>:h:<generation>:<start, 9 digits>``: messages ``start`` to ``stop``
+  (exclusive), in order. A turn writes one page (more only when what it added exceeds
+  ``spill_threshold_bytes``), so pages never change once written.
 
-Why chunks: an item may not exceed 2 MB. History is cut into chunks greedily from the first message, each
-up to ``spill_threshold_bytes``; when the serialized history outgrows that threshold, every full chunk moves
-to its own item and only the last, open chunk stays in the session item. Cutting from the start means
-appending messages never changes a full chunk, so a turn writes the session item alone until another chunk
-fills up. A chunk's id carries a digest of its content: two racing turns can never overwrite each other's
-chunk, and the session item, replaced with ``If-Match``, stays the only commit point. Chunks the new manifest
-no longer names are deleted after the commit; those of a turn that lost the race expire by TTL.
+A turn commits with one transactional batch: the session item replaced with ``If-Match`` and the new pages
+created; Cosmos DB applies all of it or none of it, so the session item's ``count`` never names a page that
+is missing, and of two racing turns exactly one commits. A turn loads the session item (a point read) and
+the pages of its window (one query on the indexed ``type``, ``generation``, ``start`` and ``stop``), so
+neither its reads nor its writes grow with the conversation. ``save`` (rewriting the whole history, which
+turns never do) writes a new generation of pages first and then the session item; pages of the previous
+generation are deleted after the commit, and a reader that raced with it reads again.
 
 Expiry: every item carries a ``ttl`` (the container needs a default TTL, -1, for Cosmos DB to honour it).
-Chunks get twice the session TTL and are rewritten once they are older than the TTL, so they outlive their
-session item. A session item idle for longer than its ``ttl`` reads as missing even before the service
-removes it.
+Pages get twice the session TTL; once a TTL has passed since they were last renewed (``renewed_at`` in the
+session item), a turn patches their ``ttl`` after its commit, which restarts their clocks, so pages always
+outlive their session item. A session item idle for longer than its ``ttl`` reads as missing even before
+the service removes it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
+import logging
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -47,6 +51,7 @@ from ..errors import (
     missing_extra,
     require_extra,
 )
+from ..messages import Message
 from ._records import (
     FROM_SETTINGS,
     FromSettings,
@@ -56,7 +61,7 @@ from ._records import (
     session_body,
     session_from_records,
 )
-from .base import Session, SessionStore
+from .base import HistoryPage, Session, SessionStore, check_page, check_whole
 from .events import (
     DEFAULT_EVENTS_TTL_SECONDS,
     EventBatch,
@@ -72,17 +77,30 @@ if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
     from azure.cosmos.aio import ContainerProxy, CosmosClient
 
-#: Cosmos DB's item size limit.
+logger = logging.getLogger(__name__)
+
+#: Cosmos DB's item size limit (a transactional batch's request is limited to the same size).
 MAX_ITEM_BYTES = 2 * 1024 * 1024
-#: Default size of a history chunk. Any value up to about 1.9 MB keeps items under ``MAX_ITEM_BYTES``; a
-#: smaller one bounds what each turn rewrites (request units grow with item size) at the price of one more
-#: parallel point read per chunk on load.
+#: Default size of a history page. A turn writes what it added, split into pages of at most this size; any
+#: value up to about 1.9 MB keeps items under ``MAX_ITEM_BYTES``.
 DEFAULT_SPILL_THRESHOLD_BYTES = 512 * 1024
 # Room kept for the item's own fields and the system properties the service adds.
 _ITEM_OVERHEAD_BYTES = 64 * 1024
 _MAX_THRESHOLD = MAX_ITEM_BYTES - 2 * _ITEM_OVERHEAD_BYTES
+#: What one turn may add: a transactional batch holds at most 100 operations and 2 MB.
+MAX_TURN_BYTES = MAX_ITEM_BYTES - _ITEM_OVERHEAD_BYTES
+_MAX_BATCH_OPERATIONS = 100
 _LOAD_ATTEMPTS = 3
-_MANIFEST_CACHE_SIZE = 512
+_HEAD_CACHE_SIZE = 512
+
+#: The item properties this store's queries filter or sort on; the container indexes these and nothing else
+#: (the infrastructure's indexing policy, compared by a test), so message bodies cost no index writes.
+INDEXED_PATHS = ("/pk/?", "/type/?", "/turn/?", "/generation/?", "/start/?", "/stop/?")
+
+_PAGES_QUERY = (
+    "SELECT * FROM c WHERE c.pk = @pk AND c.type = 'history' AND c.generation = @generation "
+    "AND c.stop > @first AND c.start < @last"
+)
 
 
 def _size(record: Any) -> int:
@@ -90,46 +108,37 @@ def _size(record: Any) -> int:
     return len(json.dumps(record))
 
 
-@dataclass(frozen=True)
-class _Chunk:
-    id: str
-    messages: list[dict[str, Any]]
+def page_item_id(session_id: str, generation: str, start: int) -> str:
+    """Id of the history page whose first message is at position ``start`` (from 0)."""
+    return f"{session_id}:h:{generation}:{start:09d}"
 
 
-def plan_history(
-    session_id: str, records: list[dict[str, Any]], threshold: int
-) -> tuple[list[_Chunk], list[dict[str, Any]]]:
-    """Split history records into spilled chunks and the messages kept in the session item.
-
-    Nothing spills while the whole history fits in ``threshold`` bytes. Chunk boundaries depend only on the
-    records before them, so a conversation that grows by appending keeps its earlier chunks unchanged.
-    """
-    sizes = [_size(record) + 1 for record in records]
-    if sum(sizes) <= threshold:
-        return [], records
-    groups: list[list[dict[str, Any]]] = []
+def plan_pages(records: list[dict[str, Any]], start: int, threshold: int) -> list[tuple[int, list[dict[str, Any]]]]:
+    """Cut the records that follow position ``start`` into pages of at most ``threshold`` bytes (a record
+    larger than that gets a page of its own): ``(first position, records)`` in order."""
+    pages: list[tuple[int, list[dict[str, Any]]]] = []
     current: list[dict[str, Any]] = []
     current_size = 0
-    for record, size in zip(records, sizes, strict=True):
+    position = start
+    for record in records:
+        size = _size(record) + 1
         if current and current_size + size > threshold:
-            groups.append(current)
+            pages.append((position - len(current), current))
             current, current_size = [], 0
         current.append(record)
         current_size += size
-    chunks = []
-    for index, group in enumerate(groups):
-        digest = hashlib.sha256(json.dumps(group, sort_keys=True).encode()).hexdigest()[:16]
-        chunks.append(_Chunk(f"{session_id}:h:{index}:{digest}", group))
-    return chunks, current
+        position += 1
+    if current:
+        pages.append((position - len(current), current))
+    return pages
 
 
-def _sdk_exceptions() -> Any:
-    """``azure.cosmos.exceptions``, or the error naming the extra when the SDK is not installed."""
-    try:
-        from azure.cosmos import exceptions
-    except ImportError as exc:
-        raise missing_extra("The Cosmos DB session store", "cosmos", exc) from None
-    return exceptions
+@dataclass(frozen=True)
+class _Head:
+    """What a write needs to know of the session item it loaded, by (session id, etag)."""
+
+    generation: str
+    renewed_at: float
 
 
 class CosmosSessionStore(SessionStore):
@@ -191,8 +200,8 @@ class CosmosSessionStore(SessionStore):
         self._client: CosmosClient | None = None
         self._container: ContainerProxy | None = None
         self._open_lock = asyncio.Lock()
-        # Manifest of spilled chunks by (session id, etag): lets a save skip re-reading what its load saw.
-        self._manifests: OrderedDict[tuple[str, str], list[dict[str, Any]]] = OrderedDict()
+        # What a turn's write needs of the session item its load saw, by (session id, etag): no second read.
+        self._heads: OrderedDict[tuple[str, str], _Head] = OrderedDict()
 
     # -- connection ---------------------------------------------------------------------------------------
 
@@ -206,6 +215,9 @@ class CosmosSessionStore(SessionStore):
                     from azure.cosmos.aio import CosmosClient
                 except ImportError as exc:
                     raise missing_extra("The Cosmos DB session store", "cosmos", exc) from None
+                from ..azure.sdk_logging import quiet_http_logging
+
+                quiet_http_logging()
                 if self._credential is None:
                     from azure.identity.aio import DefaultAzureCredential
 
@@ -231,7 +243,7 @@ class CosmosSessionStore(SessionStore):
 
     async def _check_exists(self, container: ContainerProxy) -> None:
         """Fail on first use, saying what to do, when the container is missing (not with a 404 each turn)."""
-        exceptions = _sdk_exceptions()
+        from azure.cosmos import exceptions
 
         try:
             await container.read()
@@ -264,15 +276,13 @@ class CosmosSessionStore(SessionStore):
     def _item_ttl(self, factor: int = 1) -> int:
         return -1 if self._ttl is None else max(1, int(self._ttl * factor))
 
-    def _needs_refresh(self, entry: dict[str, Any], now: float) -> bool:
-        """A chunk older than the session TTL is rewritten, so it always outlives its session item."""
-        return self._ttl is not None and now - float(entry.get("written_at", 0)) > self._ttl
-
-    def _remember(self, session_id: str, etag: str, manifest: list[dict[str, Any]]) -> None:
-        self._manifests[(session_id, etag)] = manifest
-        self._manifests.move_to_end((session_id, etag))
-        while len(self._manifests) > _MANIFEST_CACHE_SIZE:
-            self._manifests.popitem(last=False)
+    def _remember(self, session_id: str, etag: str, item: dict[str, Any]) -> _Head:
+        head = _Head(str(item.get("generation") or ""), float(item.get("renewed_at") or 0.0))
+        self._heads[(session_id, etag)] = head
+        self._heads.move_to_end((session_id, etag))
+        while len(self._heads) > _HEAD_CACHE_SIZE:
+            self._heads.popitem(last=False)
+        return head
 
     @staticmethod
     def _etag_of(result: Any) -> str:
@@ -282,10 +292,11 @@ class CosmosSessionStore(SessionStore):
             raise AgentFrameworkError("Cosmos DB returned no ETag for a session write")
         return str(etag)
 
-    # -- SessionStore ---------------------------------------------------------------------------------------
+    # -- reading --------------------------------------------------------------------------------------------
 
-    async def load(self, session_id: str) -> Session | None:
-        exceptions = _sdk_exceptions()
+    async def _read(self, session_id: str, window: Callable[[int], tuple[int, int]]) -> tuple[Session, int] | None:
+        """The session with the messages ``window(count)`` names (first, last exclusive) and its count."""
+        from azure.cosmos import exceptions
 
         session_id = check_session_id(session_id)
         container = await self._get_container()
@@ -297,35 +308,141 @@ class CosmosSessionStore(SessionStore):
                 return None
             if self._expired(item):
                 return None
+            if "count" not in item and ("messages" in item or "history" in item):
+                await self._migrate(container, item)
+                continue
             etag = str(item["_etag"])
-            manifest: list[dict[str, Any]] = list(item.get("history") or [])
-            try:
-                chunks = await asyncio.gather(
-                    *(container.read_item(entry["id"], partition_key=session_id) for entry in manifest)
-                )
-            except exceptions.CosmosResourceNotFoundError:
+            count = int(item.get("count") or 0)
+            first, last = window(count)
+            first, last = max(0, min(first, count)), max(0, min(last, count))
+            generation = self._remember(session_id, etag, item).generation
+            records = await self._page_records(container, session_id, generation, first, last)
+            if records is None:
                 if etag == previous_etag:
                     raise AgentFrameworkError(
                         f"session {session_id} is missing part of its history in Cosmos DB; delete the "
                         "session to start over"
-                    ) from None
+                    )
                 previous_etag = etag
-                continue  # a concurrent turn replaced the history after the session item was read
-            records: list[dict[str, Any]] = [record for chunk in chunks for record in chunk["messages"]]
-            records.extend(item.get("messages") or [])
-            self._remember(session_id, etag, manifest)
-            return session_from_records(session_id, item, records, etag)
+                continue  # a concurrent save replaced the history after the session item was read
+            session = session_from_records(session_id, item, records, etag)
+            session.history_start = first
+            return session, count
         raise SessionBusyError(
             f"session {session_id} changed during every attempt to read it; retry the request"
         )
 
-    async def _current_manifest(
-        self, container: ContainerProxy, session_id: str, etag: str
-    ) -> list[dict[str, Any]]:
-        """The spilled-history manifest of the stored session at ``etag``; busy if it is not at that etag."""
-        exceptions = _sdk_exceptions()
+    async def _migrate(self, container: ContainerProxy, item: dict[str, Any]) -> None:
+        """Rewrite a session item of the earlier layout (recent messages inline, older ones in chunk items
+        named by its ``history`` manifest) as pages; its chunks are deleted once the new pages are committed."""
+        from azure.cosmos import exceptions
 
-        cached = self._manifests.get((session_id, etag))
+        session_id = str(item["id"])
+        manifest = [str(entry["id"]) for entry in item.get("history") or []]
+        try:
+            chunks = await asyncio.gather(
+                *(container.read_item(chunk_id, partition_key=session_id) for chunk_id in manifest))
+        except exceptions.CosmosResourceNotFoundError:
+            return  # changed meanwhile: read again
+        records = [record for chunk in chunks for record in chunk.get("messages") or []]
+        records.extend(item.get("messages") or [])
+        etag = str(item["_etag"])
+        self._remember(session_id, etag, item)
+        try:
+            await self._save(session_from_records(session_id, item, records, etag))
+        except SessionBusyError:
+            return  # another request migrated or changed it first
+        await asyncio.gather(*(self._delete_quietly(container, chunk_id, session_id) for chunk_id in manifest))
+
+    async def _page_records(self, container: ContainerProxy, session_id: str, generation: str, first: int,
+                            last: int) -> list[dict[str, Any]] | None:
+        """Messages ``first`` to ``last`` from the pages that hold them; ``None`` when some are missing."""
+        if first >= last:
+            return []
+        pages = sorted(
+            [page async for page in container.query_items(
+                _PAGES_QUERY,
+                parameters=[{"name": "@pk", "value": session_id}, {"name": "@generation", "value": generation},
+                            {"name": "@first", "value": first},
+                            {"name": "@last", "value": last}],
+                partition_key=session_id,
+            )],
+            key=lambda page: int(page["start"]),
+        )
+        records: list[dict[str, Any]] = []
+        position = first
+        for page in pages:
+            start, messages = int(page["start"]), list(page.get("messages") or [])
+            if start > position or start + len(messages) <= position:
+                return None
+            records.extend(messages[position - start:last - start])
+            position = start + len(messages)
+            if position >= last:
+                return records
+        return None
+
+    async def load(self, session_id: str) -> Session | None:
+        found = await self._read(session_id, lambda count: (0, count))
+        return None if found is None else found[0]
+
+    async def load_recent(self, session_id: str, limit: int | None) -> Session | None:
+        found = await self._read(
+            session_id, lambda count: (0 if limit is None else count - max(0, limit), count)
+        )
+        return None if found is None else found[0]
+
+    async def read_history(self, session_id: str, offset: int = 0, limit: int | None = None) -> HistoryPage | None:
+        check_page(offset, limit)
+        found = await self._read(
+            session_id, lambda count: (offset, count if limit is None else offset + limit)
+        )
+        if found is None:
+            return None
+        session, total = found
+        messages, session.messages = session.messages, []
+        session.history_start = 0
+        return HistoryPage(session=session, messages=messages, offset=offset, total=total)
+
+    # -- writing --------------------------------------------------------------------------------------------
+
+    def _head_item(self, session: Session, now: float, count: int, head: _Head) -> dict[str, Any]:
+        saved = Session(id=session.id, user_id=session.user_id, active_agent=session.active_agent,
+                        metadata=dict(session.metadata), created_at=session.created_at, updated_at=now)
+        return {
+            "id": session.id,
+            "pk": session.id,
+            "type": "session",
+            **session_body(saved),
+            "count": count,
+            "generation": head.generation,
+            "renewed_at": head.renewed_at,
+            "ttl": self._item_ttl(),
+        }
+
+    def _page_items(self, session_id: str, generation: str, records: list[dict[str, Any]],
+                    start: int) -> list[dict[str, Any]]:
+        items = []
+        for first, messages in plan_pages(records, start, self._threshold):
+            item = {
+                "id": page_item_id(session_id, generation, first),
+                "pk": session_id,
+                "type": "history",
+                "generation": generation,
+                "start": first,
+                "stop": first + len(messages),
+                "messages": messages,
+                "ttl": self._item_ttl(2),
+            }
+            if (size := _size(item)) > MAX_ITEM_BYTES - _ITEM_OVERHEAD_BYTES:
+                raise _too_large(session_id, size)
+            items.append(item)
+        return items
+
+    async def _known_head(self, container: ContainerProxy, session_id: str, etag: str) -> _Head:
+        """The generation and renewal time of the session item at ``etag``; busy if it is not at that etag."""
+        from azure.cosmos import exceptions
+
+        cached = self._heads.get((session_id, etag))
         if cached is not None:
             return cached
         try:
@@ -334,94 +451,125 @@ class CosmosSessionStore(SessionStore):
             raise SessionBusyError(f"session {session_id} was deleted by another request") from None
         if item.get("_etag") != etag:
             raise SessionBusyError(f"session {session_id} was changed by another request; retry the turn")
-        return list(item.get("history") or [])
+        return self._remember(session_id, etag, item)
 
-    async def save(self, session: Session) -> Session:
-        from azure.core import MatchConditions
-        exceptions = _sdk_exceptions()
+    async def append(self, session: Session, added: Sequence[Message]) -> Session:
+        if session.etag is None:
+            check_whole(session)
+            return await self._save(replace(session, messages=[*session.messages, *added]))
+        from azure.cosmos import exceptions
 
         session_id = check_session_id(session.id)
         container = await self._get_container()
         now = self._clock()
-        records = messages_to_records(session.messages)
-        chunks, inline = plan_history(session_id, records, self._threshold)
-
-        old_manifest = [] if session.etag is None else await self._current_manifest(
-            container, session_id, session.etag
-        )
-        known = {entry["id"]: entry for entry in old_manifest}
-        manifest: list[dict[str, Any]] = []
-        writes: list[dict[str, Any]] = []
-        for index, chunk in enumerate(chunks):
-            entry = known.get(chunk.id)
-            if entry is None or self._needs_refresh(entry, now):
-                entry = {"id": chunk.id, "count": len(chunk.messages), "written_at": now}
-                body = {
-                    "id": chunk.id,
-                    "pk": session_id,
-                    "type": "history",
-                    "session_id": session_id,
-                    "index": index,
-                    "messages": chunk.messages,
-                    "ttl": self._item_ttl(2),
-                }
-                writes.append(body)
-            manifest.append(entry)
-        saved = Session(
-            id=session_id,
-            user_id=session.user_id,
-            active_agent=session.active_agent,
-            messages=list(session.messages),
-            metadata=dict(session.metadata),
-            created_at=session.created_at,
-            updated_at=now,
-        )
-        item = {
-            "id": session_id,
-            "pk": session_id,
-            "type": "session",
-            **session_body(saved),
-            "messages": inline,
-            "history": manifest,
-            "ttl": self._item_ttl(),
-        }
-        for body in [*writes, item]:  # all checked before anything is written
-            if (size := _size(body)) > MAX_ITEM_BYTES - _ITEM_OVERHEAD_BYTES:
-                raise _too_large(session_id, size)
-        if writes:
-            await asyncio.gather(*(container.upsert_item(body, no_response=True) for body in writes))
-
-        replaced: list[dict[str, Any]] = old_manifest
-        if session.etag is None:
-            try:
-                result = await container.create_item(item, no_response=True)
-            except exceptions.CosmosResourceExistsError:
-                result, replaced = await self._replace_expired(container, item)
-        else:
-            try:
-                result = await container.replace_item(
-                    session_id, item, etag=session.etag, match_condition=MatchConditions.IfNotModified,
-                    no_response=True,
-                )
-            except (exceptions.CosmosAccessConditionFailedError, exceptions.CosmosResourceNotFoundError):
+        known = await self._known_head(container, session_id, session.etag)
+        renew = self._ttl is not None and now - known.renewed_at > self._ttl
+        head = _Head(known.generation, now if renew else known.renewed_at)
+        start = session.history_length
+        pages = self._page_items(session_id, head.generation, messages_to_records(list(added)), start)
+        item = self._head_item(session, now, start + len(added), head)
+        if sum(_size(body) for body in [item, *pages]) > MAX_TURN_BYTES or len(pages) >= _MAX_BATCH_OPERATIONS:
+            raise InvalidRequestError(
+                f"the turn added more to session {session_id} than one Cosmos DB transaction can store "
+                f"({MAX_TURN_BYTES} bytes); send smaller messages or tool results",
+                code="message_too_large", status=413,
+            )
+        operations: list[Any] = [
+            ("replace", (session_id, item), {"if_match_etag": session.etag}),
+            *(("create", (page,)) for page in pages),
+        ]
+        try:
+            results = await container.execute_item_batch(operations, partition_key=session_id)
+        except exceptions.CosmosBatchOperationError as error:
+            if error.error_index == 0 and error.status_code in (404, 412):
                 raise SessionBusyError(
                     f"session {session_id} was changed by another request; retry the turn"
                 ) from None
-        saved.etag = self._etag_of(result)
-        self._remember(session_id, saved.etag, manifest)
-
-        kept = {entry["id"] for entry in manifest}
-        stale = [entry["id"] for entry in replaced if entry["id"] not in kept]
-        if stale:
-            await asyncio.gather(*(self._delete_quietly(container, item_id, session_id) for item_id in stale))
+            raise
+        etag = str(results[0].get("eTag") or "")
+        if not etag:
+            raise AgentFrameworkError("Cosmos DB returned no ETag for a session write")
+        self._heads[(session_id, etag)] = head
+        if renew:
+            await self._renew_pages(container, session_id, head.generation, start)
+        saved = replace(session, messages=[*session.messages, *added], updated_at=now, etag=etag)
         return saved
 
-    async def _replace_expired(
-        self, container: ContainerProxy, item: dict[str, Any]
-    ) -> tuple[Any, list[dict[str, Any]]]:
+    async def _renew_pages(self, container: ContainerProxy, session_id: str, generation: str,
+                           before: int) -> None:
+        """Restart the TTL clocks of the pages written before position ``before`` (see the module doc)."""
+        ids = [row["id"] async for row in container.query_items(
+            "SELECT c.id FROM c WHERE c.pk = @pk AND c.type = 'history' AND c.generation = @generation "
+            "AND c.start < @before",
+            parameters=[{"name": "@pk", "value": session_id}, {"name": "@generation", "value": generation},
+                        {"name": "@before", "value": before}],
+            partition_key=session_id,
+        )]
+        operations = [{"op": "set", "path": "/ttl", "value": self._item_ttl(2)}]
+        results = await asyncio.gather(
+            *(container.patch_item(item_id, session_id, operations, no_response=True) for item_id in ids),
+            return_exceptions=True,
+        )
+        failed = sum(isinstance(result, Exception) for result in results)
+        if failed:
+            logger.warning("could not renew the expiry of %d history pages of a session", failed)
+
+    async def save(self, session: Session) -> Session:
+        check_whole(session)
+        return await self._save(session)
+
+    async def _save(self, session: Session) -> Session:
+        """Write the whole history as a new generation of pages, then commit the session item."""
+        from azure.core import MatchConditions
+        from azure.cosmos import exceptions
+
+        session_id = check_session_id(session.id)
+        container = await self._get_container()
+        now = self._clock()
+        head = _Head(uuid.uuid4().hex[:12], now)
+        pages = self._page_items(session_id, head.generation, messages_to_records(session.messages), 0)
+        item = self._head_item(session, now, len(session.messages), head)
+        if (size := _size(item)) > MAX_ITEM_BYTES - _ITEM_OVERHEAD_BYTES:
+            raise _too_large(session_id, size)
+        # The generation this write replaces: its pages are deleted once the new one is committed (only
+        # those: a racing save's pages of yet another generation are not ours to delete).
+        replaced = None if session.etag is None else (
+            await self._known_head(container, session_id, session.etag)).generation
+        # Pages of a new generation are invisible until the session item names it.
+        await asyncio.gather(*(container.create_item(page, no_response=True) for page in pages))
+        try:
+            if session.etag is None:
+                try:
+                    result = await container.create_item(item, no_response=True)
+                except exceptions.CosmosResourceExistsError:
+                    result, replaced = await self._replace_expired(container, item)
+            else:
+                try:
+                    result = await container.replace_item(
+                        session_id, item, etag=session.etag, match_condition=MatchConditions.IfNotModified,
+                        no_response=True,
+                    )
+                except (exceptions.CosmosAccessConditionFailedError, exceptions.CosmosResourceNotFoundError):
+                    raise SessionBusyError(
+                        f"session {session_id} was changed by another request; retry the turn"
+                    ) from None
+        except BaseException:
+            await asyncio.gather(*(self._delete_quietly(container, page["id"], session_id) for page in pages))
+            raise
+        etag = self._etag_of(result)
+        self._heads[(session_id, etag)] = head
+        stale = [] if replaced is None else [row["id"] async for row in container.query_items(
+            "SELECT c.id FROM c WHERE c.pk = @pk AND c.type = 'history' AND c.generation = @generation",
+            parameters=[{"name": "@pk", "value": session_id}, {"name": "@generation", "value": replaced}],
+            partition_key=session_id,
+        )]
+        await asyncio.gather(*(self._delete_quietly(container, item_id, session_id) for item_id in stale))
+        return replace(session, messages=list(session.messages), updated_at=now, etag=etag, history_start=0)
+
+    async def _replace_expired(self, container: ContainerProxy, item: dict[str, Any]) -> tuple[Any, str | None]:
         """Create over an item that has outlived its TTL but that the service has not removed yet."""
         from azure.core import MatchConditions
-        exceptions = _sdk_exceptions()
+        from azure.cosmos import exceptions
 
         session_id = item["id"]
         busy = SessionBusyError(f"session {session_id} was created by another request")
@@ -438,17 +586,17 @@ class CosmosSessionStore(SessionStore):
             )
         except (exceptions.CosmosAccessConditionFailedError, exceptions.CosmosResourceNotFoundError):
             raise busy from None
-        return result, list(current.get("history") or [])
+        return result, current.get("generation")
 
     @staticmethod
     async def _delete_quietly(container: ContainerProxy, item_id: str, session_id: str) -> None:
-        exceptions = _sdk_exceptions()
+        from azure.cosmos import exceptions
 
         with contextlib.suppress(exceptions.CosmosResourceNotFoundError):
             await container.delete_item(item_id, partition_key=session_id)
 
     async def delete(self, session_id: str) -> bool:
-        exceptions = _sdk_exceptions()
+        from azure.cosmos import exceptions
 
         session_id = check_session_id(session_id)
         container = await self._get_container()
@@ -466,9 +614,7 @@ class CosmosSessionStore(SessionStore):
             )
         ]
         await asyncio.gather(*(self._delete_quietly(container, item_id, session_id) for item_id in ids))
-        self._manifests = OrderedDict(
-            (key, value) for key, value in self._manifests.items() if key[0] != session_id
-        )
+        self._heads = OrderedDict((key, value) for key, value in self._heads.items() if key[0] != session_id)
         return existed
 
 

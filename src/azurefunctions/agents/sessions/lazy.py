@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .base import Session, SessionStore
+from ..messages import Message
+from .base import HistoryPage, Session, SessionStore
 from .events import StreamEvent, TurnLog
 
 
@@ -28,6 +29,15 @@ class LazySessionStore(SessionStore):
 
     async def delete(self, session_id: str) -> bool:
         return await self.store.delete(session_id)
+
+    async def load_recent(self, session_id: str, limit: int | None) -> Session | None:
+        return await self.store.load_recent(session_id, limit)
+
+    async def append(self, session: Session, added: Sequence[Message]) -> Session:
+        return await self.store.append(session, added)
+
+    async def read_history(self, session_id: str, offset: int = 0, limit: int | None = None) -> HistoryPage | None:
+        return await self.store.read_history(session_id, offset, limit)
 
     async def append_events(self, session_id: str, turn: str, batch: int, events: Sequence[StreamEvent], *,
                             owner: str | None, final: bool) -> None:

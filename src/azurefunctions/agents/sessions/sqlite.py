@@ -6,7 +6,11 @@ proceed while a writer commits, and a busy timeout makes a writer wait for the l
 
 The table mirrors the Cosmos DB container (DESIGN.md "Store layout"): rows are keyed by ``(pk, id)`` and a
 session row has ``pk = id = session id``, so anything else kept with a session (under its ``pk``) goes when
-the session is deleted. SQLite has no item size limit, so the whole history stays in the session row.
+the session is deleted. The session row holds the head (owner, agent, metadata, ``count`` of messages); each
+message is a row of its own, ``id = <session id>:h:<position, 9 digits>``, so a turn reads the rows of its
+window in one range scan of the primary key and inserts the rows it added, in one transaction with the
+conditional update of the head. History rows carry no expiry of their own: they go with their session, when
+it is deleted or when the sweep finds its head expired.
 """
 
 from __future__ import annotations
@@ -22,16 +26,16 @@ from typing import TYPE_CHECKING, Any
 
 from .. import settings
 from ..errors import ConfigurationError, SessionBusyError, missing_extra
+from ..messages import Message
 from ._records import (
     FROM_SETTINGS,
     FromSettings,
     check_session_id,
-    messages_to_records,
     resolve_ttl,
     session_body,
     session_from_records,
 )
-from .base import Session, SessionStore
+from .base import HistoryPage, Session, SessionStore, check_page, check_whole
 from .events import (
     DEFAULT_EVENTS_TTL_SECONDS,
     EventBatch,
@@ -61,20 +65,79 @@ CREATE TABLE IF NOT EXISTS items (
 CREATE INDEX IF NOT EXISTS items_expires_at ON items (expires_at) WHERE expires_at IS NOT NULL;
 """
 
-_CREATE = """
+# A turn's whole write in one statement (one hop to the database thread, atomic without a transaction): the
+# history rows it added and then the head, from a JSON array of [id, kind, body]. Nothing is written unless
+# the gate holds: the head is still at the version the turn loaded (append), or no live session exists
+# (create). The head comes last, so the gate reads the head as it was before the statement whether or not
+# SQLite computes the SELECT before inserting. History rows may replace rows at or after the stored count:
+# those are left over from a history that was rewritten or expired, and no reader sees them.
+_WRITE = """
 INSERT INTO items (pk, id, kind, etag, body, updated_at, expires_at)
-VALUES (:pk, :id, 'session', :etag, :body, :now, :expires_at)
+SELECT :pk, json_extract(value, '$[0]'), json_extract(value, '$[1]'), :etag, json_extract(value, '$[2]'), :now,
+       CASE json_extract(value, '$[1]') WHEN 'session' THEN :expires_at END
+FROM json_each(:rows)
+WHERE {gate}
 ON CONFLICT (pk, id) DO UPDATE SET
-    kind = excluded.kind, etag = excluded.etag, body = excluded.body,
-    updated_at = excluded.updated_at, expires_at = excluded.expires_at
-WHERE items.expires_at IS NOT NULL AND items.expires_at <= :now
+    kind = excluded.kind, etag = excluded.etag, body = excluded.body, updated_at = excluded.updated_at,
+    expires_at = excluded.expires_at
+WHERE excluded.kind = 'message' OR ({head})
+RETURNING id
+"""
+_LIVE_HEAD = "SELECT 1 FROM items WHERE pk = :pk AND id = :pk AND (expires_at IS NULL OR expires_at > :now)"
+_APPEND = _WRITE.format(gate=f"EXISTS ({_LIVE_HEAD} AND etag = :if_match)", head="items.etag = :if_match")
+_CREATE = _WRITE.format(gate=f"NOT EXISTS ({_LIVE_HEAD})",
+                        head="items.expires_at IS NOT NULL AND items.expires_at <= :now")
+
+# After a rewrite to a shorter history: its leftover rows, while the head is still the rewrite's.
+_TRIM = """
+DELETE FROM items WHERE pk = :pk AND kind = 'message' AND id >= :first AND id < :last
+AND EXISTS (SELECT 1 FROM items WHERE pk = :pk AND id = :pk AND etag = :etag)
 """
 
-_REPLACE = """
-UPDATE items SET etag = :etag, body = :body, updated_at = :now, expires_at = :expires_at
-WHERE pk = :pk AND id = :id AND etag = :if_match AND (expires_at IS NULL OR expires_at > :now)
+# The head and the messages from position :first on, in one statement (one snapshot, one hop); rows at or
+# after the head's count are leftovers (see _WRITE) and are not read.
+_HEAD_AND_MESSAGES = """
+SELECT h.etag, h.body, h.updated_at, h.expires_at, m.body
+FROM items AS h LEFT JOIN items AS m
+  ON m.pk = h.pk AND m.kind = 'message' AND m.id >= :first AND m.id < :last
+  AND m.id < printf('%s:h:%09d', h.pk, coalesce(json_extract(h.body, '$.count'), 0))
+WHERE h.pk = :pk AND h.id = :pk
+ORDER BY m.id
 """
 
+# The head and its last :limit messages: the window starts where the head's count says, in the same statement.
+_HEAD_AND_RECENT = """
+SELECT h.etag, h.body, h.updated_at, h.expires_at, m.body
+FROM items AS h LEFT JOIN items AS m
+  ON m.pk = h.pk AND m.kind = 'message' AND m.id < :last
+  AND m.id < printf('%s:h:%09d', h.pk, coalesce(json_extract(h.body, '$.count'), 0))
+  AND m.id >= printf('%s:h:%09d', h.pk, max(0, coalesce(json_extract(h.body, '$.count'), 0) - :limit))
+WHERE h.pk = :pk AND h.id = :pk
+ORDER BY m.id
+"""
+
+# A session row of an earlier version keeps its whole history in ``messages``: rows first, then the head.
+_MIGRATE_ROWS = """
+INSERT INTO items (pk, id, kind, etag, body, updated_at, expires_at)
+SELECT :pk, printf('%s:h:%09d', :pk, key), 'message', '', value, :now, NULL
+FROM json_each((SELECT body FROM items WHERE pk = :pk AND id = :pk), '$.messages')
+WHERE true
+ON CONFLICT (pk, id) DO NOTHING
+"""
+_MIGRATE_HEAD = """
+UPDATE items SET body = json_set(json_remove(body, '$.messages'), '$.count', json_array_length(body, '$.messages'))
+WHERE pk = :pk AND id = :pk AND json_type(body, '$.messages') = 'array'
+"""
+
+_SWEEP = """
+DELETE FROM items WHERE expires_at IS NOT NULL AND expires_at <= :now;
+"""
+
+# History rows whose session row is gone (expired and swept, or replaced): the sweep's second step.
+_SWEEP_ORPHANS = """
+DELETE FROM items WHERE kind = 'message'
+AND NOT EXISTS (SELECT 1 FROM items AS h WHERE h.pk = items.pk AND h.id = items.pk)
+"""
 
 _PUT_EVENTS = """
 INSERT INTO items (pk, id, kind, etag, body, updated_at, expires_at)
@@ -92,6 +155,15 @@ _EVENTS_FROM = """
 SELECT body FROM items WHERE pk = ? AND kind = 'events' AND id >= ? AND (expires_at IS NULL OR expires_at > ?)
 ORDER BY id
 """
+
+
+def message_row_id(session_id: str, position: int) -> str:
+    """Row id of message ``position`` (from 0) of a session; ids of one session sort by position."""
+    return f"{session_id}:h:{position:09d}"
+
+
+def _dumps(record: Any) -> str:
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False)
 
 
 def default_path() -> Path:
@@ -171,62 +243,123 @@ class SqliteSessionStore(SessionStore):
         if now - self._last_sweep < self._sweep_interval:
             return
         self._last_sweep = now
-        await db.execute("DELETE FROM items WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,))
+        await db.execute(_SWEEP, {"now": now})
+        await db.execute(_SWEEP_ORPHANS)
 
-    async def load(self, session_id: str) -> Session | None:
-        session_id = check_session_id(session_id)
+    async def _read(self, session_id: str, first: int | None, last: int | None,
+                    limit: int | None = None) -> tuple[Session, int] | None:
+        """The session with its messages at positions ``first`` to ``last`` (exclusive; ``None``: to the end),
+        or its last ``limit`` when ``first`` is ``None``, and the number of messages stored; ``None`` when it
+        is missing or expired."""
         db = await self._connection()
-        # One statement, one hop to the database thread (execute_fetchall), on the per-turn path.
-        rows = list(await db.execute_fetchall(
-            "SELECT etag, body, updated_at, expires_at FROM items WHERE pk = ? AND id = ?",
-            (session_id, session_id),
-        ))
+        params: dict[str, Any] = {
+            "pk": session_id,
+            "last": message_row_id(session_id, last) if last is not None else f"{session_id}:h;",
+        }
+        if first is None:
+            params["limit"] = limit or 0
+            statement = _HEAD_AND_RECENT
+        else:
+            params["first"] = message_row_id(session_id, first)
+            statement = _HEAD_AND_MESSAGES
+        rows = list(await db.execute_fetchall(statement, params))
         if not rows:
             return None
-        etag, body_text, updated_at, expires_at = rows[0]
+        etag, body_text, updated_at, expires_at, _ = rows[0]
         if expires_at is not None and expires_at <= self._clock():
             return None
         body: dict[str, Any] = json.loads(body_text)
-        session = session_from_records(session_id, body, body.get("messages") or [], etag)
+        if "count" not in body and isinstance(body.get("messages"), list):
+            await self._migrate(db, session_id)
+            return await self._read(session_id, first, last, limit)
+        records = [json.loads(row[4]) for row in rows if row[4] is not None]
+        session = session_from_records(session_id, body, records, etag)
         session.updated_at = float(updated_at)
+        return session, int(body.get("count") or 0)
+
+    async def _migrate(self, db: aiosqlite.Connection, session_id: str) -> None:
+        """Move the history of a session row written by an earlier version (the whole history inside the row)
+        into history rows. Two statements, each safe to repeat, so an interrupted migration is finished by
+        the next read; the head keeps its version, so a turn that loaded it still commits."""
+        await db.execute(_MIGRATE_ROWS, {"pk": session_id, "now": self._clock()})
+        await db.execute(_MIGRATE_HEAD, {"pk": session_id})
+
+    async def load(self, session_id: str) -> Session | None:
+        found = await self._read(check_session_id(session_id), 0, None)
+        return None if found is None else found[0]
+
+    async def load_recent(self, session_id: str, limit: int | None) -> Session | None:
+        session_id = check_session_id(session_id)
+        if limit is None:
+            return await self.load(session_id)
+        found = await self._read(session_id, None, None, max(0, limit))
+        if found is None:
+            return None
+        session, stored = found
+        session.history_start = stored - len(session.messages)
         return session
 
+    async def read_history(self, session_id: str, offset: int = 0, limit: int | None = None) -> HistoryPage | None:
+        check_page(offset, limit)
+        found = await self._read(check_session_id(session_id), offset,
+                                 None if limit is None else offset + limit)
+        if found is None:
+            return None
+        session, total = found
+        messages, session.messages = session.messages, []
+        return HistoryPage(session=session, messages=messages, offset=offset, total=total)
+
     async def save(self, session: Session) -> Session:
+        check_whole(session)
+        return await self._write(session, list(session.messages), replace_history=True)
+
+    async def append(self, session: Session, added: Sequence[Message]) -> Session:
+        if session.etag is None:
+            check_whole(session)
+            return await self._write(session, [*session.messages, *added], replace_history=True)
+        saved = await self._write(session, list(added), replace_history=False)
+        saved.messages = [*session.messages, *added]
+        saved.history_start = session.history_start
+        return saved
+
+    async def _write(self, session: Session, messages: list[Message], *, replace_history: bool) -> Session:
+        """Commit the head and ``messages``: all of the history (``replace_history``) or those after what
+        ``session`` was loaded with, in one conditional statement."""
         session_id = check_session_id(session.id)
         db = await self._connection()
         now = self._clock()
+        start = 0 if replace_history else session.history_length
         saved = Session(
             id=session_id,
             user_id=session.user_id,
             active_agent=session.active_agent,
-            messages=list(session.messages),
+            messages=list(messages) if replace_history else [],
             metadata=dict(session.metadata),
             created_at=session.created_at,
             updated_at=now,
             etag=uuid.uuid4().hex,
         )
         body = session_body(saved)
-        body["messages"] = messages_to_records(saved.messages)
-        params = {
-            "pk": session_id,
-            "id": session_id,
-            "etag": saved.etag,
-            "body": json.dumps(body, separators=(",", ":"), ensure_ascii=False),
-            "now": now,
-            "expires_at": self._expires_at(now),
-            "if_match": session.etag,
-        }
+        body["count"] = start + len(messages)
+        rows: list[list[str]] = [
+            [message_row_id(session_id, start + index), "message", _dumps(message.to_dict())]
+            for index, message in enumerate(messages)
+        ]
+        rows.append([session_id, "session", _dumps(body)])
+        params = {"pk": session_id, "etag": saved.etag, "rows": _dumps(rows), "now": now,
+                  "expires_at": self._expires_at(now)}
         await self._sweep(db, now)
-        # RETURNING tells whether the conditional write happened, in the same single hop.
         if session.etag is None:
-            del params["if_match"]
-            written = list(await db.execute_fetchall(_CREATE + " RETURNING etag", params))
-            if len(written) != 1:
-                raise SessionBusyError(f"session {session_id} was created by another request")
+            written = list(await db.execute_fetchall(_CREATE, params))
+            busy = f"session {session_id} was created by another request"
         else:
-            written = list(await db.execute_fetchall(_REPLACE + " RETURNING etag", params))
-            if len(written) != 1:
-                raise SessionBusyError(f"session {session_id} was changed by another request; retry the turn")
+            written = list(await db.execute_fetchall(_APPEND, {**params, "if_match": session.etag}))
+            busy = f"session {session_id} was changed by another request; retry the turn"
+        if len(written) != len(rows):
+            raise SessionBusyError(busy)
+        if replace_history and session.etag is not None:
+            await db.execute(_TRIM, {"pk": session_id, "etag": saved.etag,
+                                     "first": message_row_id(session_id, len(messages)), "last": f"{session_id}:h;"})
         return saved
 
     async def delete(self, session_id: str) -> bool:

@@ -16,12 +16,19 @@ class OutageStore(SqliteSessionStore):
         super().__init__()
         self.reads: dict[str, int] = {}
 
-    async def load(self, session_id: str) -> Session | None:
+    def _outage(self, session_id: str) -> None:
         if session_id.startswith("unreadable-"):
             self.reads[session_id] = self.reads.get(session_id, 0) + 1
             if self.reads[session_id] > 1:
                 raise ConnectionError("the session store is unavailable")
+
+    async def load(self, session_id: str) -> Session | None:
+        self._outage(session_id)
         return await super().load(session_id)
+
+    async def load_recent(self, session_id: str, limit: int | None) -> Session | None:
+        self._outage(session_id)
+        return await super().load_recent(session_id, limit)
 
 
 config = LLMConfig.from_env(model_name="gpt-4o-mini", timeout=30, max_retries=0)
