@@ -160,7 +160,9 @@ def test_preprovision_runs_pulumi_from_a_fresh_clone(
     assert pulumi and all(args[-2:] == ["--cwd", str(fresh_clone / "infra")] for args in pulumi)
     state = (path.parent / ".azure" / "dev" / "pulumi").resolve()
     assert {c["env"]["PULUMI_BACKEND_URL"] for c in logged(stand_ins) if c["tool"] == "pulumi"} == {state.as_uri()}
-    streaming = "true" if service_dir(path).name == "advanced-features" else "false"
+    # A sample streams when its requirements name the `streaming` or `a2a` extra (A2A apps stream by default;
+    # a caller that only installs the A2A client gets init indexing too, which costs nothing).
+    streaming = "true" if service_dir(path).name in {"advanced-features", "a2a", "a2a-caller"} else "false"
     assert ["config", "set", "azurefunctions-agents:streaming", streaming] == next(
         a[:4] for a in pulumi if a[2:3] == ["azurefunctions-agents:streaming"]
     )
