@@ -82,14 +82,14 @@ def test_a_chat_that_needs_a_missing_extra_names_it(tmp_path: Path, model: OpenA
     assert "Traceback" not in reply.text
 
 
-def test_the_cosmos_session_store_names_the_azure_extra(tmp_path: Path, model: OpenAIServer) -> None:
+def test_the_cosmos_session_store_names_the_cosmos_extra(tmp_path: Path, model: OpenAIServer) -> None:
     env = app_env(tmp_path / "state", model)
     env.update({"COSMOS_ENDPOINT": "https://127.0.0.1:9/", "COSMOS_KEY": "bm90LXVzZWQ="})
     with blocked_host(tmp_path / "cosmos", ["azure.cosmos"], env) as host:
         reply = httpx.post(f"{host.url}/api/agents/WeatherBot/chat", json={"message": "Hi", "session_id": "s1"},
                            timeout=30, trust_env=False)
     assert reply.status_code == 501, reply.text
-    assert_names_extra(reply.json(), "azure", "The Cosmos DB session store")
+    assert_names_extra(reply.json(), "cosmos", "The Cosmos DB session store")
 
 
 def test_the_mcp_endpoint_names_the_mcp_extra(tmp_path: Path, model: OpenAIServer) -> None:
@@ -149,12 +149,12 @@ def report(call):
      ["a2a"], "a2a", "Remote A2A agents"),
     ("from azurefunctions.agents.background.queues import QueueService, resolve_connection\n"
      "report(lambda: QueueService(resolve_connection('Q', {'Q': 'UseDevelopmentStorage=true'})).client)",
-     ["azure.storage.queue"], "azure", "Storage queues"),
+     ["azure.storage.queue"], "queues", "Storage queues"),
     ("from azurefunctions.agents.azure.secrets import _client\n"
      "report(lambda: _client('https://vault.example/'))",
-     ["azure.keyvault"], "azure", "Key Vault secrets"),
+     ["azure.keyvault"], "keyvault", "Key Vault secrets"),
     ("from azurefunctions.agents.azure.identity import default_credential\nreport(default_credential)",
-     ["azure.identity"], "azure", "Azure identity"),
+     ["azure.identity"], "identity", "Azure identity"),
     ("from azurefunctions.agents.sessions.sqlite import SqliteSessionStore\n"
      "report(lambda: SqliteSessionStore(path='s.db').load('x'))",
      ["aiosqlite"], "sqlite", "The SQLite session store"),
@@ -186,4 +186,4 @@ def test_telemetry_that_cannot_start_logs_the_extra_to_install() -> None:
         "APPLICATIONINSIGHTS_CONNECTION_STRING": "InstrumentationKey=00000000-0000-0000-0000-000000000000;"
                                                  "IngestionEndpoint=http://127.0.0.1:9/"})
     assert result["kind"] == "NoopInstrumentation"
-    assert any("telemetry is off" in line and INSTALL.format("azure") in line for line in result["logs"])
+    assert any("telemetry is off" in line and INSTALL.format("monitor") in line for line in result["logs"])
