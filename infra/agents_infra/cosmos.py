@@ -24,8 +24,8 @@ class Cosmos:
 #: Index only what the runtime's queries use (its INDEXED_PATHS in azurefunctions/agents/sessions/cosmos.py,
 #: compared by a test): by default Cosmos DB indexes every property, so every history page a turn writes
 #: would pay index writes for each message's text, in request units and storage.
-INDEXING_POLICY = {
-    "indexing_mode": "consistent",
+INDEXING_POLICY: cosmosdb.IndexingPolicyArgsDict = {
+    "indexing_mode": cosmosdb.IndexingMode.CONSISTENT,
     "automatic": True,
     "included_paths": [
         {"path": path} for path in ("/pk/?", "/type/?", "/turn/?", "/generation/?", "/start/?", "/stop/?")
