@@ -12,11 +12,25 @@ venv_python="$PWD/.venv/bin/python"
 "$venv_python" -m pip install --quiet --upgrade pip
 "$venv_python" -m pip install --quiet -e ".[all,dev]"
 
+# Node.js peers (Azurite, @vercel/cosmosdb-server, the MCP reference servers), pinned by tests/node/package-lock.json.
+# Node itself comes from Debian when it is missing and we may install packages; under CI=true a peer that cannot
+# be installed fails the run here, and any test that would still skip for a missing peer fails too.
+on_ci=false
+if [ "${CI:-}" = "true" ]; then on_ci=true; fi
+if ! command -v npm >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "== installing Node.js and npm (Debian packages)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
 if command -v npm >/dev/null 2>&1; then
   (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
+elif [ "$on_ci" = true ]; then
+  echo "npm not found and it could not be installed: CI=true needs every test peer" >&2
+  exit 1
 else
-  echo "npm not found: tests that need Node.js peers will be skipped" >&2
+  echo "npm not found: tests that need Node.js peers will be skipped (they fail under CI=true)" >&2
 fi
+# The stdio MCP reference server (PyPI mcp-server-time, pinned) in its own venv under .test-cache.
+"$venv_python" -m tests.servers.mcp_peers >/dev/null
 
 echo "== ruff"
 "$venv_python" -m ruff check .

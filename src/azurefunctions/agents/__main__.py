@@ -19,6 +19,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=7071, help="port (default: 7071)")
     serve.add_argument("--enable-auth", action="store_true",
                        help="require function keys on FUNCTION and ADMIN routes, as the platform does")
+    serve.add_argument("--no-settings-files", action="store_true",
+                       help="do not read local.settings.json or .env: the environment alone configures the app")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return parser
 
@@ -27,11 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return serve(Path(args.app_dir), host=args.host, port=args.port, enable_auth=args.enable_auth,
-                     log_level=args.log_level)
+                     log_level=args.log_level, settings_files=not args.no_settings_files)
     return 2
 
 
-def serve(app_dir: Path, *, host: str, port: int, enable_auth: bool, log_level: str = "info") -> int:
+def serve(app_dir: Path, *, host: str, port: int, enable_auth: bool, log_level: str = "info",
+          settings_files: bool = True) -> int:
     logging.basicConfig(level=getattr(logging, log_level.upper()), format="%(levelname)s %(name)s: %(message)s")
     try:
         import uvicorn
@@ -44,7 +47,7 @@ def serve(app_dir: Path, *, host: str, port: int, enable_auth: bool, log_level: 
     from .localhost.queues import QueuePoller
     from .localhost.server import LocalHost, http_functions
 
-    loaded = load_app(app_dir)
+    loaded = load_app(app_dir, settings_files=settings_files)
     functions = http_functions(loaded)
     host_app = LocalHost(functions, enable_auth=enable_auth, function_key=settings.LOCAL_FUNCTION_KEY.get(),
                          master_key=settings.LOCAL_MASTER_KEY.get())
