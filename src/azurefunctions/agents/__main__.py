@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -68,7 +69,36 @@ def serve(app_dir: Path, *, host: str, port: int, enable_auth: bool, log_level: 
             print(f"Function key (x-functions-key): {host_app.function_key}", flush=True)
         if not settings.LOCAL_MASTER_KEY.get():
             print(f"Master key: {host_app.master_key}", flush=True)
-    config = uvicorn.Config(host_app, host=host, port=port, log_level="warning", lifespan="on",
+    stopped = False
+
+    async def shut_down() -> None:
+        """Give running queue messages back (visible at once) and close the app, once."""
+        nonlocal stopped
+        if stopped:
+            return
+        stopped = True
+        if queues is not None:
+            await queues.stop()
+        closer = getattr(loaded.app, "aclose", None)
+        if closer is not None:
+            await closer()
+
+    async def app_with_shutdown(scope: Any, receive: Any, send: Any) -> None:
+        # On SIGTERM/SIGINT uvicorn re-raises the signal with its default action as soon as serve() returns
+        # (uvicorn/server.py, Server.capture_signals), which would kill the process before a ``finally`` here
+        # runs. The lifespan shutdown runs inside serve(), so the queues are stopped there.
+        if scope["type"] != "lifespan":
+            await host_app(scope, receive, send)
+            return
+
+        async def send_after_shutdown(message: Any) -> None:
+            if message["type"] == "lifespan.shutdown.complete":
+                await shut_down()
+            await send(message)
+
+        await host_app(scope, receive, send_after_shutdown)
+
+    config = uvicorn.Config(app_with_shutdown, host=host, port=port, log_level="warning", lifespan="on",
                             timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
 
@@ -78,11 +108,7 @@ def serve(app_dir: Path, *, host: str, port: int, enable_auth: bool, log_level: 
                 await queues.start()
             await server.serve()
         finally:
-            if queues is not None:
-                await queues.stop()
-            closer = getattr(loaded.app, "aclose", None)
-            if closer is not None:
-                await closer()
+            await shut_down()
 
     asyncio.run(run())
     return 0
