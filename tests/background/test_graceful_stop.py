@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from tests.servers.azurite import AzuriteQueues
 from tests.servers.localhost import LocalHostProcess
 from tests.servers.openai_server import OpenAIServer
