@@ -141,3 +141,57 @@ def test_the_local_host_never_reads_a_samples_local_settings(tmp_path: Path) -> 
     with LocalHostProcess(app) as host:
         assert httpx.get(f"{host.url}/api/health", timeout=10).text == "unset"
         assert "sk-from-local-settings" not in host.output
+
+
+def run_inner_ci(tmp_path: Path, body: str, *, ci: str | None) -> subprocess.CompletedProcess[str]:
+    test_file = tmp_path / "test_inner_ci.py"
+    test_file.write_text(textwrap.dedent(body))
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "CI")}
+    env["PYTHONPATH"] = str(REPO)
+    if ci is not None:
+        env["CI"] = ci
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "tests.servers.network_guard.plugin", "-p",
+         "no:cacheprovider", "--rootdir", str(tmp_path), str(test_file)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )
+
+
+SKIPPING = """
+    import pytest
+
+    def test_needs_a_peer():
+        pytest.skip("node is not installed")
+
+    def test_module_missing():
+        pytest.importorskip("a_module_that_is_not_installed")
+
+    def test_structural():
+        pytest.skip("the memory store lives in one process")
+    """
+
+
+def test_under_ci_a_missing_peer_fails_the_run(tmp_path: Path) -> None:
+    result = run_inner_ci(tmp_path, SKIPPING, ci="true")
+    assert result.returncode == 1, result.stdout
+    assert "2 failed, 1 skipped" in result.stdout
+    assert "skipped under CI=true: node is not installed" in result.stdout
+
+
+def test_outside_ci_a_missing_peer_is_a_skip(tmp_path: Path) -> None:
+    result = run_inner_ci(tmp_path, SKIPPING, ci=None)
+    assert result.returncode == 0, result.stdout
+    assert "3 skipped" in result.stdout
+
+
+def test_under_ci_a_module_level_skip_fails_too(tmp_path: Path) -> None:
+    result = run_inner_ci(tmp_path, """
+        import pytest
+
+        pytest.importorskip("a_module_that_is_not_installed")
+
+        def test_never_collected():
+            pass
+        """, ci="true")
+    assert result.returncode != 0, result.stdout
+    assert "skipped under CI=true" in result.stdout
