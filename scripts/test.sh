@@ -31,6 +31,15 @@ else
 fi
 # The stdio MCP reference server (PyPI mcp-server-time, pinned) in its own venv under .test-cache.
 "$venv_python" -m tests.servers.mcp_peers >/dev/null
+# The real Functions worker library (azure-functions-runtime, pinned) on Python 3.13 with the compiled host
+# protocol, for tests/worker. Python 3.13: PYTHON313, python3.13 on PATH, or pyenv.
+if ! "$venv_python" -m tests.worker.prepare >/dev/null; then
+  if [ "$on_ci" = true ]; then
+    echo "the real-worker harness could not be prepared (Python 3.13 needed): CI=true needs it" >&2
+    exit 1
+  fi
+  echo "the real-worker harness is not prepared: tests/worker will be skipped (they fail under CI=true)" >&2
+fi
 
 echo "== ruff"
 "$venv_python" -m ruff check .
