@@ -11,6 +11,8 @@ import pytest
 from tests.servers.network_guard.plugin import ISOLATED
 from tests.servers.openai_server import OpenAIServer
 
+_ISOLATED = ISOLATED  # the list's home is the network-guard plugin; kept under its old name for importers
+
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
