@@ -6,7 +6,7 @@ and is recorded: in ``violations`` for this process, and as a line in the file n
 ``AGENTS_NETWORK_GUARD_LOG`` when it is set, so a test can be failed even when the code under test swallowed
 the error, and a child process (the local host, a script) can report to the test that started it.
 A name other than ``localhost`` is not resolved (the machine's resolver is off loopback); that raises
-``socket.gaierror`` and is recorded the same way.
+``socket.gaierror`` and is recorded the same way. Address literals resolve as usual (nothing is looked up).
 """
 
 from __future__ import annotations
@@ -82,8 +82,19 @@ def _sendto(self: socket.socket, data: Any, *args: Any) -> int:
     return _original_sendto(self, data, *args)  # type: ignore[arg-type]
 
 
+def _is_ip_literal(host: Any) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    try:
+        ipaddress.ip_address(str(host).strip("[]").split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
 def _getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-    if not is_loopback_host(host):
+    # An address literal is parsed, not looked up (no query leaves the machine); connecting to it is checked.
+    if not is_loopback_host(host) and not _is_ip_literal(host):
         _record(f"name lookup of {host!r} refused by the test network guard")
         raise socket.gaierror(socket.EAI_NONAME, f"the test network guard refused to resolve {host!r}")
     return _original_getaddrinfo(host, *args, **kwargs)
