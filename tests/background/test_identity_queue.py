@@ -10,7 +10,9 @@ No account key is given to the code under test. The throw-away certificate is tr
 
 from __future__ import annotations
 
-import asyncio
+import json
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,10 +22,10 @@ from typing import Any
 import httpx
 import pytest
 
-from azurefunctions.agents.background.queues import QueueService, resolve_connection, send_message
 from tests.servers.azurite import AzuriteQueues
 from tests.servers.identity import IdentityServer
 from tests.servers.localhost import LocalHostProcess
+from tests.servers.network_guard.plugin import guarded_env
 from tests.servers.openai_server import OpenAIServer
 from tests.servers.scripted import Reply
 
@@ -54,24 +56,36 @@ def identity_settings(azurite: AzuriteQueues, identity: IdentityServer) -> dict[
             "SSL_CERT_FILE": azurite.ca_file, **identity.env}
 
 
-async def round_trip(queue_name: str) -> list[str]:
-    service = QueueService(resolve_connection("AzureWebJobsStorage"))
+ROUND_TRIP = """
+import asyncio, json, sys
+from azurefunctions.agents.background.queues import QueueService, resolve_connection, send_message
+
+async def main(queue_name):
+    connection = resolve_connection("AzureWebJobsStorage")
+    assert connection.connection_string is None, "no key may be used"
+    service = QueueService(connection)
     try:
         queue = service.queue(queue_name)
         await send_message(queue, "hello over an identity")
-        return [message.content.decode() async for message in queue.receive_messages()]
+        received = [message.content.decode() async for message in queue.receive_messages()]
     finally:
         await service.aclose()
+    print(json.dumps({"client_id": connection.client_id, "received": received}))
+
+asyncio.run(main(sys.argv[1]))
+"""
 
 
-def test_an_identity_connection_sends_and_receives(secure_azurite: AzuriteQueues, identity: IdentityServer,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in identity_settings(secure_azurite, identity).items():
-        monkeypatch.setenv(name, value)
-    connection = resolve_connection("AzureWebJobsStorage")
-    assert connection.connection_string is None and connection.client_id == CLIENT_ID
+def test_an_identity_connection_sends_and_receives(secure_azurite: AzuriteQueues, identity: IdentityServer) -> None:
+    # In a fresh process, as an app runs: SSL_CERT_FILE is read when aiohttp builds its default SSL context,
+    # once per process, so a process that already made one would not see the test certificate.
     before = len(identity.requests)
-    assert asyncio.run(round_trip(f"identity-{uuid.uuid4().hex[:8]}")) == ["hello over an identity"]
+    result = subprocess.run([sys.executable, "-c", ROUND_TRIP, f"identity-{uuid.uuid4().hex[:8]}"],
+                            env=guarded_env(identity_settings(secure_azurite, identity)), capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.splitlines()[-1]) == {"client_id": CLIENT_ID,
+                                                          "received": ["hello over an identity"]}
     asked = identity.requests[before:]
     assert asked and all(r.resource.rstrip("/") == STORAGE and r.client_id == CLIENT_ID for r in asked)
 
