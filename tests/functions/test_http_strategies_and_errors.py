@@ -1,5 +1,5 @@
 """Over real HTTP through the local host: the handoff strategies (FIRST_MATCH, ROUND_ROBIN, a SEQUENTIAL chain
-with CONTINUE_CHAIN), the tool-call limit per model answer, and the 500/409 error codes a user can meet."""
+with CONTINUE_CHAIN), the tool-call limit per model answer, and the 500/502/409 error codes a user can meet."""
 
 from __future__ import annotations
 
@@ -123,3 +123,20 @@ def test_a_misconfigured_model_is_500_configuration_error(model: OpenAIServer, t
         response = chat(host, "Support", {"message": "hi"})
         body = assert_error(response, 500, "configuration_error")
         assert "AZURE_OPENAI_ENDPOINT" in body["error"]["message"]
+
+
+def test_an_unreachable_key_vault_is_502_key_vault_unavailable(tmp_path: Path) -> None:
+    # The provider key is to come from Key Vault (no OPENAI_API_KEY), read with the managed identity; the vault
+    # address answers nothing (a closed port on loopback).
+    from tests.servers.base import free_port
+    from tests.servers.identity import IdentityServer
+
+    with IdentityServer() as identity:
+        env = {"AGENTS_SESSION_DB": str(tmp_path / "sessions.sqlite3"), **identity.env, "AGENT_PROVIDER": "openai",
+               "AZURE_KEY_VAULT_ENDPOINT": f"https://127.0.0.1:{free_port()}/"}
+        with LocalHostProcess(APP, env=env) as host:
+            response = httpx.post(f"{host.url}/api/agents/Support/chat", json={"message": "hi"}, timeout=120)
+            body = assert_error(response, 502, "key_vault_unavailable")
+            # It names the secret it was reading, never a key or the exception text.
+            assert body["error"]["message"].startswith("Key Vault could not be reached")
+            assert "openai-api-key" in body["error"]["message"]
