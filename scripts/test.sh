@@ -19,10 +19,33 @@ venv_python="$PWD/$venv/bin/python"
 "$venv_python" -m pip install --quiet --upgrade pip
 "$venv_python" -m pip install --quiet "${constraints[@]}" -e ".[all,dev]"
 
+# Node.js peers (Azurite, @vercel/cosmosdb-server, the MCP reference servers), pinned by tests/node/package-lock.json.
+# Node itself comes from Debian when it is missing and we may install packages; under CI=true a peer that cannot
+# be installed fails the run here, and any test that would still skip for a missing peer fails too.
+on_ci=false
+if [ "${CI:-}" = "true" ]; then on_ci=true; fi
+if ! command -v npm >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "== installing Node.js and npm (Debian packages)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
 if command -v npm >/dev/null 2>&1; then
   (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
+elif [ "$on_ci" = true ]; then
+  echo "npm not found and it could not be installed: CI=true needs every test peer" >&2
+  exit 1
 else
-  echo "npm not found: tests that need Node.js peers will be skipped" >&2
+  echo "npm not found: tests that need Node.js peers will be skipped (they fail under CI=true)" >&2
+fi
+# The stdio MCP reference server (PyPI mcp-server-time, pinned) in its own venv under .test-cache.
+"$venv_python" -m tests.servers.mcp_peers >/dev/null
+# The real Functions worker library (azure-functions-runtime, pinned) on Python 3.13 with the compiled host
+# protocol, for tests/worker. Python 3.13: PYTHON313, python3.13 on PATH, or pyenv.
+if ! "$venv_python" -m tests.worker.prepare >/dev/null; then
+  if [ "$on_ci" = true ]; then
+    echo "the real-worker harness could not be prepared (Python 3.13 needed): CI=true needs it" >&2
+    exit 1
+  fi
+  echo "the real-worker harness is not prepared: tests/worker will be skipped (they fail under CI=true)" >&2
 fi
 
 # Browser tests of the playground (tests/playground): Debian's chromium, driven by Playwright for Python

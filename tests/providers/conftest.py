@@ -8,13 +8,11 @@ five different wire formats carried.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 
 from azurefunctions.agents.types import LLMConfig
@@ -22,7 +20,7 @@ from tests.servers.anthropic_server import AnthropicServer
 from tests.servers.gemini_server import GeminiServer
 from tests.servers.ollama_server import OllamaServer
 from tests.servers.openai_server import OpenAIServer
-from tests.servers.scripted import Reply, Script
+from tests.servers.scripted import Script
 
 # (role, kind, value): kind is "text" (value: the text), "call" (value: tool name and arguments) or
 # "result" (value: the tool result text).
@@ -40,29 +38,6 @@ class ProviderCase:
 
     def with_config(self, **changes: Any) -> LLMConfig:
         return self.config.model_copy(update=changes)
-
-
-def _openai_available() -> bool:
-    return importlib.util.find_spec("azurefunctions.agents.providers.openai_provider") is not None
-
-
-def streams_malformed_bodies(server: OpenAIServer) -> bool:
-    """Whether the OpenAI test server turns a scripted ``malformed`` reply into a broken stream."""
-    server.script.add(Reply(malformed=True))
-    try:
-        response = httpx.post(f"{server.base_url}/chat/completions", timeout=5,
-                              headers={"authorization": f"Bearer {server.api_key}"},
-                              json={"model": "gpt-4o-mini", "stream": True,
-                                    "messages": [{"role": "user", "content": "probe"}]})
-    finally:
-        server.script.clear()
-    for line in response.text.splitlines():
-        if line.startswith("data:") and line[5:].strip() != "[DONE]":
-            try:
-                json.loads(line[5:])
-            except ValueError:
-                return True
-    return False
 
 
 # --- how each wire format carries a conversation ------------------------------------------------------------
@@ -199,9 +174,6 @@ PROVIDERS = ["openai", "azure_openai", "anthropic", "google", "ollama"]
 def provider_case(request: pytest.FixtureRequest) -> ProviderCase:
     name: str = request.param
     if name in ("openai", "azure_openai"):
-        if not _openai_available():
-            pytest.skip("the OpenAI provider module (azurefunctions.agents.providers.openai_provider) "
-                        "is not part of this build yet")
         server: OpenAIServer = request.getfixturevalue("openai_server")
         server.script.clear()
         if name == "openai":

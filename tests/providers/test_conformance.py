@@ -19,7 +19,7 @@ from azurefunctions.agents.providers.base import (
 )
 from tests.servers.scripted import Reply, ScriptedToolCall
 
-from .conftest import ProviderCase, streams_malformed_bodies
+from .conftest import ProviderCase
 from .helpers import collect, provider_for
 
 
@@ -225,10 +225,6 @@ async def test_timeout_bounds_each_wait_not_a_whole_stream(provider_case: Provid
 @pytest.mark.parametrize("stream", [False, True], ids=["call", "stream"])
 async def test_malformed_body_is_surfaced(provider_case: ProviderCase, stream: bool,
                                           request: pytest.FixtureRequest) -> None:
-    if stream and provider_case.name in ("openai", "azure_openai"):
-        server = request.getfixturevalue("openai_server")
-        if not streams_malformed_bodies(server):
-            pytest.skip("tests/servers/openai_server.py does not script malformed streams yet")
     provider_case.script.add(Reply(malformed=True))
     async with provider_for(provider_case.with_config(max_retries=0)) as provider:
         with pytest.raises(ProviderError) as caught:

@@ -59,8 +59,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     total = sum(TALLY.requests.values())
     parts = ", ".join(f"{suite} {count}" for suite, count in sorted(TALLY.requests.items()))
+    from tests.security.hostile_inputs import SEED
+
     terminalreporter.write_line(f"hostile-input suite: {total} requests tried ({parts}); "
-                                f"5xx seen = {len(TALLY.server_errors)}")
+                                f"5xx seen = {len(TALLY.server_errors)}; random seed {SEED} "
+                                f"(replay: AGENTS_TEST_HOSTILE_SEED={SEED})")
 
 
 @pytest.fixture(scope="module")

@@ -2,56 +2,49 @@
 internal path or exception text, or a change to another user's session.
 
 Each property sends real HTTP requests to the local host serving the surface app (standard, session, MCP and
-A2A routes over a scripted model). Example counts are bounded so the suite runs in seconds; the tally of
-requests and 5xx answers is printed at the end of the run.
+A2A routes over a scripted model). Generation is random (a fresh seed each run, printed at the end and in a
+failure's report; AGENTS_TEST_HOSTILE_SEED replays one) and bounded (AGENTS_TEST_HOSTILE_EXAMPLES per property,
+40 by default) so CI stays fast; ``benchmarks/hostile_run.py`` is the long run. The tally of requests and 5xx
+answers is printed at the end of the run.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import socket
-import uuid
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, note, seed, settings
 from hypothesis import strategies as st
 
-from tests.security.conftest import check_reply
+from tests.security.conftest import TALLY, check_reply
+from tests.security.hostile_inputs import (
+    OWNED_SESSION,
+    OWNER,
+    SEED,
+    chat_bodies,
+    header_values,
+    json_values,
+    segments,
+    session_ids,
+)
 from tests.servers.localhost import LocalHostProcess
 from tests.servers.openai_server import OpenAIServer
 
 SUITE = "hypothesis"
-BOUNDED = settings(max_examples=25, deadline=None, derandomize=True,
-                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-OWNER = f"owner-{uuid.uuid4().hex}"
-OWNED_SESSION = f"owned-{uuid.uuid4().hex[:12]}"
+EXAMPLES = int(os.environ.get("AGENTS_TEST_HOSTILE_EXAMPLES") or 40)
+_settings = settings(max_examples=EXAMPLES, deadline=None, database=None, print_blob=True,
+                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
-NASTY_SEGMENTS = ["..", "../..", "../../etc/passwd", "..%2f..%2fetc%2fpasswd", "%2e%2e", "\\..\\..\\windows",
-                  "Orders/../Admin", "Orders%00", "Orders\x00", "con", "a" * 300, "<script>", "'; DROP TABLE s;--",
-                  "${jndi:ldap://x}", "{{7*7}}", "%0d%0aSet-Cookie:x=1", "\r\nX-Injected: 1", "\u202eOrders",
-                  "Órders", "🙂", "Orders ", " ", "~", "$(id)", "`id`", "/etc/passwd", "C:\\Windows"]
 
-json_leaves = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
-               | st.text(max_size=40))
-json_values = st.recursive(json_leaves, lambda inner: st.lists(inner, max_size=4)
-                           | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=16)
-segments = st.sampled_from(NASTY_SEGMENTS) | st.text(min_size=1, max_size=40)
-session_ids = st.sampled_from([OWNED_SESSION, *NASTY_SEGMENTS]) | st.text(max_size=80)
-chat_bodies = st.fixed_dictionaries({}, optional={
-    "message": json_values | st.text(max_size=200) | st.sampled_from(NASTY_SEGMENTS),
-    "user_id": json_values | st.text(max_size=300),
-    "session_id": json_values | session_ids,
-    "conversation_id": json_values | session_ids,
-    "context": json_values,
-    "stream": json_values,
-    "async": json_values,
-})
-header_values = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7e), max_size=120).map(str.strip)
-
+def BOUNDED(test: Any) -> Any:
+    """This run's seed and example budget (the seed is printed with any falsifying example)."""
+    return seed(SEED)(_settings(test))
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[httpx.Client]:
@@ -78,6 +71,12 @@ def _owned(host: LocalHostProcess) -> dict[str, Any]:
     return data
 
 
+def _json(body: Any) -> dict[str, Any]:
+    """Request arguments sending ``body`` as JSON with non-ASCII escaped (so a lone surrogate travels as the
+    ``\\udXXX`` escape a hostile client would send; httpx's ``json=`` would refuse to encode it)."""
+    return {"content": json.dumps(body).encode("ascii"), "headers": {"content-type": "application/json"}}
+
+
 def _chat_url(host: LocalHostProcess, agent: str = "Orders") -> str:
     return f"{host.url}/api/agents/{quote(agent, safe='')}/chat"
 
@@ -92,6 +91,7 @@ def _user(body: dict[str, Any]) -> dict[str, Any]:
 @BOUNDED
 @given(body=st.binary(max_size=2048))
 def test_arbitrary_bytes_as_a_chat_body(client: httpx.Client, host: LocalHostProcess, body: bytes) -> None:
+    note(f"hostile-input seed {SEED}: rerun with AGENTS_TEST_HOSTILE_SEED={SEED}")
     check_reply(client.post(_chat_url(host), content=body, headers={"content-type": "application/json"}), SUITE)
 
 
@@ -99,20 +99,25 @@ def test_arbitrary_bytes_as_a_chat_body(client: httpx.Client, host: LocalHostPro
 @given(body=json_values)
 def test_any_json_value_as_a_body_of_every_post_route(client: httpx.Client, host: LocalHostProcess,
                                                       body: Any) -> None:
+    note(f"hostile-input seed {SEED}: rerun with AGENTS_TEST_HOSTILE_SEED={SEED}")
     if isinstance(body, dict):
         body = _user(body)
     for path in ("/api/agents/Orders/chat", "/api/mcp", "/api/agents/Orders/a2a"):
-        check_reply(client.post(host.url + path, json=body,
-                               headers={"accept": "application/json, text/event-stream"}), SUITE)
+        encoded = _json(body)
+        encoded["headers"]["accept"] = "application/json, text/event-stream"
+        check_reply(client.post(host.url + path, **encoded), SUITE)
 
 
 @BOUNDED
 @given(body=chat_bodies)
 def test_chat_requests_with_wrong_types_and_hostile_values(client: httpx.Client, host: LocalHostProcess,
                                                            body: dict[str, Any]) -> None:
+    note(f"hostile-input seed {SEED}: rerun with AGENTS_TEST_HOSTILE_SEED={SEED}")
     body = _user(body)
     body["stream"] = body.get("stream") if body.get("stream") is not True else False
-    response = client.post(_chat_url(host), json=body, headers={"accept": "application/json"}, timeout=20)
+    encoded = _json(body)
+    encoded["headers"]["accept"] = "application/json"
+    response = client.post(_chat_url(host), timeout=20, **encoded)
     check_reply(response, SUITE)
     if response.status_code == 200:
         assert response.json()["session_id"] != OWNED_SESSION or body.get("user_id") not in (None, "")
@@ -122,6 +127,7 @@ def test_chat_requests_with_wrong_types_and_hostile_values(client: httpx.Client,
 @given(agent=segments, session_id=session_ids, method=st.sampled_from(["GET", "POST", "DELETE", "PUT", "PATCH"]))
 def test_hostile_names_and_session_ids_in_paths(client: httpx.Client, host: LocalHostProcess, agent: str,
                                                 session_id: str, method: str) -> None:
+    note(f"hostile-input seed {SEED}: rerun with AGENTS_TEST_HOSTILE_SEED={SEED}")
     session = quote(session_id, safe="") or "x"
     name = quote(agent, safe="")
     for path in (f"/api/agents/{name}/chat", f"/api/agents/{name}/info", f"/api/agents/{name}/a2a",
@@ -140,15 +146,22 @@ def test_hostile_names_and_session_ids_in_paths(client: httpx.Client, host: Loca
                                      "x-ms-client-principal", "x-ms-client-principal-id", "x-forwarded-host",
                                      "x-functions-key", "authorization")}))
 def test_hostile_header_values(client: httpx.Client, host: LocalHostProcess, values: dict[str, str]) -> None:
+    note(f"hostile-input seed {SEED}: rerun with AGENTS_TEST_HOSTILE_SEED={SEED}")
     for method, path, body in (("POST", "/api/agents/Orders/chat", {"message": "hi", "user_id": "mallory"}),
                                ("GET", f"/api/sessions/{OWNED_SESSION}/stream", None),
                                ("POST", "/api/mcp", {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
                                ("POST", "/api/agents/Orders/a2a", {"jsonrpc": "2.0", "id": 1, "method": "x"})):
-        try:
-            response = client.request(method, host.url + path, json=body, headers=values, timeout=20)
-        except httpx.ReadTimeout:  # a resume stream that follows a live turn may wait; it must not fail
+        if path.endswith("/stream"):
+            # A resume stream may follow a live turn for a while: its status and headers are the answer.
+            with client.stream(method, host.url + path, headers=values, timeout=20) as streamed:
+                if streamed.status_code >= 400:
+                    streamed.read()
+                    check_reply(streamed, SUITE)
+                else:
+                    TALLY.record(SUITE, method, path, streamed.status_code)
+                    assert streamed.headers["content-type"].startswith("text/event-stream")
             continue
-        check_reply(response, SUITE)
+        check_reply(client.request(method, host.url + path, json=body, headers=values, timeout=20), SUITE)
 
 
 def _raw(host: LocalHostProcess, request: bytes) -> bytes:
@@ -211,3 +224,30 @@ def test_wrong_methods_and_unknown_routes(client: httpx.Client, host: LocalHostP
             check_reply(response, SUITE)
             if "chat" in path or path.endswith("/a2a"):
                 assert response.status_code in (404, 405), (method, path, response.status_code)
+
+
+#: Every route of the surface app (routes.py STANDARD_ROUTES plus the A2A routes), with hostile fillers.
+EVERY_ROUTE = ["/api/agents/{agent}/chat", "/api/agents/{agent}/info", "/api/agents", "/api/health",
+               "/api/openapi.json", "/api/mcp", "/api/sessions/{session}", "/api/sessions/{session}/stream",
+               "/api/sessions/{session}/turns/{turn}", "/api/agents/{agent}/a2a",
+               "/api/agents/{agent}/.well-known/agent-card.json"]
+
+
+@BOUNDED
+@given(route=st.sampled_from(EVERY_ROUTE), agent=st.sampled_from(["Orders", "Admin"]) | segments,
+       session_id=session_ids, method=st.sampled_from(["GET", "POST", "DELETE", "PUT"]),
+       body=json_values | chat_bodies, user=st.sampled_from(["mallory", "", "owner"]) | st.text(max_size=20))
+def test_every_route_with_hostile_bodies(client: httpx.Client, host: LocalHostProcess, route: str, agent: str,
+                                          session_id: str, method: str, body: Any, user: str) -> None:
+    note(f"hostile-input seed {SEED}: rerun with AGENTS_TEST_HOSTILE_SEED={SEED}")
+    if isinstance(body, dict):
+        body = _user(body)
+        body["stream"] = False
+    user = "mallory" if user == OWNER else user
+    path = route.format(agent=quote(agent, safe=""), session=quote(session_id, safe="") or "x", turn="t-1")
+    if path.endswith("/stream"):
+        return  # covered with a bounded read in test_hostile_header_values
+    encoded = _json(body)
+    encoded["headers"]["accept"] = "application/json, text/event-stream"
+    response = client.request(method, host.url + path, params={"user_id": user}, timeout=20, **encoded)
+    check_reply(response, SUITE)

@@ -25,10 +25,18 @@ KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr
 
 
 class AzuriteQueues:
-    """Runs ``azurite-queue`` until ``stop()``; usable as a context manager."""
+    """Runs ``azurite-queue`` until ``stop()``; usable as a context manager.
 
-    def __init__(self) -> None:
+    ``oauth=True``: over HTTPS (a throw-away certificate for 127.0.0.1, ``ca_file``) with ``--oauth basic``, the
+    only way Azurite takes Entra ID bearer tokens (QueueTokenAuthenticator.validate refuses them over HTTP); it
+    then checks a token's JWT shape - an Entra issuer, audience ``https://storage.azure.com``, ``iat``/``nbf``/
+    ``exp`` - but not its signature. The development key still works too.
+    """
+
+    def __init__(self, *, oauth: bool = False) -> None:
         self.port = 0
+        self.oauth = oauth
+        self.ca_file = ""
         self._process: subprocess.Popen[bytes] | None = None
         self._folder: str | None = None
 
@@ -43,11 +51,13 @@ class AzuriteQueues:
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}/{ACCOUNT}"
+        scheme = "https" if self.oauth else "http"
+        return f"{scheme}://127.0.0.1:{self.port}/{ACCOUNT}"
 
     @property
     def connection_string(self) -> str:
-        return (f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={KEY};"
+        scheme = "https" if self.oauth else "http"
+        return (f"DefaultEndpointsProtocol={scheme};AccountName={ACCOUNT};AccountKey={KEY};"
                 f"QueueEndpoint={self.endpoint};")
 
     def start(self, timeout: float = 20.0) -> AzuriteQueues:
@@ -57,9 +67,16 @@ class AzuriteQueues:
         if self._folder is None:
             self._folder = tempfile.mkdtemp(prefix="azurite-")
         self.port = free_port()
+        args = [str(AZURITE_QUEUE), "--queueHost", "127.0.0.1", "--queuePort", str(self.port),
+                "--location", self._folder, "--skipApiVersionCheck", "--loose", "--silent", "--disableTelemetry"]
+        if self.oauth:
+            from .cosmos import write_self_signed_certificate
+
+            cert, key = write_self_signed_certificate(Path(self._folder))
+            self.ca_file = str(cert)
+            args += ["--cert", str(cert), "--key", str(key), "--oauth", "basic"]
         self._process = subprocess.Popen(
-            [str(AZURITE_QUEUE), "--queueHost", "127.0.0.1", "--queuePort", str(self.port),
-             "--location", self._folder, "--skipApiVersionCheck", "--loose", "--silent", "--disableTelemetry"],
+            args,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + timeout

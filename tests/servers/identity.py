@@ -8,10 +8,14 @@ then probes the instance metadata address. ``requests`` records what was asked, 
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import secrets
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
@@ -34,6 +38,8 @@ class IdentityServer:
         self.token_lifetime = token_lifetime
         self.requests: list[TokenRequest] = []
         self.tokens: list[str] = []
+        self.object_id = str(uuid.uuid4())
+        self._signing_key = secrets.token_bytes(32)
         self._lock = threading.Lock()
 
         async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -63,6 +69,15 @@ class IdentityServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def _token_for(self, resource: str) -> str:
+        if resource.rstrip("/") not in JWT_RESOURCES:
+            return f"local-mi-{secrets.token_hex(8)}"
+        now = int(time.time())
+        claims = {"aud": resource.rstrip("/"), "iss": f"https://sts.windows.net/{TENANT}/", "iat": now - 5,
+                  "nbf": now - 5, "exp": now + self.token_lifetime, "tid": TENANT, "oid": self.object_id,
+                  "sub": self.object_id, "appid": self.object_id, "ver": "1.0"}
+        return jwt_token(claims, self._signing_key)
+
     async def _handle(self, scope: dict[str, Any], send: Any) -> None:
         if scope["type"] != "http":
             return
@@ -78,7 +93,7 @@ class IdentityServer:
         if not resource or not query.get("api-version"):
             await _respond(send, 400, {"error": "invalid_request", "error_description": "resource required"})
             return
-        token = f"local-mi-{secrets.token_hex(8)}"
+        token = self._token_for(resource)
         with self._lock:
             self.requests.append(TokenRequest(resource, query.get("client_id"), query["api-version"]))
             self.tokens.append(token)
@@ -88,6 +103,25 @@ class IdentityServer:
             "resource": resource,
             "token_type": "Bearer",
         })
+
+
+#: Resources whose services read the token (Azure Storage, and Azurite with ``--oauth basic``): they get a
+#: JWT-shaped token, as Entra ID issues; every other resource gets an opaque one.
+JWT_RESOURCES = ("https://storage.azure.com",)
+#: The issuer Entra ID v1 tokens carry (Azurite accepts only known Entra issuers).
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwt_token(claims: dict[str, Any], key: bytes) -> str:
+    """An HS256-signed JWT (the signature is for shape: services under test decode, they cannot verify it)."""
+    header = _b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = _b64url(json.dumps(claims, separators=(",", ":")).encode())
+    signature = hmac.new(key, f"{header}.{body}".encode(), hashlib.sha256).digest()
+    return f"{header}.{body}.{_b64url(signature)}"
 
 
 async def _respond(send: Any, status: int, body: dict[str, Any]) -> None:

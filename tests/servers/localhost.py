@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .base import free_port
+from .network_guard.plugin import guarded_env
 
 
 class LocalHostProcess:
@@ -23,9 +24,11 @@ class LocalHostProcess:
         self.health_path = health_path
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, **(env or {})}
+        # The scrubbed environment of the run (never the caller's keys) with the network guard in the child.
+        self.env = guarded_env(env)
+        # A sample's real local.settings.json (a developer's keys) is never read: the test gives every setting.
         self.args = [sys.executable, "-m", "azurefunctions.agents", "serve", str(self.app_dir),
-                     "--port", str(self.port)]
+                     "--port", str(self.port), "--no-settings-files"]
         if enable_auth:
             self.args.append("--enable-auth")
         self.args += extra_args or []

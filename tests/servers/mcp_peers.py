@@ -3,8 +3,9 @@
 - npm ``@modelcontextprotocol/server-everything`` (installed under tests/node) in its ``stdio``, ``sse`` and
   ``streamableHttp`` modes. It listens on every interface by itself, so it runs under ``node --require
   loopback_preload.cjs``, which makes ``listen`` bind 127.0.0.1.
-- PyPI ``mcp-server-time`` (stdio), installed into its own virtual environment under ``.test-cache`` so its
-  ``mcp`` pin cannot move the client's. Creating it is idempotent: an existing, working venv is reused.
+- PyPI ``mcp-server-time`` (stdio, pinned), installed by the test command (``python -m tests.servers.mcp_peers``)
+  into its own virtual environment under ``.test-cache`` so its ``mcp`` pin cannot move the client's; tests
+  never install it themselves.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ EVERYTHING_BIN = NODE_DIR / "node_modules" / ".bin" / "mcp-server-everything"
 PRELOAD = Path(__file__).with_name("loopback_preload.cjs")
 CACHE_DIR = Path(os.environ.get("AGENTS_TEST_CACHE", REPO / ".test-cache"))
 TIME_VENV = CACHE_DIR / "venv-time"
-TIME_PACKAGE = "mcp-server-time"
+TIME_PACKAGE = "mcp-server-time==2026.10.19"
 
 
 def node() -> str:
@@ -107,14 +108,23 @@ def _venv_python(path: Path) -> Path:
 
 
 def time_server_command() -> str:
-    """Path of the ``mcp-server-time`` executable, creating its venv on first use (under a file lock)."""
+    """Path of the ``mcp-server-time`` executable that the test command installed (pinned)."""
     executable = TIME_VENV / "bin" / "mcp-server-time"
-    if executable.exists():
-        return str(executable)
+    pinned = TIME_VENV / "pinned.txt"
+    if not executable.exists() or not pinned.exists() or pinned.read_text().strip() != TIME_PACKAGE:
+        raise RuntimeError(f"{TIME_PACKAGE} is not installed in {TIME_VENV}: scripts/test.sh installs it "
+                           "(or run: python -m tests.servers.mcp_peers)")
+    return str(executable)
+
+
+def install_time_server() -> str:
+    """Install the pinned ``mcp-server-time`` into its own venv (idempotent, under a file lock); its path."""
+    executable = TIME_VENV / "bin" / "mcp-server-time"
+    pinned = TIME_VENV / "pinned.txt"
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     with open(CACHE_DIR / "venv-time.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if executable.exists():
+        if executable.exists() and pinned.exists() and pinned.read_text().strip() == TIME_PACKAGE:
             return str(executable)
         if not _venv_python(TIME_VENV).exists():
             venv.EnvBuilder(with_pip=True, clear=True).create(TIME_VENV)
@@ -123,8 +133,9 @@ def time_server_command() -> str:
              TIME_PACKAGE],
             check=True, timeout=600, stdout=subprocess.DEVNULL,
         )
-    if not executable.exists():
-        raise RuntimeError(f"{TIME_PACKAGE} did not install into {TIME_VENV}")
+        if not executable.exists():
+            raise RuntimeError(f"{TIME_PACKAGE} did not install into {TIME_VENV}")
+        pinned.write_text(TIME_PACKAGE + "\n")
     return str(executable)
 
 
@@ -148,5 +159,5 @@ def process_cmdline(pid: int) -> str:
     return ""
 
 
-if __name__ == "__main__":  # prepare the cache ahead of a test run: python -m tests.servers.mcp_peers
-    print(time_server_command(), file=sys.stdout)
+if __name__ == "__main__":  # the test command prepares the cache ahead of the run: python -m tests.servers.mcp_peers
+    print(install_time_server(), file=sys.stdout)

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import _ISOLATED
 from tests.servers.appinsights import AppInsightsSink
 from tests.servers.identity import IdentityServer
+from tests.servers.network_guard.plugin import ISOLATED as _ISOLATED
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Keep the Azure Monitor distro off the network and sample every trace (see docs/telemetry.md).

@@ -8,6 +8,7 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,6 +25,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=7071, help="port (default: 7071)")
     serve.add_argument("--enable-auth", action="store_true",
                        help="require function keys on FUNCTION and ADMIN routes, as the platform does")
+    serve.add_argument("--no-settings-files", action="store_true",
+                       help="do not read local.settings.json or .env: the environment alone configures the app")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return parser
 
@@ -32,11 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return serve(Path(args.app_dir), host=args.host, port=args.port, enable_auth=args.enable_auth,
-                     log_level=args.log_level)
+                     log_level=args.log_level, settings_files=not args.no_settings_files)
     return 2
 
 
-def serve(app_dir: Path, *, host: str, port: int, enable_auth: bool, log_level: str = "info") -> int:
+def serve(app_dir: Path, *, host: str, port: int, enable_auth: bool, log_level: str = "info",
+          settings_files: bool = True) -> int:
     logging.basicConfig(level=getattr(logging, log_level.upper()), format="%(levelname)s %(name)s: %(message)s")
     try:
         import uvicorn
@@ -52,7 +56,7 @@ def serve(app_dir: Path, *, host: str, port: int, enable_auth: bool, log_level: 
     from .localhost.server import LocalHost, http_functions
 
     try:
-        loaded = load_app(app_dir)
+        loaded = load_app(app_dir, settings_files=settings_files)
     except ConfigurationError as exc:  # a missing extra or setting: the message says what to do
         print(f"error: {app_dir / 'function_app.py'}: {exc.message}", file=sys.stderr)
         return 1
@@ -77,7 +81,36 @@ def serve(app_dir: Path, *, host: str, port: int, enable_auth: bool, log_level: 
             print(f"Function key (x-functions-key): {host_app.function_key}", flush=True)
         if not settings.LOCAL_MASTER_KEY.get():
             print(f"Master key: {host_app.master_key}", flush=True)
-    config = uvicorn.Config(host_app, host=host, port=port, log_level="warning", lifespan="on",
+    stopped = False
+
+    async def shut_down() -> None:
+        """Give running queue messages back (visible at once) and close the app, once."""
+        nonlocal stopped
+        if stopped:
+            return
+        stopped = True
+        if queues is not None:
+            await queues.stop()
+        closer = getattr(loaded.app, "aclose", None)
+        if closer is not None:
+            await closer()
+
+    async def app_with_shutdown(scope: Any, receive: Any, send: Any) -> None:
+        # On SIGTERM/SIGINT uvicorn re-raises the signal with its default action as soon as serve() returns
+        # (uvicorn/server.py, Server.capture_signals), which would kill the process before a ``finally`` here
+        # runs. The lifespan shutdown runs inside serve(), so the queues are stopped there.
+        if scope["type"] != "lifespan":
+            await host_app(scope, receive, send)
+            return
+
+        async def send_after_shutdown(message: Any) -> None:
+            if message["type"] == "lifespan.shutdown.complete":
+                await shut_down()
+            await send(message)
+
+        await host_app(scope, receive, send_after_shutdown)
+
+    config = uvicorn.Config(app_with_shutdown, host=host, port=port, log_level="warning", lifespan="on",
                             timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
 
@@ -87,11 +120,7 @@ def serve(app_dir: Path, *, host: str, port: int, enable_auth: bool, log_level: 
                 await queues.start()
             await server.serve()
         finally:
-            if queues is not None:
-                await queues.stop()
-            closer = getattr(loaded.app, "aclose", None)
-            if closer is not None:
-                await closer()
+            await shut_down()
 
     asyncio.run(run())
     return 0

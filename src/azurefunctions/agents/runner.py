@@ -95,6 +95,9 @@ def describe_validation_error(exc: ValidationError) -> str:
             message = "is required"
         elif err["type"] == "string_type":
             message = "must be a string"
+        elif err["type"] == "string_unicode":
+            message = ("contains a lone UTF-16 surrogate or other text that is not valid Unicode: "
+                       "send valid Unicode text")
         elif err["type"] == "bool_type":
             message = "must be true or false"
         elif err["type"] == "dict_type":
@@ -483,7 +486,11 @@ class Runner:
         if not self.agent.enable_conversational_agent:
             return None
         if request.session_id is None:
-            return Session(id=uuid.uuid4().hex, user_id=request.user_id, active_agent=self.agent.name)
+            session_id = uuid.uuid4().hex
+            # Reach the store before the model: a misconfigured store (say, a Cosmos DB container that does
+            # not exist) fails the turn here, before a model call is paid for and its answer lost.
+            await self.session_store.load_recent(session_id, 0)
+            return Session(id=session_id, user_id=request.user_id, active_agent=self.agent.name)
         session = await self.session_store.load_recent(request.session_id, self._history_needed())
         if session is None:
             return Session(id=request.session_id, user_id=request.user_id, active_agent=self.agent.name)

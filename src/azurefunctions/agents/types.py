@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
@@ -104,6 +105,40 @@ class LLMConfig(BaseModel):
         return cls(**values)
 
 
+# C0 control characters other than tab, line feed and carriage return: model APIs refuse NUL and most JSON
+# tooling downstream mishandles the rest, so they are refused at the door rather than failing mid-turn.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# Lone UTF-16 surrogates: JSON can carry them ("\\ud800") and Python keeps them, but they cannot be encoded as
+# UTF-8, so the provider's SDK (or the store) would fail on them after the turn had started.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def check_text(value: str, field: str) -> str:
+    """``value`` unchanged when a provider and the store can take it as it is; else ``ValueError`` naming
+    ``field``, the offending character and its position."""
+    for pattern, what in ((_SURROGATE, "a lone UTF-16 surrogate"), (_CONTROL, "the control character")):
+        found = pattern.search(value)
+        if found is not None:
+            code = f"U+{ord(found.group()):04X}"
+            raise ValueError(f"{field} contains {what} {code} at position {found.start()}: "
+                             "send valid Unicode text")
+    return value
+
+
+def _check_nested_text(value: Any, field: str, depth: int = 0) -> None:
+    if depth > 32:
+        raise ValueError(f"{field} is nested too deeply")
+    if isinstance(value, str):
+        check_text(value, field)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{field}.{check_text(key, field) if isinstance(key, str) else key}"
+            _check_nested_text(item, name, depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_nested_text(item, f"{field}[{index}]", depth + 1)
+
+
 class ChatRequest(BaseModel):
     """One user turn. Known fields of the wrong type are rejected; unknown fields are ignored."""
 
@@ -121,7 +156,12 @@ class ChatRequest(BaseModel):
     def _message_not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("message must not be empty")
-        return value
+        return check_text(value, "message")
+
+    @field_validator("user_id")
+    @classmethod
+    def _user_id_text(cls, value: str | None) -> str | None:
+        return None if value is None else check_text(value, "user_id")
 
     @field_validator("session_id")
     @classmethod
@@ -137,6 +177,7 @@ class ChatRequest(BaseModel):
             return {}
         if not isinstance(value, dict):
             raise ValueError("context must be a JSON object")
+        _check_nested_text(value, "context")
         return value
 
 

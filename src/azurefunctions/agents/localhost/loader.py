@@ -60,12 +60,12 @@ def route_prefix(directory: Path) -> str:
     return DEFAULT_ROUTE_PREFIX if prefix is None else prefix
 
 
-def load_app(directory: Path) -> LoadedApp:
+def load_app(directory: Path, *, settings_files: bool = True) -> LoadedApp:
     directory = directory.resolve()
     script = directory / "function_app.py"
     if not script.is_file():
         raise SystemExit(f"{script} not found: point serve at a Function App folder (one with function_app.py)")
-    loaded = load_settings(directory)
+    loaded = load_settings(directory) if settings_files else []
     os.chdir(directory)
     if str(directory) not in sys.path:
         sys.path.insert(0, str(directory))

@@ -3,6 +3,9 @@
 Every write is a single conditional statement (insert-if-absent, or update-where-etag-matches), so SQLite's
 own file locking makes the compare-and-swap atomic across connections and processes; WAL mode lets readers
 proceed while a writer commits, and a busy timeout makes a writer wait for the lock instead of failing.
+SQLite answers "database is locked" without calling its busy handler where waiting could deadlock (two
+connections both upgrading a read lock, e.g. switching a fresh file to WAL at once); those are retried with
+backoff within the same time budget (``_wait_for_lock``).
 
 The table mirrors the Cosmos DB container (DESIGN.md "Store layout"): rows are keyed by ``(pk, id)`` and a
 session row has ``pk = id = session id``, so anything else kept with a session (under its ``pk``) goes when
@@ -18,11 +21,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
+import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import settings
 from ..errors import ConfigurationError, SessionBusyError, missing_extra
@@ -156,6 +161,32 @@ SELECT body FROM items WHERE pk = ? AND kind = 'events' AND id >= ? AND (expires
 ORDER BY id
 """
 
+_T = TypeVar("_T")
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+
+
+def _is_lock_error(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+async def _wait_for_lock(operation: Callable[[], Awaitable[_T]], timeout_seconds: float) -> _T:
+    """Run ``operation`` (statements that have no effect when they fail), retrying with jittered exponential
+    backoff while SQLite reports the file locked, for up to ``timeout_seconds``."""
+    deadline = time.monotonic() + timeout_seconds
+    delay = 0.005
+    while True:
+        try:
+            return await operation()
+        except sqlite3.OperationalError as exc:
+            if not _is_lock_error(exc) or time.monotonic() + delay > deadline:
+                raise
+        await asyncio.sleep(random.uniform(delay / 2, delay))
+        delay = min(delay * 2, 0.25)
+
 
 def message_row_id(session_id: str, position: int) -> str:
     """Row id of message ``position`` (from 0) of a session; ids of one session sort by position."""
@@ -223,12 +254,16 @@ class SqliteSessionStore(SessionStore):
                 if worker is not None and not worker.is_alive():
                     worker.daemon = True
                 db = await connecting
-                try:
+
+                async def prepare() -> None:
                     # The busy timeout first: switching to WAL itself waits for other processes' locks.
                     await db.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
                     await db.execute("PRAGMA journal_mode = WAL")
                     await db.execute("PRAGMA synchronous = NORMAL")
                     await db.executescript(_SCHEMA)
+
+                try:
+                    await _wait_for_lock(prepare, self._busy_timeout_ms / 1000)
                 except BaseException:
                     await db.close()
                     raise
