@@ -27,6 +27,8 @@ class HttpCall:
     base_url: str = ""
     #: W3C trace headers of the platform's request span (``traceparent``/``tracestate``), when known.
     trace_headers: Mapping[str, str] | None = None
+    #: The signed-in caller's object id, set by the guard when the app uses Entra ID (never from the request).
+    principal_id: str | None = None
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())

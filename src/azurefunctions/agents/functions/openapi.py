@@ -1,14 +1,64 @@
-"""The OpenAPI 3.1 description of an app's routes, built from the same route table that registers them."""
+"""The OpenAPI 3.1 description of an app's routes, built from the same route table that registers them.
+
+The chat request's schema is generated from ``ChatRequest``, the pydantic model that validates it (with the
+HTTP-only ``async`` field), and the error envelope's from ``ErrorEnvelope``; ids use ``SESSION_ID_PATTERN``,
+the pattern the handlers check. tests/security/test_schemathesis.py checks the description against the
+running app.
+"""
 
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
 from ..messages import SESSION_ID_PATTERN
+from ..types import ChatRequest
 from .routes import RouteSpec, alias_reserved_names, public_path
 
+
+class ChatCall(ChatRequest):
+    """The chat route's body: a ``ChatRequest`` and the HTTP-only ``async`` flag (a background turn)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    run_async: StrictBool = Field(default=False, alias="async",
+                                  description="Run the turn in the background: 202 with the turn's URL.")
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error reply of the app's JSON routes."""
+
+    error: ErrorDetail
+    agent: str | None = None
+    session_id: str | None = None
+
+
+@functools.cache
+def _request_schemas() -> dict[str, Any]:
+    chat = ChatCall.model_json_schema(by_alias=True, mode="validation")
+    props = chat["properties"]
+    props["message"]["minLength"] = 1
+    props["message"]["pattern"] = r"\S"  # not blank
+    session = {"type": "string", "pattern": SESSION_ID_PATTERN.pattern}
+    props["session_id"] = {"anyOf": [session, {"type": "null"}]}
+    props["conversation_id"] = {"anyOf": [session, {"type": "null"}],
+                                "description": "The older name of session_id."}
+    props["context"] = {"anyOf": [{"type": "object"}, {"type": "null"}]}
+    envelope = ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
+    details = envelope.pop("$defs")
+    return {"ChatRequest": chat, "Error": envelope, **details}
+
+#: A background turn's id as the turn route accepts it (background/http.py).
+TURN_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _PARAM = re.compile(r"{(\w+)}")
 
@@ -73,8 +123,10 @@ def build_openapi(routes: list[RouteSpec], auth: dict[str, str], *, title: str, 
 
 def _path_param(name: str, agent_names: list[str]) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "string"}
-    if name in ("session_id", "turn_id"):
+    if name == "session_id":
         schema["pattern"] = SESSION_ID_PATTERN.pattern
+    if name == "turn_id":
+        schema["pattern"] = TURN_ID_PATTERN
     if name == "agent_name" and agent_names:
         schema["enum"] = agent_names
     return {"name": name, "in": "path", "required": True, "schema": schema}
@@ -89,8 +141,14 @@ def _responses(spec: RouteSpec, method: str) -> dict[str, Any]:
         "schema": ok_schema}}}}
     if spec.handler == "chat":
         responses["200"]["content"]["text/event-stream"] = {"schema": {"type": "string"}}
-        for status in ("400", "404", "409", "413", "429", "502", "504"):
+        responses["202"] = {"description": "Accepted as a background turn (\"async\": true): its status URL.",
+                            "content": {"application/json": {"schema": {"type": "object", "properties": {
+                                "turn_id": {"type": "string"}, "session_id": {"type": "string"},
+                                "status": {"type": "string"}}}}}}
+        for status in ("400", "404", "409", "413", "429", "502", "503", "504"):
             responses[status] = error
+    if spec.group == "mcp":
+        responses["503"] = error
     if spec.group == "sessions":
         responses["404"] = error
         responses["400"] = error
@@ -112,9 +170,9 @@ def _with_outputs(output_schemas: dict[str, dict[str, Any]]) -> dict[str, Any]:
     Each output schema becomes ``Output_<agent>``; its ``$defs`` become components of their own (a ``$ref``
     in a component resolves against the document, not the component), named ``Output_<agent>_<def>``.
     """
+    schemas = {**copy.deepcopy(_SCHEMAS), **copy.deepcopy(_request_schemas())}
     if not output_schemas:
-        return _SCHEMAS
-    schemas = copy.deepcopy(_SCHEMAS)
+        return schemas
     refs = []
     for agent, schema in output_schemas.items():
         prefix = "Output_" + re.sub(r"[^A-Za-z0-9_.-]", "_", agent)
@@ -140,27 +198,6 @@ def _rewrite_refs(node: Any, rename: dict[str, str]) -> Any:
 
 
 _SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {"type": "object", "required": ["code", "message"],
-                      "properties": {"code": {"type": "string"}, "message": {"type": "string"}}},
-            "agent": {"type": "string"},
-            "session_id": {"type": "string"},
-        },
-    },
-    "ChatRequest": {
-        "type": "object",
-        "required": ["message"],
-        "properties": {
-            "message": {"type": "string", "minLength": 1},
-            "user_id": {"type": ["string", "null"], "maxLength": 256},
-            "session_id": {"type": ["string", "null"], "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"},
-            "context": {"type": ["object", "null"]},
-            "stream": {"type": "boolean"},
-        },
-    },
     "ChatResponse": {
         "type": "object",
         "properties": {

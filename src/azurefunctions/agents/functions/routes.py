@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
+#: ``RouteSpec.handler`` of an app's own route (``AgentFunctionApp.agent_route``): its handler is the app's.
+APP_ROUTE = "app_route"
+
 #: The platform's ``routePrefix`` when ``host.json`` does not set one (and when there is no ``host.json``).
 DEFAULT_ROUTE_PREFIX = "api"
 #: The first segment of every documented app path; the prefix takes its place.
