@@ -267,7 +267,8 @@ class AgentFunctionApp(func.FunctionApp):
                                  server_url=base, agent_names=list(self.agents), route_prefix=self.route_prefix,
                                  output_schemas={name: agent.structured_output.schema
                                                  for name, agent in self.agents.items()
-                                                 if agent.structured_output is not None})
+                                                 if agent.structured_output is not None},
+                                 background=self.background is not None)
         if self.auth is not None:
             _add_entra_security(document, self.route_specs, auth, self.route_prefix)
         return document

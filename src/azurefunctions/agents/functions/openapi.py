@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from ..messages import SESSION_ID_PATTERN
+from ..sessions.events import EVENT_ID_PATTERN
 from ..types import ChatRequest
 from .routes import RouteSpec, alias_reserved_names, public_path
 
@@ -60,15 +61,21 @@ def _request_schemas() -> dict[str, Any]:
 #: A background turn's id as the turn route accepts it (background/http.py).
 TURN_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 _ERROR = {"$ref": "#/components/schemas/Error"}
+#: Route groups that speak JSON-RPC (MCP, A2A): their bodies and errors are JSON-RPC's.
+JSON_RPC_GROUPS = frozenset({"mcp", "a2a"})
+#: One server-sent event of a streamed turn (functions/sse.py): ``data`` is the event's JSON.
+_SSE_EVENT = {"$ref": "#/components/schemas/StreamEvent"}
 _PARAM = re.compile(r"{(\w+)}")
 
 
 def build_openapi(routes: list[RouteSpec], auth: dict[str, str], *, title: str, version: str,
                   server_url: str, agent_names: list[str], route_prefix: str = "",
-                  output_schemas: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+                  output_schemas: dict[str, dict[str, Any]] | None = None,
+                  background: bool = False) -> dict[str, Any]:
     """``auth`` maps a route name to its auth level (ANONYMOUS, FUNCTION, ADMIN); ``output_schemas`` the
     JSON schema of each typed agent's ``output`` (``Agent(output_type=...)``). Paths are the URL paths the
-    platform serves under host.json's ``route_prefix``; routes the prefix cannot serve are left out."""
+    platform serves under host.json's ``route_prefix``; routes the prefix cannot serve are left out. Without
+    ``background`` work, ``"async": true`` is refused (400 ``async_not_enabled``): the body allows only ``false``."""
     paths: dict[str, Any] = {}
     reserved = alias_reserved_names(routes)
     alias_names = [name for name in agent_names if name.lower() not in reserved]
@@ -91,10 +98,11 @@ def build_openapi(routes: list[RouteSpec], auth: dict[str, str], *, title: str, 
                                "schema": {"type": "string"},
                                "description": "Owner of the session (the authenticated principal when auth is on)."})
             if spec.handler == "session_stream":
-                params.append({"name": "after", "in": "query", "required": False, "schema": {"type": "string"},
+                event_id = {"type": "string", "pattern": EVENT_ID_PATTERN.pattern}
+                params.append({"name": "after", "in": "query", "required": False, "schema": event_id,
                                "description": "Replay the events after this event id."})
                 params.append({"name": "Last-Event-ID", "in": "header", "required": False,
-                               "schema": {"type": "string"}, "description": "Same as after=; wins over it."})
+                               "schema": event_id, "description": "Same as after=; wins over it."})
             if params:
                 operation["parameters"] = params
             if spec.deprecated:
@@ -102,6 +110,9 @@ def build_openapi(routes: list[RouteSpec], auth: dict[str, str], *, title: str, 
             if spec.handler == "chat":
                 operation["requestBody"] = {"required": True, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/ChatRequest"}}}}
+            if spec.group in JSON_RPC_GROUPS:
+                operation["requestBody"] = {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/JsonRpcRequest"}}}}
             if auth.get(spec.name, "ANONYMOUS").upper() == "ANONYMOUS":
                 operation["security"] = []
             path_item[method.lower()] = operation
@@ -115,7 +126,7 @@ def build_openapi(routes: list[RouteSpec], auth: dict[str, str], *, title: str, 
                 "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
                 "functionKeyQuery": {"type": "apiKey", "in": "query", "name": "code"},
             },
-            "schemas": _with_outputs(output_schemas or {}),
+            "schemas": _with_outputs(output_schemas or {}, background),
         },
         "security": [{"functionKey": []}, {"functionKeyQuery": []}],
     }
@@ -140,15 +151,22 @@ def _responses(spec: RouteSpec, method: str) -> dict[str, Any]:
     responses: dict[str, Any] = {"200": {"description": "OK", "content": {"application/json": {
         "schema": ok_schema}}}}
     if spec.handler == "chat":
-        responses["200"]["content"]["text/event-stream"] = {"schema": {"type": "string"}}
+        responses["200"]["content"]["text/event-stream"] = {"schema": _SSE_EVENT}
         responses["202"] = {"description": "Accepted as a background turn (\"async\": true): its status URL.",
                             "content": {"application/json": {"schema": {"type": "object", "properties": {
                                 "turn_id": {"type": "string"}, "session_id": {"type": "string"},
                                 "status": {"type": "string"}}}}}}
         for status in ("400", "404", "409", "413", "429", "502", "503", "504"):
             responses[status] = error
-    if spec.group == "mcp":
-        responses["503"] = error
+    if spec.group in JSON_RPC_GROUPS:
+        # JSON-RPC: protocol errors in the JSON-RPC error object; the pipeline's own (401, 503 ...) in the
+        # error envelope.
+        rpc = {"content": {"application/json": {"schema": {"anyOf": [{"$ref": "#/components/schemas/JsonRpcResponse"},
+                                                                      _ERROR]}}}}
+        return {"200": {"description": "The JSON-RPC response (or an SSE stream of them)",
+                        "content": {**rpc["content"], "text/event-stream": {"schema": _SSE_EVENT}}},
+                "202": {"description": "Accepted (a notification)"},
+                "default": {"description": "Error", **rpc}}
     if spec.group == "sessions":
         responses["404"] = error
         responses["400"] = error
@@ -156,7 +174,7 @@ def _responses(spec: RouteSpec, method: str) -> dict[str, Any]:
             responses = {"204": {"description": "Deleted"}, "404": error, "400": error}
     if spec.handler == "session_stream":
         responses["200"] = {"description": "The turn's events (SSE)",
-                            "content": {"text/event-stream": {"schema": {"type": "string"}}}}
+                            "content": {"text/event-stream": {"schema": _SSE_EVENT}}}
         responses["204"] = {"description": "Nothing more to send"}
     if "{agent_name}" in spec.route:
         responses["404"] = error
@@ -164,13 +182,15 @@ def _responses(spec: RouteSpec, method: str) -> dict[str, Any]:
     return responses
 
 
-def _with_outputs(output_schemas: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _with_outputs(output_schemas: dict[str, dict[str, Any]], background: bool) -> dict[str, Any]:
     """The component schemas, with ``ChatResponse.output`` as one of the typed agents' output schemas.
 
     Each output schema becomes ``Output_<agent>``; its ``$defs`` become components of their own (a ``$ref``
     in a component resolves against the document, not the component), named ``Output_<agent>_<def>``.
     """
     schemas = {**copy.deepcopy(_SCHEMAS), **copy.deepcopy(_request_schemas())}
+    if not background:
+        schemas["ChatRequest"]["properties"]["async"]["enum"] = [False]
     if not output_schemas:
         return schemas
     refs = []
@@ -198,6 +218,25 @@ def _rewrite_refs(node: Any, rename: dict[str, str]) -> Any:
 
 
 _SCHEMAS: dict[str, Any] = {
+    "JsonRpcRequest": {
+        "type": "object",
+        "required": ["jsonrpc", "method"],
+        "properties": {"jsonrpc": {"const": "2.0"}, "method": {"type": "string"},
+                       "id": {"type": ["string", "integer", "null"]}, "params": {"type": "object"}},
+    },
+    "JsonRpcResponse": {
+        "type": "object",
+        "required": ["jsonrpc"],
+        "properties": {"jsonrpc": {"const": "2.0"}, "id": {"type": ["string", "integer", "null"]}, "result": {},
+                       "error": {"type": "object", "required": ["code", "message"], "properties": {
+                           "code": {"type": "integer"}, "message": {"type": "string"}, "data": {}}}},
+    },
+    "StreamEvent": {
+        "type": "object",
+        "required": ["data"],
+        "properties": {"event": {"type": "string"}, "data": {"type": "string"}, "id": {"type": "string"},
+                       "retry": {"type": "integer"}},
+    },
     "ChatResponse": {
         "type": "object",
         "properties": {
