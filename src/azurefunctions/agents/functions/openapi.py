@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import functools
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
@@ -28,6 +28,47 @@ class ChatCall(ChatRequest):
 
     run_async: StrictBool = Field(default=False, alias="async",
                                   description="Run the turn in the background: 202 with the turn's URL.")
+
+
+class UsageReply(BaseModel):
+    """``Usage.to_dict()``."""
+
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    requests: int
+    reasoning_tokens: int
+
+
+class ToolCallReply(BaseModel):
+    """``ToolCallRecord.to_dict()``."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+    result: str | None
+    is_error: bool
+    agent: str | None
+
+
+class ChatReply(BaseModel):
+    """The chat route's 200 body, ``ChatResponse.to_dict()``; a turn's metadata (``contributions``,
+    ``handoff_stopped``, ``input_required`` ...) comes as further fields. tests/functions/test_openapi_models.py
+    keeps these models and the ``to_dict`` methods equal."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: Literal["success", "error"]
+    response: str | None
+    agent: str | None
+    session_id: str | None
+    conversation_id: str | None
+    context: dict[str, Any]
+    usage: UsageReply
+    tool_calls: list[ToolCallReply]
+    handoff_path: list[str]
+    error: str | None = Field(default=None, description="A failed turn's message (with status error).")
+    error_code: str | None = None
 
 
 class ErrorDetail(BaseModel):
@@ -54,9 +95,11 @@ def _request_schemas() -> dict[str, Any]:
     props["conversation_id"] = {"anyOf": [session, {"type": "null"}],
                                 "description": "The older name of session_id."}
     props["context"] = {"anyOf": [{"type": "object"}, {"type": "null"}]}
-    envelope = ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
-    details = envelope.pop("$defs")
-    return {"ChatRequest": chat, "Error": envelope, **details}
+    ref = "#/components/schemas/{model}"
+    envelope = ErrorEnvelope.model_json_schema(ref_template=ref)
+    reply = ChatReply.model_json_schema(ref_template=ref)
+    return {"ChatRequest": chat, "Error": envelope, **envelope.pop("$defs"), "ChatResponse": reply,
+            **reply.pop("$defs")}
 
 #: A background turn's id as the turn route accepts it (background/http.py).
 TURN_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -236,22 +279,5 @@ _SCHEMAS: dict[str, Any] = {
         "required": ["data"],
         "properties": {"event": {"type": "string"}, "data": {"type": "string"}, "id": {"type": "string"},
                        "retry": {"type": "integer"}},
-    },
-    "ChatResponse": {
-        "type": "object",
-        "properties": {
-            "status": {"type": "string", "enum": ["success", "error"]},
-            "response": {"type": ["string", "null"]},
-            "agent": {"type": ["string", "null"]},
-            "session_id": {"type": ["string", "null"]},
-            "conversation_id": {"type": ["string", "null"]},
-            "context": {"type": "object"},
-            "usage": {"type": "object", "properties": {
-                "input_tokens": {"type": "integer"}, "output_tokens": {"type": "integer"},
-                "total_tokens": {"type": "integer"}, "requests": {"type": "integer"},
-                "reasoning_tokens": {"type": "integer"}}},
-            "tool_calls": {"type": "array", "items": {"type": "object"}},
-            "handoff_path": {"type": "array", "items": {"type": "string"}},
-        },
     },
 }
