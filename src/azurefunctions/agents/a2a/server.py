@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 from .. import settings
 from ..errors import AgentNotFoundError, require_extra
-from ..functions.http import HttpCall, HttpReply
-from ..functions.pipeline import Handler, bounded, error_envelope
+from ..functions.http import HttpCall, HttpReply, error_envelope
+from ..functions.pipeline import Handler, bounded
 from ..functions.routes import RouteSpec
 from .routes import A2A_ROUTES
 

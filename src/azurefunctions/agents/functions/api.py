@@ -29,9 +29,9 @@ from ..errors import (
 from ..messages import SESSION_ID_PATTERN, SESSION_ID_RULE
 from ..runner import normalize_request
 from ..types import ChatRequest, ChatResponse
-from .http import JSON_TYPE, SSE_TYPE, HttpCall, HttpReply, error_reply, json_reply
+from .http import JSON_TYPE, SSE_TYPE, HttpCall, HttpReply, error_envelope, error_reply, json_reply
 from .live import StreamedTurn
-from .pipeline import Handler, bounded, error_envelope
+from .pipeline import Handler, bounded
 from .resume import StreamResumer
 from .routes import ALIAS_OF, RouteSpec, alias_reserved_names, public_path, template_regex
 from .sse import SSE_HEADERS

@@ -25,7 +25,7 @@ from ..errors import AgentFrameworkError
 from ..limits import Limits, TurnSlots, TurnTimeoutError, check_message
 from ..redaction import known_secrets, redact_bytes
 from .auth import EntraAuth
-from .http import HttpCall, HttpReply, error_reply
+from .http import HttpCall, HttpReply, error_envelope
 from .routes import DEFAULT_GROUP_AUTH, RouteSpec
 
 logger = logging.getLogger("azurefunctions.agents.http")
@@ -70,9 +70,8 @@ class RouteGuard:
                 headers = {"WWW-Authenticate": 'Bearer realm="entra"'} if exc.status == 401 else {}
                 if exc.status == 503:
                     headers["Retry-After"] = _RETRY_AFTER_SECONDS
-                return error_reply(exc.status, exc.code, exc.message,
-                                   agent=call.route_params.get("agent_name") if exc.status not in (401, 403)
-                                   else None, headers=headers)
+                return error_envelope(exc, agent=call.route_params.get("agent_name") if exc.status not in (401, 403)
+                                      else None, headers=headers)
 
         return guarded
 

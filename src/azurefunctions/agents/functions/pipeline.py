@@ -15,20 +15,13 @@ from collections.abc import Awaitable, Callable
 
 from ..errors import INTERNAL_ERROR_MESSAGE, AgentFrameworkError, MethodNotAllowedError
 from .guard import RouteGuard
-from .http import HttpCall, HttpReply, error_reply
+from .http import HttpCall, HttpReply, error_envelope, error_reply
 from .routes import RouteSpec
 from .tracing import traced
 
 logger = logging.getLogger("azurefunctions.agents.http")
 
 Handler = Callable[[HttpCall], Awaitable[HttpReply]]
-
-
-def error_envelope(exc: AgentFrameworkError, *, agent: str | None = None,
-                   session_id: str | None = None) -> HttpReply:
-    """The reply for a runtime error: its status, code and client-facing message (``Allow`` for a 405)."""
-    headers = {"Allow": ", ".join(exc.allow)} if isinstance(exc, MethodNotAllowedError) else None
-    return error_reply(exc.status, exc.code, exc.message, agent=agent, session_id=session_id, headers=headers)
 
 
 def internal_error() -> HttpReply:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from ..errors import InvalidRequestError, SessionNotFoundError, owned_by
 from ..messages import SESSION_ID_PATTERN, SESSION_ID_RULE
 from ..sessions.events import TurnLog, parse_event_id
-from .http import SSE_TYPE, HttpCall, HttpReply, error_reply
+from .http import SSE_TYPE, HttpCall, HttpReply, error_envelope, error_reply
 from .sse import KEEP_ALIVE, SSE_HEADERS, encode
 
 if TYPE_CHECKING:
@@ -102,5 +102,4 @@ def _visible(turns: list[TurnLog], user_id: str | None) -> list[TurnLog]:
 
 
 def _not_found(session_id: str) -> HttpReply:
-    error = SessionNotFoundError.for_id(session_id)
-    return error_reply(error.status, error.code, error.message, session_id=session_id)
+    return error_envelope(SessionNotFoundError.for_id(session_id), session_id=session_id)
