@@ -10,7 +10,6 @@ customer_service answers itself. Each specialist receives only the context keys 
 
 from typing import Any
 
-import azure.functions as func
 from routing import (
     TIERS,
     analyse,
@@ -24,13 +23,8 @@ from routing import (
 from support_tools import calculate_refund, load_support_data, plan_escalation, quote_plan, search_troubleshooting
 
 from azurefunctions.agents import Agent, AgentFunctionApp
-from azurefunctions.agents.functions.handoff_report import (
-    BadRequest,
-    error_response,
-    json_response,
-    read_object,
-    run_flow,
-)
+from azurefunctions.agents.functions.app_routes import AppRequest
+from azurefunctions.agents.functions.handoff_report import BadRequest, read_object, run_flow
 from azurefunctions.agents.handoff import HandoffConfig, HandoffMode, HandoffTarget
 from azurefunctions.agents.types import LLMConfig
 
@@ -126,26 +120,22 @@ def check_context(context: Any) -> dict[str, Any]:
     return context
 
 
-@app.route(route="api/customer-service-demo", methods=["POST"])
-async def customer_service_demo(req: func.HttpRequest) -> func.HttpResponse:
+@app.agent_route("api/customer-service-demo", methods=["POST"])
+async def customer_service_demo(req: AppRequest) -> dict[str, Any]:
     """Route one customer message and show why it went where it went.
 
     Body: ``{"message": "...", "context": {"customer_id": "C-1001", "tier": "pro", "plan": "pro", "seats": 5,
     "failed_attempts": 0}, "session_id": "..."}`` (only ``message`` is required).
     """
-    try:
-        body = read_object(req)
-        context = check_context(body.get("context"))
-    except BadRequest as exc:
-        return error_response(400, exc.code, exc.message)
+    body = read_object(req)
+    context = check_context(body.get("context"))
     if "message" not in body:
-        return error_response(400, "invalid_request", "message is required, e.g. {\"message\": \"I was charged "
-                              "twice\", \"context\": {\"plan\": \"pro\", \"seats\": 5}}")
-    request = {key: body[key] for key in ("message", "session_id", "user_id") if key in body}
+        raise BadRequest("invalid_request", "message is required, e.g. {\"message\": \"I was charged twice\", "
+                         "\"context\": {\"plan\": \"pro\", \"seats\": 5}}")
+    request = {key: body[key] for key in ("message", "session_id") if key in body}
+    request["user_id"] = req.user_id
     request["context"] = context
     flow = await run_flow(app.runners["customer_service"], request)
-    if isinstance(flow, func.HttpResponse):
-        return flow
     first = flow["handoffs"][0] if flow["handoffs"] else None
     routed_by = "front_desk" if first is None else (
         "condition" if str(first["reason"]).startswith("condition") else "ai_router")
@@ -154,4 +144,4 @@ async def customer_service_demo(req: func.HttpRequest) -> func.HttpResponse:
     passed = {k: context[k] for k in (target.context_keys or []) if k in context} if target is not None else {}
     conditions = analyse({"message": body["message"], "context": context})
     analysis = {"conditions": conditions, "routed_by": routed_by, "routed_to": routed_to, "context_passed": passed}
-    return json_response({"analysis": analysis, **flow})
+    return {"analysis": analysis, **flow}

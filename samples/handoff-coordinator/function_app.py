@@ -8,17 +8,11 @@ runs it through the coordinator and returns the plan with every specialist's con
 
 from typing import Any
 
-import azure.functions as func
 from travel_tools import find_restaurants, get_weather_outlook, search_flights, search_hotels
 
 from azurefunctions.agents import Agent, AgentFunctionApp
-from azurefunctions.agents.functions.handoff_report import (
-    BadRequest,
-    error_response,
-    json_response,
-    read_object,
-    run_flow,
-)
+from azurefunctions.agents.functions.app_routes import AppRequest
+from azurefunctions.agents.functions.handoff_report import BadRequest, read_object, run_flow
 from azurefunctions.agents.handoff import HandoffConfig, HandoffMode, HandoffTarget
 from azurefunctions.agents.types import LLMConfig
 
@@ -118,23 +112,18 @@ def trip_request(body: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-@app.route(route="api/travel-coordinator-demo", methods=["POST"])
-async def travel_coordinator_demo(req: func.HttpRequest) -> func.HttpResponse:
+@app.agent_route("api/travel-coordinator-demo", methods=["POST"])
+async def travel_coordinator_demo(req: AppRequest) -> dict[str, Any]:
     """Plan a trip through the coordinator and show which specialists contributed what.
 
     Body: ``{"destination": "Tokyo", "origin": "Seattle", "month": "May", "nights": 4, "travellers": 2,
     "budget_usd": 4000, "dietary": "vegetarian", "session_id": "..."}`` (only ``destination`` is required), or
     ``{"message": "..."}`` for a request in your own words.
     """
-    try:
-        body = read_object(req)
-        message = trip_request(body)
-    except BadRequest as exc:
-        return error_response(400, exc.code, exc.message)
-    request: dict[str, Any] = {"message": message}
-    request.update({key: body[key] for key in ("session_id", "user_id") if key in body})
+    body = read_object(req)
+    message = trip_request(body)
+    request: dict[str, Any] = {"message": message, "user_id": req.user_id}
+    request.update({key: body[key] for key in ("session_id",) if key in body})
     flow = await run_flow(app.runners["travel_coordinator"], request)
-    if isinstance(flow, func.HttpResponse):
-        return flow
     consulted = [name for name in dict.fromkeys(flow["handoff_path"][1:]) if name in SPECIALISTS]
-    return json_response({"request": message, "specialists_consulted": consulted, **flow})
+    return {"request": message, "specialists_consulted": consulted, **flow}

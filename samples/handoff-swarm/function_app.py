@@ -6,17 +6,13 @@ detection stop a conversation from bouncing forever. ``POST /api/weather-swarm``
 returns the whole flow: every hop with its reason, each agent's contribution and the final answer.
 """
 
-import azure.functions as func
+from typing import Any
+
 from weather_tools import convert_temperature, get_weather_outlook, packing_advice
 
 from azurefunctions.agents import Agent, AgentFunctionApp
-from azurefunctions.agents.functions.handoff_report import (
-    BadRequest,
-    error_response,
-    json_response,
-    read_object,
-    run_flow,
-)
+from azurefunctions.agents.functions.app_routes import AppRequest
+from azurefunctions.agents.functions.handoff_report import BadRequest, read_object, run_flow
 from azurefunctions.agents.handoff import HandoffConfig, HandoffMode, HandoffTarget
 from azurefunctions.agents.types import LLMConfig
 
@@ -69,19 +65,17 @@ advice_agent = Agent(
 app = AgentFunctionApp(agents=[weather_agent, converter_agent, advice_agent])
 
 
-@app.route(route="api/weather-swarm", methods=["POST"])
-async def weather_swarm(req: func.HttpRequest) -> func.HttpResponse:
+@app.agent_route("api/weather-swarm", methods=["POST"])
+async def weather_swarm(req: AppRequest) -> dict[str, Any]:
     """Run one turn from the weather agent and show the handoff flow.
 
-    Body: ``{"message": "...", "session_id": "...", "user_id": "..."}`` (only ``message`` is required).
+    Body: ``{"message": "...", "session_id": "..."}`` (only ``message`` is required). The turn runs for
+    ``req.user_id``: the signed-in caller when the app uses Entra ID (``AGENTS_AUTH=entra``).
     """
-    try:
-        body = read_object(req)
-    except BadRequest as exc:
-        return error_response(400, exc.code, exc.message)
-    request = {key: body[key] for key in ("message", "session_id", "user_id") if key in body}
-    if "message" not in request:
-        return error_response(400, "invalid_request", "message is required, e.g. "
-                              "{\"message\": \"Weather in Tokyo in May, in Fahrenheit, and what should I pack?\"}")
-    flow = await run_flow(app.runners["weather"], request)
-    return flow if isinstance(flow, func.HttpResponse) else json_response(flow)
+    body = read_object(req)
+    if "message" not in body:
+        raise BadRequest("invalid_request", "message is required, e.g. "
+                         "{\"message\": \"Weather in Tokyo in May, in Fahrenheit, and what should I pack?\"}")
+    request = {key: body[key] for key in ("message", "session_id") if key in body}
+    request["user_id"] = req.user_id
+    return await run_flow(app.runners["weather"], request)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigurationError
+from .limits import DEFAULT_MAX_TURNS
 from .tools.base import Tool
 from .tools.function_tool import FunctionTool, as_tool
 from .types import ChatRequest, ChatResponse, LLMConfig
@@ -15,8 +16,6 @@ from .types import ChatRequest, ChatResponse, LLMConfig
 if TYPE_CHECKING:
     from .providers.base import ModelProvider
     from .structured_output import StructuredOutput
-
-DEFAULT_MAX_TURNS = 10
 
 
 class Agent:

@@ -6,6 +6,15 @@ the log. Messages here are written for the client: they say what to do, and neve
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+#: The public message of an unexpected failure: the details go to the log only.
+INTERNAL_ERROR_MESSAGE = "The request failed; the error was logged."
+#: The public message of a turn that failed unexpectedly (the model, a tool or the runtime raised).
+AGENT_FAILED_MESSAGE = "The agent failed to answer; the error was logged."
+#: The code of a turn error nothing more specific describes.
+AGENT_ERROR = "agent_error"
+
 
 class AgentFrameworkError(Exception):
     """Base of every error the runtime raises on purpose."""
@@ -35,13 +44,54 @@ class InvalidRequestError(AgentFrameworkError, ValueError):
 
 
 class AgentNotFoundError(AgentFrameworkError, LookupError):
+    """No agent of the app has the requested name; the message lists the names there are."""
+
     status = 404
     code = "agent_not_found"
 
+    @classmethod
+    def named(cls, name: str, known: Iterable[str]) -> AgentNotFoundError:
+        return cls(f"No agent named {name[:64]!r}. Agents: {', '.join(known) or 'none'}.")
+
+
+class NotFoundError(AgentFrameworkError, LookupError):
+    """No route serves the path."""
+
+    status = 404
+    code = "not_found"
+
+
+class MethodNotAllowedError(AgentFrameworkError):
+    """The route does not answer this method; ``allow`` lists the ones it does (the ``Allow`` header)."""
+
+    status = 405
+    code = "method_not_allowed"
+
+    def __init__(self, method: str, allow: Iterable[str]) -> None:
+        self.allow = tuple(allow)
+        super().__init__(f"{method.upper()} is not allowed here; use {', '.join(self.allow)}.")
+
+
+class PayloadTooLargeError(AgentFrameworkError):
+    status = 413
+    code = "payload_too_large"
+
 
 class SessionNotFoundError(AgentFrameworkError, LookupError):
+    """The session does not exist or belongs to someone else (the two are not told apart)."""
+
     status = 404
     code = "session_not_found"
+
+    @classmethod
+    def for_id(cls, session_id: str) -> SessionNotFoundError:
+        return cls(f"Session {session_id} was not found.")
+
+
+def owned_by(record_owner: str | None, caller: str | None) -> bool:
+    """Whether ``caller`` may see a session, turn or stream owned by ``record_owner``: records without an owner
+    are anyone's; the others only their owner's."""
+    return record_owner is None or record_owner == caller
 
 
 class SessionBusyError(AgentFrameworkError):

@@ -14,9 +14,28 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from . import settings
-from .errors import AgentFrameworkError
+from .errors import AgentFrameworkError, MaxTurnsExceededError, PayloadTooLargeError
+from .handoff.config import HandoffConfig
+
+#: ``Agent(max_turns=...)`` when not given: model calls in one turn.
+DEFAULT_MAX_TURNS = 10
 
 T = TypeVar("T")
+
+
+class MessageTooLongError(AgentFrameworkError):
+    status = 400
+    code = "message_too_long"
+
+
+class TooBusyError(AgentFrameworkError):
+    status = 503
+    code = "too_busy"
+
+
+class TurnTimeoutError(AgentFrameworkError):
+    status = 504
+    code = "turn_timeout"
 
 
 @dataclass(frozen=True)
@@ -31,18 +50,20 @@ class Limit:
 
 
 LIMITS: tuple[Limit, ...] = (
-    Limit("request body size", settings.MAX_BODY_BYTES.name, settings.MAX_BODY_BYTES.default or "", 413,
-          "payload_too_large"),
-    Limit("message length", settings.MAX_MESSAGE_CHARS.name, settings.MAX_MESSAGE_CHARS.default or "", 400,
-          "message_too_long"),
-    Limit("model calls per turn", "Agent(max_turns=...)", "10", 500, "max_turns_exceeded"),
+    Limit("request body size", settings.MAX_BODY_BYTES.name, settings.MAX_BODY_BYTES.default or "",
+          PayloadTooLargeError.status, PayloadTooLargeError.code),
+    Limit("message length", settings.MAX_MESSAGE_CHARS.name, settings.MAX_MESSAGE_CHARS.default or "",
+          MessageTooLongError.status, MessageTooLongError.code),
+    Limit("model calls per turn", "Agent(max_turns=...)", str(DEFAULT_MAX_TURNS), MaxTurnsExceededError.status,
+          MaxTurnsExceededError.code),
     Limit("tool calls per model answer", settings.MAX_TOOL_CALLS_PER_MODEL_TURN.name,
           settings.MAX_TOOL_CALLS_PER_MODEL_TURN.default or "", None, "too_many_tool_calls"),
-    Limit("handoff hops per turn", "HandoffConfig(max_hops=...)", "5", None, "handoff_refused"),
-    Limit("turn duration", settings.TURN_TIMEOUT_SECONDS.name, settings.TURN_TIMEOUT_SECONDS.default or "", 504,
-          "turn_timeout"),
+    Limit("handoff hops per turn", "HandoffConfig(max_hops=...)", str(HandoffConfig.max_hops), None,
+          "handoff_refused"),
+    Limit("turn duration", settings.TURN_TIMEOUT_SECONDS.name, settings.TURN_TIMEOUT_SECONDS.default or "",
+          TurnTimeoutError.status, TurnTimeoutError.code),
     Limit("concurrent turns per instance", settings.MAX_CONCURRENT_TURNS.name,
-          settings.MAX_CONCURRENT_TURNS.default or "", 503, "too_busy"),
+          settings.MAX_CONCURRENT_TURNS.default or "", TooBusyError.status, TooBusyError.code),
 )
 
 
@@ -72,21 +93,6 @@ class Limits:
             turn_timeout_seconds=float(_positive(settings.TURN_TIMEOUT_SECONDS)),
             max_concurrent_turns=_positive(settings.MAX_CONCURRENT_TURNS),
         )
-
-
-class MessageTooLongError(AgentFrameworkError):
-    status = 400
-    code = "message_too_long"
-
-
-class TooBusyError(AgentFrameworkError):
-    status = 503
-    code = "too_busy"
-
-
-class TurnTimeoutError(AgentFrameworkError):
-    status = 504
-    code = "turn_timeout"
 
 
 def check_message(message: object, max_chars: int) -> None:

@@ -31,6 +31,8 @@ from a2a.utils.constants import PROTOCOL_VERSION_0_3, PROTOCOL_VERSION_1_0, Tran
 from google.protobuf.json_format import MessageToDict
 
 from ..agent import Agent
+from ..functions.routes import url_for
+from .routes import RPC_ROUTE
 
 #: ``Cache-Control`` of card responses: clients may reuse a card for five minutes, then revalidate (ETag).
 CARD_CACHE_CONTROL = "public, max-age=300"
@@ -40,7 +42,7 @@ OUTPUT_MODES = ["text/plain"]
 
 def rpc_url(base_url: str, agent_name: str, api_base: str = "/api") -> str:
     """``api_base``: where the app's ``api/`` paths are served (host.json's routePrefix, see docs/routes.md)."""
-    return f"{base_url.rstrip('/')}{api_base}/agents/{agent_name}/a2a"
+    return base_url.rstrip("/") + url_for(RPC_ROUTE, api_base, agent_name=agent_name)
 
 
 def build_card(agent: Agent, *, base_url: str, auth_level: str, push_notifications: bool = True,

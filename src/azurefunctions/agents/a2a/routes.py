@@ -20,3 +20,6 @@ A2A_ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec("a2a_root_card_legacy", ".well-known/agent.json", CARD_METHODS, "card", "a2a_root_card_v03",
               "The default agent's Agent Card in the A2A 0.3 form (at the path of A2A 0.2 and earlier)."),
 )
+
+#: The JSON-RPC route (its URL goes into the cards).
+RPC_ROUTE = next(spec for spec in A2A_ROUTES if spec.name == "a2a_rpc")

@@ -16,8 +16,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from .. import settings
-from ..errors import require_extra
-from ..functions.http import HttpCall, HttpReply, error_reply
+from ..errors import AgentNotFoundError, require_extra
+from ..functions.http import HttpCall, HttpReply, error_envelope
+from ..functions.pipeline import Handler, bounded
 from ..functions.routes import RouteSpec
 from .routes import A2A_ROUTES
 
@@ -57,22 +58,22 @@ class A2AServer:
     def serves(self, spec: RouteSpec) -> bool:
         return spec in self.route_specs
 
-    async def dispatch(self, spec: RouteSpec, call: HttpCall) -> HttpReply:
-        """Method check, the route's handler, and the error boundary (no exception text reaches a client)."""
-        if call.method.upper() not in spec.methods:
-            return error_reply(405, "method_not_allowed",
-                               f"{call.method.upper()} is not allowed here; use {', '.join(spec.methods)}.",
-                               headers={"Allow": ", ".join(spec.methods)})
-        try:
-            if spec.handler == "a2a_rpc":
-                return await self.rpc(call)
-            v03 = spec.handler.endswith("_v03") or call_dialect(call) == "0.3"
+    def handler_for(self, spec: RouteSpec) -> Handler:
+        """The handler of one of the A2A routes."""
+        if spec.handler == "a2a_rpc":
+            return self.rpc
+
+        async def card(call: HttpCall) -> HttpReply:
+            dialect = "0.3" if spec.handler.endswith("_v03") or call_dialect(call) == "0.3" else "1.0"
             if spec.handler.startswith("a2a_root_card"):
-                return self.card(call, self.default_agent or "", "0.3" if v03 else "1.0")
-            return self.card(call, call.route_params.get("agent_name", ""), "0.3" if v03 else "1.0")
-        except Exception:
-            logger.exception("%s %s failed", call.method, call.path)
-            return error_reply(500, "internal_error", "The request failed; the error was logged.")
+                return self.card(call, self.default_agent or "", dialect)
+            return self.card(call, call.route_params.get("agent_name", ""), dialect)
+
+        return card
+
+    async def dispatch(self, spec: RouteSpec, call: HttpCall) -> HttpReply:
+        """Run the route's handler behind the method check and the error boundary (functions/pipeline.py)."""
+        return await bounded(spec, self.handler_for(spec))(call)
 
     # Handlers ---------------------------------------------------------------------------------------------
     def card(self, call: HttpCall, name: str, dialect: str = "1.0") -> HttpReply:
@@ -133,8 +134,7 @@ class A2AServer:
             await endpoint.aclose()
 
     def _unknown_agent(self, name: str) -> HttpReply:
-        known = ", ".join(self.agents) or "none"
-        return error_reply(404, "agent_not_found", f"No agent named {name[:64]!r}. Agents: {known}.")
+        return error_envelope(AgentNotFoundError.named(name, self.agents))
 
 
 def call_dialect(call: HttpCall) -> str:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidRequestError
 from ..functions.http import HttpCall, HttpReply, error_reply, json_reply
+from ..functions.routes import ROUTES_BY_NAME, url_for
 from ..messages import SESSION_ID_PATTERN, SESSION_ID_RULE
 
 if TYPE_CHECKING:
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
 
 def turn_location(record: TurnRecord, api_base: str = "/api") -> str:
     """The turn's URL path; ``api_base`` is where the app's ``api/`` paths are served (host.json's prefix)."""
-    return f"{api_base}/sessions/{record.session_id}/turns/{record.turn_id}"
+    return url_for(ROUTES_BY_NAME["sessions_turn"], api_base, session_id=record.session_id,
+                   turn_id=record.turn_id)
 
 
 def _prefers_async(call: HttpCall) -> bool:
@@ -59,7 +61,8 @@ class BackgroundHttp:
         location = turn_location(record, self.api_base)
         return json_reply({"status": record.status, "session_id": record.session_id, "turn_id": record.turn_id,
                            "agent": record.agent, "location": location,
-                           "stream": f"{self.api_base}/sessions/{record.session_id}/stream"},
+                           "stream": url_for(ROUTES_BY_NAME["sessions_stream"], self.api_base,
+                                             session_id=record.session_id)},
                           status=202, headers={"Location": location, "Retry-After": "1"})
 
     async def turn(self, call: HttpCall) -> HttpReply:

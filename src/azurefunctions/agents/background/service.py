@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import settings
-from ..errors import AgentFrameworkError, SessionNotFoundError
+from ..errors import AgentFrameworkError, AgentNotFoundError, SessionNotFoundError, owned_by
 from ..types import ChatRequest
 from .kinds import CHAT
 from .queues import QueueService, poison_queue_name, resolve_connection, send_message
@@ -98,12 +98,12 @@ class BackgroundTurns:
         """
         runner = self.runners.get(agent)
         if runner is None:
-            raise AgentFrameworkError(f"No agent named {agent!r}.", code="agent_not_found", status=404)
+            raise AgentNotFoundError.named(agent, self.runners)
         session_id = request.session_id or uuid.uuid4().hex
         if request.session_id is not None and runner.agent.enable_conversational_agent:
             session = await self.session_store.load_recent(session_id, 0)  # the owner only, not the history
-            if session is not None and session.user_id is not None and session.user_id != request.user_id:
-                raise SessionNotFoundError(f"Session {session_id} was not found.")
+            if session is not None and not owned_by(session.user_id, request.user_id):
+                raise SessionNotFoundError.for_id(session_id)
         body = request.model_dump(mode="json")
         body["session_id"] = session_id
         body["stream"] = False
@@ -138,7 +138,7 @@ class BackgroundTurns:
     async def get(self, session_id: str, turn_id: str, *, user_id: str | None) -> TurnRecord | None:
         """The turn, for its owner only (anyone else gets ``None``, as if it did not exist)."""
         record = await self.turns.get(session_id, turn_id)
-        if record is None or (record.user_id is not None and record.user_id != user_id):
+        if record is None or not owned_by(record.user_id, user_id):
             return None
         return record
 

@@ -34,6 +34,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mappi
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..errors import AGENT_ERROR, AGENT_FAILED_MESSAGE, AgentFrameworkError, AgentNotFoundError
 from ..events import AgentEvent, TurnCompleted, TurnFailed
 from ..messages import SESSION_ID_PATTERN
 from ..types import ChatResponse
@@ -84,10 +85,10 @@ class TurnMessage:
 
 def error_of(response: ChatResponse) -> dict[str, str]:
     """The ``{"code", "message"}`` the synchronous route would have answered for a failed turn."""
-    code = response.error_code or "agent_error"
+    code = response.error_code or AGENT_ERROR
     message = response.error or "The turn failed."
-    if (response.status_code or 500) >= 500 and code == "internal_error":
-        message = "The agent failed to answer; the error was logged."
+    if (response.status_code or 500) >= 500 and code == AgentFrameworkError.code:
+        message = AGENT_FAILED_MESSAGE
     return {"code": code, "message": message}
 
 
@@ -137,7 +138,7 @@ class TurnWorker:
         runner = self.runners.get(record.agent)
         if runner is None:
             await self._finish_unless_done(record, "failed", error={
-                "code": "agent_not_found",
+                "code": AgentNotFoundError.code,
                 "message": f"No agent named {record.agent!r} in this app; the turn cannot run."}, kind=kind)
             return "failed"
         session = await self._session(runner, record)
@@ -385,4 +386,4 @@ async def run_turn(runner: Runner, record: TurnRecord, store: SessionStore) -> C
     if final:
         return final[-1]
     return ChatResponse(status="error", agent=record.agent, session_id=record.session_id,
-                        error="The agent failed to answer; the error was logged.", error_code="internal_error")
+                        error=AGENT_FAILED_MESSAGE, error_code=AgentFrameworkError.code)

@@ -1,25 +1,37 @@
 """The handlers behind the standard routes, written against ``HttpCall``/``HttpReply`` only.
 
-Every failure a client can cause or meet ends here as the JSON error envelope with the right status; anything
-unexpected is logged with its traceback and answered with a generic 500, so no exception text, stack or path
-ever reaches a client.
+Handlers raise ``AgentFrameworkError`` for what a client can cause or meet; the error boundary of the pipeline
+(pipeline.py) turns it into the JSON error envelope, and anything unexpected into a generic 500.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..background.http import BackgroundHttp
-from ..errors import AgentFrameworkError, InvalidRequestError, missing_extra, require_extra
+from ..errors import (
+    AGENT_ERROR,
+    AGENT_FAILED_MESSAGE,
+    AgentFrameworkError,
+    AgentNotFoundError,
+    InvalidRequestError,
+    NotFoundError,
+    PayloadTooLargeError,
+    SessionNotFoundError,
+    missing_extra,
+    owned_by,
+    require_extra,
+)
 from ..messages import SESSION_ID_PATTERN, SESSION_ID_RULE
 from ..runner import normalize_request
 from ..types import ChatRequest, ChatResponse
-from .http import JSON_TYPE, SSE_TYPE, HttpCall, HttpReply, error_reply, json_reply
+from .http import JSON_TYPE, SSE_TYPE, HttpCall, HttpReply, error_envelope, error_reply, json_reply
 from .live import StreamedTurn
+from .pipeline import Handler, bounded
 from .resume import StreamResumer
 from .routes import ALIAS_OF, RouteSpec, alias_reserved_names, public_path, template_regex
 from .session_pages import history_page_query
@@ -32,9 +44,6 @@ if TYPE_CHECKING:
     from ..sessions.base import SessionStore
 
 logger = logging.getLogger("azurefunctions.agents.http")
-
-Handler = Callable[[HttpCall], Awaitable[HttpReply]]
-
 
 class AgentHttpApi:
     def __init__(self, *, agents: Mapping[str, Agent], runners: Mapping[str, Runner],
@@ -60,6 +69,11 @@ class AgentHttpApi:
         self.resumer = StreamResumer(session_store)
         #: ``"async": true`` chat calls and ``/api/sessions/{id}/turns/{turn_id}`` (background/http.py).
         self.turns = BackgroundHttp(background, api_base=self.api_base)
+        #: The handler of each ``RouteSpec.handler``.
+        self._handlers: dict[str, Handler] = {
+            "health": self.health, "list_agents": self.list_agents, "info": self.info, "openapi": self.openapi,
+            "chat": self.chat, "mcp": self.mcp, "session": self.session, "session_stream": self.session_stream,
+            "session_turn": self.session_turn}
 
     def drop_routes(self, names: set[str]) -> None:
         """Forget routes the app left out (aliases shadowing the app's own routes)."""
@@ -67,22 +81,18 @@ class AgentHttpApi:
             self.routes.pop(name, None)
             self._paths.pop(name, None)
 
-    async def dispatch(self, spec: RouteSpec, call: HttpCall) -> HttpReply:
-        """Run the route's handler with method checks and the catch-all error boundary."""
-        if call.method.upper() not in spec.methods:
-            return error_reply(405, "method_not_allowed",
-                               f"{call.method.upper()} is not allowed here; use {', '.join(spec.methods)}.",
-                               headers={"Allow": ", ".join(spec.methods)})
+    def handler_for(self, spec: RouteSpec) -> Handler:
+        """The handler of ``spec`` (a deprecated alias answers as its canonical route)."""
         if spec.deprecated:
-            return await self._alias(spec, call)
-        handler: Handler = getattr(self, spec.handler)
-        try:
-            return await handler(call)
-        except AgentFrameworkError as exc:
-            return error_reply(exc.status, exc.code, exc.message)
-        except Exception:
-            logger.exception("%s %s failed", call.method, call.path)
-            return error_reply(500, "internal_error", "The request failed; the error was logged.")
+            return lambda call: self._alias(spec, call)
+        handler = self._handlers.get(spec.handler)
+        if handler is None:
+            raise ValueError(f"route {spec.name!r}: no handler {spec.handler!r}")
+        return handler
+
+    async def dispatch(self, spec: RouteSpec, call: HttpCall) -> HttpReply:
+        """Run the route's handler behind the method check and the error boundary (pipeline.py)."""
+        return await bounded(spec, self.handler_for(spec))(call)
 
     async def _alias(self, spec: RouteSpec, call: HttpCall) -> HttpReply:
         """A deprecated short path: the canonical route's answer, with ``Deprecation`` and its successor.
@@ -98,7 +108,7 @@ class AgentHttpApi:
                 target, params = own
                 call.route_params = params
                 return await self.dispatch(target, call)
-            return error_reply(404, "not_found", f"No route serves {call.path[:200]}.")
+            raise NotFoundError(f"No route serves {call.path[:200]}.")
         reply = await self.dispatch(canonical, call)
         successor = self._paths[canonical.name].replace("{agent_name}", quote(name, safe=""))  # header-safe
         reply.headers["Deprecation"] = "true"
@@ -107,7 +117,7 @@ class AgentHttpApi:
 
     def _own_route_for(self, call: HttpCall) -> tuple[RouteSpec, dict[str, str]] | None:
         for spec in self.routes.values():
-            if spec.deprecated or not hasattr(self, spec.handler):
+            if spec.deprecated or spec.handler not in self._handlers:
                 continue
             found = template_regex(self._paths[spec.name]).match(call.path)
             if found is not None:
@@ -139,7 +149,7 @@ class AgentHttpApi:
         try:
             body = self._json_body(call)
         except AgentFrameworkError as exc:
-            return error_reply(exc.status, exc.code, exc.message, agent=agent.name)
+            return error_envelope(exc, agent=agent.name)
         try:
             request = normalize_request(body)
         except InvalidRequestError as exc:
@@ -172,7 +182,7 @@ class AgentHttpApi:
         if status >= 400 and not _is_json(body):
             # The SDK answers some transport errors in plain text: give them the JSON error envelope.
             text = body.decode("utf-8", "replace").strip().splitlines()[0][:200] if body.strip() else ""
-            return error_reply(status, "invalid_request" if status < 500 else "internal_error",
+            return error_reply(status, InvalidRequestError.code if status < 500 else AgentFrameworkError.code,
                                f"The MCP request was not accepted: {text or 'HTTP ' + str(status)}")
         media_type = media_type or JSON_TYPE
         headers = {k: v for k, v in headers.items() if k.lower() not in ("content-type", "content-length")}
@@ -191,9 +201,8 @@ class AgentHttpApi:
         # One page of the history, never the whole of a long conversation at once (DELETE reads none of it).
         page = await self.session_store.read_history(session_id, offset, 0 if deleting else limit)
         session = page.session if page is not None else None
-        if page is None or session is None or (session.user_id is not None and session.user_id != user_id):
-            return error_reply(404, "session_not_found", f"Session {session_id} was not found.",
-                               session_id=session_id)
+        if page is None or session is None or not owned_by(session.user_id, user_id):
+            return error_envelope(SessionNotFoundError.for_id(session_id), session_id=session_id)
         if deleting:
             await self.session_store.delete(session_id)
             return HttpReply(status=204, body=b"")
@@ -215,15 +224,12 @@ class AgentHttpApi:
         name = call.route_params.get("agent_name", "")
         agent = self.agents.get(name)
         if agent is None:
-            known = ", ".join(self.agents) or "none"
-            raise AgentFrameworkError(f"No agent named {name[:64]!r}. Agents: {known}.", code="agent_not_found",
-                                      status=404)
+            raise AgentNotFoundError.named(name, self.agents)
         return agent
 
     def _json_body(self, call: HttpCall) -> dict[str, Any]:
         if len(call.body) > self.max_body_bytes:
-            raise AgentFrameworkError(f"The request body is larger than {self.max_body_bytes} bytes.",
-                                      code="payload_too_large", status=413)
+            raise PayloadTooLargeError(f"The request body is larger than {self.max_body_bytes} bytes.")
         if not call.body.strip():
             raise InvalidRequestError('The request body must be a JSON object such as {"message": "Hello"}.')
         try:
@@ -268,7 +274,7 @@ def chat_reply(response: ChatResponse) -> HttpReply:
     headers: dict[str, str] = {}
     if status == 429:
         headers["Retry-After"] = str(max(1, round(response.retry_after or 1)))
-    if status >= 500 and response.error_code == "internal_error":
-        message = "The agent failed to answer; the error was logged."
-    return error_reply(status, response.error_code or "agent_error", message, agent=response.agent,
+    if status >= 500 and response.error_code == AgentFrameworkError.code:
+        message = AGENT_FAILED_MESSAGE
+    return error_reply(status, response.error_code or AGENT_ERROR, message, agent=response.agent,
                        session_id=response.session_id, headers=headers)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
@@ -18,15 +18,18 @@ from ..runner import Runner
 from ..sessions.base import SessionStore
 from ..sessions.lazy import LazySessionStore
 from .api import AgentHttpApi
+from .app_routes import AppHandler, app_handler
 from .auth import EntraAuth
-from .guard import PUBLIC_GROUPS, RouteGuard
+from .guard import CHAT_GROUP, PUBLIC_GROUPS, RouteGuard
 from .hostjson import RoutePrefix, caller_file, discover_route_prefix
-from .http import HttpCall, HttpReply
+from .http import HttpCall
 from .modes import AgentMode
 from .openapi import build_openapi
+from .pipeline import Handler, pipeline
 from .routes import (
     ALIAS_ROUTES,
     ALL_METHODS,
+    APP_ROUTE,
     DEFAULT_GROUP_AUTH,
     STANDARD_ROUTES,
     RouteSpec,
@@ -35,7 +38,6 @@ from .routes import (
     normalize_prefix,
     public_path,
 )
-from .tracing import traced
 
 if TYPE_CHECKING:
     from ..background.service import BackgroundTurns
@@ -136,6 +138,8 @@ class AgentFunctionApp(func.FunctionApp):
         #: ``/<prefix>``.
         self.api_base = public_path("api", self.route_prefix) or "/"
         self.route_specs: list[RouteSpec] = list(STANDARD_ROUTES)
+        #: The app's own routes registered with ``agent_route``.
+        self.app_routes: list[RouteSpec] = []
         self.background: BackgroundTurns | None = None
         if background:  # imported only by apps that use it
             from ..background.service import BackgroundTurns
@@ -177,22 +181,57 @@ class AgentFunctionApp(func.FunctionApp):
         """The URL path clients call for ``spec``, the prefix included."""
         return public_path(spec.route, self.route_prefix) or "/"
 
-    def _register_routes(self) -> None:
+    def _adapter(self) -> Any:
+        """The module that converts the worker's request and response types (classic, or HTTP streams)."""
         if self.streaming:
             try:
                 from . import streams as adapter
             except ModuleNotFoundError as exc:
                 raise missing_extra("Streaming agents", "streaming", exc) from exc
-        else:
-            from . import classic as adapter  # type: ignore[no-redef]
+            return adapter
+        from . import classic
+
+        return classic
+
+    def _register_routes(self) -> None:
+        adapter = self._adapter()
         for spec in self.route_specs:
             self._register(spec, adapter.make_handler(self._runner_for(spec)))
         if self.playground:
             from ..playground.route import route_spec, serve_page
 
             page = route_spec()
-            guarded = self.guard.wrap(page, serve_page)
-            self._register(page, adapter.make_handler(lambda call: traced(call, guarded)))
+            self._register(page, adapter.make_handler(pipeline(page, serve_page, self.guard)))
+
+    def agent_route(self, route: str, *, methods: Sequence[str] = ("POST",), name: str | None = None,
+                    group: str = CHAT_GROUP, auth_level: func.AuthLevel | str | None = None,
+                    ) -> Callable[[AppHandler], AppHandler]:
+        """Serve an app's own route through the built-in routes' pipeline.
+
+        ``route`` is registered as ``func.FunctionApp.route`` registers it (the host puts host.json's
+        ``routePrefix`` before it). The route gets what every built-in route gets: the app's function-key level
+        and Entra ID check (``auth_level`` overrides the group's level), the turn slot, message-length limit
+        and timeout of the ``chat`` group (``group="info"`` for a route that runs no turn), secret scrubbing,
+        the JSON error envelope for every error and the telemetry flush. The handler takes an ``AppRequest``
+        (its ``user_id`` is the signed-in caller with Entra ID) and returns an ``HttpReply`` or a JSON value.
+        ``app.route`` stays the platform's raw decorator, for routes that want none of this (docs/routes.md).
+        """
+        if group not in self._group_auth:
+            raise ValueError(f"agent_route: unknown route group {group!r}; groups: {', '.join(self._group_auth)}")
+        allowed = tuple(dict.fromkeys(m.upper() for m in methods))
+        if not allowed or not set(allowed) <= set(ALL_METHODS):
+            raise ValueError(f"agent_route: methods must be some of {', '.join(ALL_METHODS)}, got {list(methods)}")
+        level = _auth_level(auth_level) if auth_level is not None else self._group_auth[group]
+
+        def decorator(handler: AppHandler) -> AppHandler:
+            summary = (handler.__doc__ or "").strip().split("\n", 1)[0]
+            spec = RouteSpec(name or handler.__name__, route.strip("/"), allowed, group, APP_ROUTE, summary)
+            run = pipeline(spec, app_handler(handler, max_body_bytes=self.max_body_bytes), self.guard)
+            self._register(spec, self._adapter().make_handler(run), route=spec.route, auth_level=level)
+            self.app_routes.append(spec)
+            return handler
+
+        return decorator
 
     def get_functions(self) -> list[Any]:
         """The functions the worker indexes. The host tries routes in function-name order, so a short alias
@@ -211,25 +250,18 @@ class AgentFunctionApp(func.FunctionApp):
             functions = [f for f in functions if f.get_function_name() not in shadowing]
         return functions
 
-    def _register(self, spec: RouteSpec, handler: Any) -> None:
+    def _register(self, spec: RouteSpec, handler: Any, *, route: str | None = None,
+                  auth_level: func.AuthLevel | None = None) -> None:
         handler.__name__ = spec.name
         handler.__qualname__ = spec.name
-        decorated = self.route(route=self.function_route(spec), methods=list(ALL_METHODS),
-                               auth_level=self.auth_level_of(spec))(handler)
+        decorated = self.route(route=self.function_route(spec) if route is None else route,
+                               methods=list(ALL_METHODS),
+                               auth_level=self.auth_level_of(spec) if auth_level is None else auth_level)(handler)
         self.function_name(name=spec.name)(decorated)
 
-    def _runner_for(self, spec: RouteSpec) -> Any:
+    def _runner_for(self, spec: RouteSpec) -> Handler:
         target = self.a2a if self.a2a is not None and self.a2a.serves(spec) else self.api
-
-        async def dispatch(call: HttpCall) -> HttpReply:
-            return await target.dispatch(spec, call)
-
-        guarded = self.guard.wrap(spec, dispatch)
-
-        async def run(call: HttpCall) -> HttpReply:
-            return await traced(call, guarded)
-
-        return run
+        return pipeline(spec, target.handler_for(spec), self.guard)
 
     def _openapi(self, call: HttpCall) -> dict[str, Any]:
         auth = {spec.name: self.auth_level_of(spec).name for spec in self.route_specs}
@@ -238,7 +270,8 @@ class AgentFunctionApp(func.FunctionApp):
                                  server_url=base, agent_names=list(self.agents), route_prefix=self.route_prefix,
                                  output_schemas={name: agent.structured_output.schema
                                                  for name, agent in self.agents.items()
-                                                 if agent.structured_output is not None})
+                                                 if agent.structured_output is not None},
+                                 background=self.background is not None)
         if self.auth is not None:
             _add_entra_security(document, self.route_specs, auth, self.route_prefix)
         return document

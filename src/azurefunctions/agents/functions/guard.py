@@ -4,7 +4,8 @@ One wrapper around each route's dispatch, so every route (standard, MCP, A2A) is
 
 1. Entra ID (when the app has ``auth=``): every route but the anonymous groups (health, ``openapi.json``, agent
    cards) needs an allowed principal; the principal's object id replaces any ``user_id`` the caller sent, in the
-   query and in a chat body, so sessions are owned by the signed-in caller and nobody else's can be reached.
+   query and in a chat-group body (built-in chat and an app's own turn routes), so sessions are owned by the
+   signed-in caller and nobody else's can be reached.
 2. Turn routes (chat, MCP, A2A RPC): a slot of the instance's concurrent-turn limit (503 ``too_busy`` when
    none is free), the message-length limit of a chat body, and the turn-duration limit (504 ``turn_timeout``).
 3. Every reply: known secret values (keys the app was configured with) are replaced in its body, whatever a
@@ -24,7 +25,7 @@ from ..errors import AgentFrameworkError
 from ..limits import Limits, TurnSlots, TurnTimeoutError, check_message
 from ..redaction import known_secrets, redact_bytes
 from .auth import EntraAuth
-from .http import HttpCall, HttpReply, error_reply
+from .http import HttpCall, HttpReply, error_envelope
 from .routes import DEFAULT_GROUP_AUTH, RouteSpec
 
 logger = logging.getLogger("azurefunctions.agents.http")
@@ -33,8 +34,11 @@ Dispatch = Callable[[HttpCall], Awaitable[HttpReply]]
 
 #: Route groups that stay public in Entra mode: health, the OpenAPI description and the agent cards.
 PUBLIC_GROUPS = frozenset(group for group, level in DEFAULT_GROUP_AUTH.items() if level == "ANONYMOUS")
+#: The group of routes that take a chat-like JSON body (``message``, ``user_id``): the built-in chat routes and
+#: an app's own turn routes (``@app.agent_route``).
+CHAT_GROUP = "chat"
 #: Route groups whose calls run agent turns.
-TURN_GROUPS = frozenset({"chat", "mcp", "a2a"})
+TURN_GROUPS = frozenset({CHAT_GROUP, "mcp", "a2a"})
 _RETRY_AFTER_SECONDS = "2"
 
 
@@ -59,16 +63,15 @@ class RouteGuard:
                     call = self._authenticated(call, spec)
                 if not turns:
                     return await dispatch(call)
-                if spec.handler == "chat":
+                if spec.group == CHAT_GROUP:
                     self._check_chat_body(call)
                 return await self._turn(call, dispatch)
             except AgentFrameworkError as exc:
                 headers = {"WWW-Authenticate": 'Bearer realm="entra"'} if exc.status == 401 else {}
                 if exc.status == 503:
                     headers["Retry-After"] = _RETRY_AFTER_SECONDS
-                return error_reply(exc.status, exc.code, exc.message,
-                                   agent=call.route_params.get("agent_name") if exc.status not in (401, 403)
-                                   else None, headers=headers)
+                return error_envelope(exc, agent=call.route_params.get("agent_name") if exc.status not in (401, 403)
+                                      else None, headers=headers)
 
         return guarded
 
@@ -78,9 +81,9 @@ class RouteGuard:
         principal = self.auth.authenticate(call.headers)
         query = {**call.query, "user_id": principal.user_id}
         body = call.body
-        if spec.handler == "chat" and call.method.upper() == "POST" and len(body) <= self.limits.max_body_bytes:
+        if spec.group == CHAT_GROUP and call.method.upper() == "POST" and len(body) <= self.limits.max_body_bytes:
             body = _with_user_id(call.body, principal.user_id)
-        return replace(call, query=query, body=body)
+        return replace(call, query=query, body=body, principal_id=principal.user_id)
 
     # Limits -----------------------------------------------------------------------------------------------
     def _check_chat_body(self, call: HttpCall) -> None:

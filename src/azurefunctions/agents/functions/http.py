@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import AgentFrameworkError, MethodNotAllowedError
+
 JSON_TYPE = "application/json"
 SSE_TYPE = "text/event-stream"
 
@@ -27,6 +29,8 @@ class HttpCall:
     base_url: str = ""
     #: W3C trace headers of the platform's request span (``traceparent``/``tracestate``), when known.
     trace_headers: Mapping[str, str] | None = None
+    #: The signed-in caller's object id, set by the guard when the app uses Entra ID (never from the request).
+    principal_id: str | None = None
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -51,6 +55,15 @@ class HttpReply:
 def json_reply(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpReply:
     body = json.dumps(data, ensure_ascii=False, default=str).encode("utf-8")
     return HttpReply(status=status, headers=dict(headers or {}), body=body, media_type=JSON_TYPE)
+
+
+def error_envelope(exc: AgentFrameworkError, *, agent: str | None = None, session_id: str | None = None,
+                   headers: dict[str, str] | None = None) -> HttpReply:
+    """The reply for a runtime error: its status, code and client-facing message (``Allow`` for a 405)."""
+    headers = dict(headers or {})
+    if isinstance(exc, MethodNotAllowedError):
+        headers["Allow"] = ", ".join(exc.allow)
+    return error_reply(exc.status, exc.code, exc.message, agent=agent, session_id=session_id, headers=headers)
 
 
 def error_reply(status: int, code: str, message: str, *, agent: str | None = None,

@@ -1,24 +1,124 @@
-"""The OpenAPI 3.1 description of an app's routes, built from the same route table that registers them."""
+"""The OpenAPI 3.1 description of an app's routes, built from the same route table that registers them.
+
+The chat request's schema is generated from ``ChatRequest``, the pydantic model that validates it (with the
+HTTP-only ``async`` field), and the error envelope's from ``ErrorEnvelope``; ids use ``SESSION_ID_PATTERN``,
+the pattern the handlers check. tests/security/test_schemathesis.py checks the description against the
+running app.
+"""
 
 from __future__ import annotations
 
 import copy
+import functools
 import re
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from ..messages import SESSION_ID_PATTERN
+from ..sessions.events import EVENT_ID_PATTERN
+from ..types import ChatRequest
 from .routes import RouteSpec, alias_reserved_names, public_path
 
+
+class ChatCall(ChatRequest):
+    """The chat route's body: a ``ChatRequest`` and the HTTP-only ``async`` flag (a background turn)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    run_async: StrictBool = Field(default=False, alias="async",
+                                  description="Run the turn in the background: 202 with the turn's URL.")
+
+
+class UsageReply(BaseModel):
+    """``Usage.to_dict()``."""
+
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    requests: int
+    reasoning_tokens: int
+
+
+class ToolCallReply(BaseModel):
+    """``ToolCallRecord.to_dict()``."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+    result: str | None
+    is_error: bool
+    agent: str | None
+
+
+class ChatReply(BaseModel):
+    """The chat route's 200 body, ``ChatResponse.to_dict()``; a turn's metadata (``contributions``,
+    ``handoff_stopped``, ``input_required`` ...) comes as further fields. tests/functions/test_openapi_models.py
+    keeps these models and the ``to_dict`` methods equal."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: Literal["success", "error"]
+    response: str | None
+    agent: str | None
+    session_id: str | None
+    conversation_id: str | None
+    context: dict[str, Any]
+    usage: UsageReply
+    tool_calls: list[ToolCallReply]
+    handoff_path: list[str]
+    error: str | None = Field(default=None, description="A failed turn's message (with status error).")
+    error_code: str | None = None
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error reply of the app's JSON routes."""
+
+    error: ErrorDetail
+    agent: str | None = None
+    session_id: str | None = None
+
+
+@functools.cache
+def _request_schemas() -> dict[str, Any]:
+    chat = ChatCall.model_json_schema(by_alias=True, mode="validation")
+    props = chat["properties"]
+    props["message"]["minLength"] = 1
+    props["message"]["pattern"] = r"\S"  # not blank
+    session = {"type": "string", "pattern": SESSION_ID_PATTERN.pattern}
+    props["session_id"] = {"anyOf": [session, {"type": "null"}]}
+    props["conversation_id"] = {"anyOf": [session, {"type": "null"}],
+                                "description": "The older name of session_id."}
+    props["context"] = {"anyOf": [{"type": "object"}, {"type": "null"}]}
+    ref = "#/components/schemas/{model}"
+    envelope = ErrorEnvelope.model_json_schema(ref_template=ref)
+    reply = ChatReply.model_json_schema(ref_template=ref)
+    return {"ChatRequest": chat, "Error": envelope, **envelope.pop("$defs"), "ChatResponse": reply,
+            **reply.pop("$defs")}
+
+#: A background turn's id as the turn route accepts it (background/http.py).
+TURN_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 _ERROR = {"$ref": "#/components/schemas/Error"}
+#: Route groups that speak JSON-RPC (MCP, A2A): their bodies and errors are JSON-RPC's.
+JSON_RPC_GROUPS = frozenset({"mcp", "a2a"})
+#: One server-sent event of a streamed turn (functions/sse.py): ``data`` is the event's JSON.
+_SSE_EVENT = {"$ref": "#/components/schemas/StreamEvent"}
 _PARAM = re.compile(r"{(\w+)}")
 
 
 def build_openapi(routes: list[RouteSpec], auth: dict[str, str], *, title: str, version: str,
                   server_url: str, agent_names: list[str], route_prefix: str = "",
-                  output_schemas: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+                  output_schemas: dict[str, dict[str, Any]] | None = None,
+                  background: bool = False) -> dict[str, Any]:
     """``auth`` maps a route name to its auth level (ANONYMOUS, FUNCTION, ADMIN); ``output_schemas`` the
     JSON schema of each typed agent's ``output`` (``Agent(output_type=...)``). Paths are the URL paths the
-    platform serves under host.json's ``route_prefix``; routes the prefix cannot serve are left out."""
+    platform serves under host.json's ``route_prefix``; routes the prefix cannot serve are left out. Without
+    ``background`` work, ``"async": true`` is refused (400 ``async_not_enabled``): the body allows only ``false``."""
     paths: dict[str, Any] = {}
     reserved = alias_reserved_names(routes)
     alias_names = [name for name in agent_names if name.lower() not in reserved]
@@ -51,10 +151,11 @@ def build_openapi(routes: list[RouteSpec], auth: dict[str, str], *, title: str, 
                                           "default": MAX_HISTORY_PAGE},
                                "description": "Messages in the page."})
             if spec.handler == "session_stream":
-                params.append({"name": "after", "in": "query", "required": False, "schema": {"type": "string"},
+                event_id = {"type": "string", "pattern": EVENT_ID_PATTERN.pattern}
+                params.append({"name": "after", "in": "query", "required": False, "schema": event_id,
                                "description": "Replay the events after this event id."})
                 params.append({"name": "Last-Event-ID", "in": "header", "required": False,
-                               "schema": {"type": "string"}, "description": "Same as after=; wins over it."})
+                               "schema": event_id, "description": "Same as after=; wins over it."})
             if params:
                 operation["parameters"] = params
             if spec.deprecated:
@@ -62,6 +163,9 @@ def build_openapi(routes: list[RouteSpec], auth: dict[str, str], *, title: str, 
             if spec.handler == "chat":
                 operation["requestBody"] = {"required": True, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/ChatRequest"}}}}
+            if spec.group in JSON_RPC_GROUPS:
+                operation["requestBody"] = {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/JsonRpcRequest"}}}}
             if auth.get(spec.name, "ANONYMOUS").upper() == "ANONYMOUS":
                 operation["security"] = []
             path_item[method.lower()] = operation
@@ -75,7 +179,7 @@ def build_openapi(routes: list[RouteSpec], auth: dict[str, str], *, title: str, 
                 "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
                 "functionKeyQuery": {"type": "apiKey", "in": "query", "name": "code"},
             },
-            "schemas": _with_outputs(output_schemas or {}),
+            "schemas": _with_outputs(output_schemas or {}, background),
         },
         "security": [{"functionKey": []}, {"functionKeyQuery": []}],
     }
@@ -83,8 +187,10 @@ def build_openapi(routes: list[RouteSpec], auth: dict[str, str], *, title: str, 
 
 def _path_param(name: str, agent_names: list[str]) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "string"}
-    if name in ("session_id", "turn_id"):
+    if name == "session_id":
         schema["pattern"] = SESSION_ID_PATTERN.pattern
+    if name == "turn_id":
+        schema["pattern"] = TURN_ID_PATTERN
     if name == "agent_name" and agent_names:
         schema["enum"] = agent_names
     return {"name": name, "in": "path", "required": True, "schema": schema}
@@ -98,9 +204,22 @@ def _responses(spec: RouteSpec, method: str) -> dict[str, Any]:
     responses: dict[str, Any] = {"200": {"description": "OK", "content": {"application/json": {
         "schema": ok_schema}}}}
     if spec.handler == "chat":
-        responses["200"]["content"]["text/event-stream"] = {"schema": {"type": "string"}}
-        for status in ("400", "404", "409", "413", "429", "502", "504"):
+        responses["200"]["content"]["text/event-stream"] = {"schema": _SSE_EVENT}
+        responses["202"] = {"description": "Accepted as a background turn (\"async\": true): its status URL.",
+                            "content": {"application/json": {"schema": {"type": "object", "properties": {
+                                "turn_id": {"type": "string"}, "session_id": {"type": "string"},
+                                "status": {"type": "string"}}}}}}
+        for status in ("400", "404", "409", "413", "429", "502", "503", "504"):
             responses[status] = error
+    if spec.group in JSON_RPC_GROUPS:
+        # JSON-RPC: protocol errors in the JSON-RPC error object; the pipeline's own (401, 503 ...) in the
+        # error envelope.
+        rpc = {"content": {"application/json": {"schema": {"anyOf": [{"$ref": "#/components/schemas/JsonRpcResponse"},
+                                                                      _ERROR]}}}}
+        return {"200": {"description": "The JSON-RPC response (or an SSE stream of them)",
+                        "content": {**rpc["content"], "text/event-stream": {"schema": _SSE_EVENT}}},
+                "202": {"description": "Accepted (a notification)"},
+                "default": {"description": "Error", **rpc}}
     if spec.group == "sessions":
         responses["404"] = error
         responses["400"] = error
@@ -108,7 +227,7 @@ def _responses(spec: RouteSpec, method: str) -> dict[str, Any]:
             responses = {"204": {"description": "Deleted"}, "404": error, "400": error}
     if spec.handler == "session_stream":
         responses["200"] = {"description": "The turn's events (SSE)",
-                            "content": {"text/event-stream": {"schema": {"type": "string"}}}}
+                            "content": {"text/event-stream": {"schema": _SSE_EVENT}}}
         responses["204"] = {"description": "Nothing more to send"}
     if "{agent_name}" in spec.route:
         responses["404"] = error
@@ -116,15 +235,17 @@ def _responses(spec: RouteSpec, method: str) -> dict[str, Any]:
     return responses
 
 
-def _with_outputs(output_schemas: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _with_outputs(output_schemas: dict[str, dict[str, Any]], background: bool) -> dict[str, Any]:
     """The component schemas, with ``ChatResponse.output`` as one of the typed agents' output schemas.
 
     Each output schema becomes ``Output_<agent>``; its ``$defs`` become components of their own (a ``$ref``
     in a component resolves against the document, not the component), named ``Output_<agent>_<def>``.
     """
+    schemas = {**copy.deepcopy(_SCHEMAS), **copy.deepcopy(_request_schemas())}
+    if not background:
+        schemas["ChatRequest"]["properties"]["async"]["enum"] = [False]
     if not output_schemas:
-        return _SCHEMAS
-    schemas = copy.deepcopy(_SCHEMAS)
+        return schemas
     refs = []
     for agent, schema in output_schemas.items():
         prefix = "Output_" + re.sub(r"[^A-Za-z0-9_.-]", "_", agent)
@@ -150,42 +271,23 @@ def _rewrite_refs(node: Any, rename: dict[str, str]) -> Any:
 
 
 _SCHEMAS: dict[str, Any] = {
-    "Error": {
+    "JsonRpcRequest": {
         "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {"type": "object", "required": ["code", "message"],
-                      "properties": {"code": {"type": "string"}, "message": {"type": "string"}}},
-            "agent": {"type": "string"},
-            "session_id": {"type": "string"},
-        },
+        "required": ["jsonrpc", "method"],
+        "properties": {"jsonrpc": {"const": "2.0"}, "method": {"type": "string"},
+                       "id": {"type": ["string", "integer", "null"]}, "params": {"type": "object"}},
     },
-    "ChatRequest": {
+    "JsonRpcResponse": {
         "type": "object",
-        "required": ["message"],
-        "properties": {
-            "message": {"type": "string", "minLength": 1},
-            "user_id": {"type": ["string", "null"], "maxLength": 256},
-            "session_id": {"type": ["string", "null"], "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"},
-            "context": {"type": ["object", "null"]},
-            "stream": {"type": "boolean"},
-        },
+        "required": ["jsonrpc"],
+        "properties": {"jsonrpc": {"const": "2.0"}, "id": {"type": ["string", "integer", "null"]}, "result": {},
+                       "error": {"type": "object", "required": ["code", "message"], "properties": {
+                           "code": {"type": "integer"}, "message": {"type": "string"}, "data": {}}}},
     },
-    "ChatResponse": {
+    "StreamEvent": {
         "type": "object",
-        "properties": {
-            "status": {"type": "string", "enum": ["success", "error"]},
-            "response": {"type": ["string", "null"]},
-            "agent": {"type": ["string", "null"]},
-            "session_id": {"type": ["string", "null"]},
-            "conversation_id": {"type": ["string", "null"]},
-            "context": {"type": "object"},
-            "usage": {"type": "object", "properties": {
-                "input_tokens": {"type": "integer"}, "output_tokens": {"type": "integer"},
-                "total_tokens": {"type": "integer"}, "requests": {"type": "integer"},
-                "reasoning_tokens": {"type": "integer"}}},
-            "tool_calls": {"type": "array", "items": {"type": "object"}},
-            "handoff_path": {"type": "array", "items": {"type": "string"}},
-        },
+        "required": ["data"],
+        "properties": {"event": {"type": "string"}, "data": {"type": "string"}, "id": {"type": "string"},
+                       "retry": {"type": "integer"}},
     },
 }

@@ -19,10 +19,10 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from ..errors import InvalidRequestError
+from ..errors import InvalidRequestError, SessionNotFoundError, owned_by
 from ..messages import SESSION_ID_PATTERN, SESSION_ID_RULE
 from ..sessions.events import TurnLog, parse_event_id
-from .http import SSE_TYPE, HttpCall, HttpReply, error_reply
+from .http import SSE_TYPE, HttpCall, HttpReply, error_envelope, error_reply
 from .sse import KEEP_ALIVE, SSE_HEADERS, encode
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ class StreamResumer:
                 return error_reply(400, exc.code, exc.message, session_id=session_id)
         user_id = call.query.get("user_id") or None
         session = await self.store.load_recent(session_id, 0)  # the owner only, not the history
-        if session is not None and session.user_id is not None and session.user_id != user_id:
+        if session is not None and not owned_by(session.user_id, user_id):
             return _not_found(session_id)
         turns = _visible(await self.store.read_events(session_id, after), user_id)
         if not turns:
@@ -98,8 +98,8 @@ class StreamResumer:
 
 def _visible(turns: list[TurnLog], user_id: str | None) -> list[TurnLog]:
     """The turns this user may read: their own, and those of sessions without an owner."""
-    return [turn for turn in turns if turn.owner is None or turn.owner == user_id]
+    return [turn for turn in turns if owned_by(turn.owner, user_id)]
 
 
 def _not_found(session_id: str) -> HttpReply:
-    return error_reply(404, "session_not_found", f"Session {session_id} was not found.", session_id=session_id)
+    return error_envelope(SessionNotFoundError.for_id(session_id), session_id=session_id)

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import quote
 
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+#: ``RouteSpec.handler`` of an app's own route (``AgentFunctionApp.agent_route``): its handler is the app's.
+APP_ROUTE = "app_route"
 
 #: The platform's ``routePrefix`` when ``host.json`` does not set one (and when there is no ``host.json``).
 DEFAULT_ROUTE_PREFIX = "api"
@@ -48,6 +52,9 @@ STANDARD_ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec("sessions_turn", "api/sessions/{session_id}/turns/{turn_id}", ("GET", "DELETE"), "sessions",
               "session_turn", "A background turn's status and, once done, its answer; DELETE cancels it. Owner only."),
 )
+
+#: The standard routes by function name, for ``url_for``.
+ROUTES_BY_NAME: dict[str, RouteSpec] = {spec.name: spec for spec in STANDARD_ROUTES}
 
 #: The original README's short forms, served for agent names that are not a first segment of the app's own
 #: routes (``sessions``, ``agents`` ...). Registered after every other route: the platform matches routes in
@@ -94,6 +101,22 @@ def public_path(route: str, prefix: str) -> str | None:
     if registered is None:
         return None
     return "/" + "/".join(part for part in (prefix, registered) if part)
+
+
+def url_for(spec: RouteSpec, api_base: str, **params: str) -> str:
+    """The URL path of ``spec`` with its ``{parameters}`` filled in (URL-quoted), for an app whose ``api/`` paths
+    are served at ``api_base`` (``/api``, or ``/v1`` for the routePrefix ``v1``; see ``public_path``)."""
+    head, _, rest = spec.route.partition("/")
+    if head != API_SEGMENT:
+        raise ValueError(f"route {spec.name!r} is not under api/")
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(2)
+        if name not in params:
+            raise ValueError(f"url_for({spec.name!r}) needs {name}=")
+        return quote(str(params[name]), safe="@:")
+
+    return _SEGMENT.sub(value, f"{api_base.rstrip('/')}/{rest}")
 
 
 def alias_reserved_names(routes: list[RouteSpec] | tuple[RouteSpec, ...]) -> set[str]:

@@ -21,6 +21,7 @@ import azure.functions as func
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ..errors import AgentFrameworkError, NotFoundError
 from ..playground import LOCAL_PATH
 from .context import context_for, wants_context
 from .loader import LoadedApp
@@ -109,12 +110,12 @@ class LocalHost:
                 return await self._call_classic(function, request, params)
             except Exception:
                 logger.exception("function %s failed", function.name)
-                return JSONResponse({"error": {"code": "internal_error",
+                return JSONResponse({"error": {"code": AgentFrameworkError.code,
                                                "message": "The function failed; see the host's log."}}, 500)
         if request.method in ("GET", "HEAD") and request.url.path.rstrip("/") == LOCAL_PATH:
             return self._playground()
-        return JSONResponse({"error": {"code": "not_found", "message": f"No function serves {request.url.path}."}},
-                            404)
+        return JSONResponse({"error": {"code": NotFoundError.code,
+                                       "message": f"No function serves {request.url.path}."}}, 404)
 
     def _playground(self) -> Response:
         """The playground page (docs/playground.md), told where this host serves the app's agents routes."""

@@ -7,7 +7,7 @@ caller, like ``GET /api/agents``. It is not in the OpenAPI description: it is a 
 
 from __future__ import annotations
 
-from ..functions.http import HttpCall, HttpReply, error_reply
+from ..functions.http import HttpCall, HttpReply
 from ..functions.routes import STANDARD_ROUTES, RouteSpec
 from . import HTML_TYPE, ROUTE_NAME, render_page
 
@@ -20,8 +20,6 @@ def route_spec() -> RouteSpec:
 
 
 async def serve_page(call: HttpCall) -> HttpReply:
-    if call.method.upper() != "GET":
-        return error_reply(405, "method_not_allowed", f"{call.method.upper()} is not allowed here; use GET.",
-                           headers={"Allow": "GET"})
+    """The page (the pipeline has answered other methods than GET with 405)."""
     body, headers = render_page()
     return HttpReply(status=200, headers=headers, body=body, media_type=HTML_TYPE)
