@@ -111,6 +111,11 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 # Lone UTF-16 surrogates: JSON can carry them ("\\ud800") and Python keeps them, but they cannot be encoded as
 # UTF-8, so the provider's SDK (or the store) would fail on them after the turn had started.
 _SURROGATE = re.compile("[\ud800-\udfff]")
+#: The same rule as JSON Schema patterns (ECMA-262 and Python read these escapes alike), for the OpenAPI
+#: description: text without those control characters, and a message that is also not blank.
+TEXT_PATTERN = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f]*$"
+MESSAGE_PATTERN = (r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f]*[^\s\u0000-\u0008\u000b\u000c\u000e-\u001f]"
+                   r"[^\u0000-\u0008\u000b\u000c\u000e-\u001f]*$")
 
 
 def check_text(value: str, field: str) -> str:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from ..messages import SESSION_ID_PATTERN
 from ..sessions.events import EVENT_ID_PATTERN
-from ..types import ChatRequest
+from ..types import MESSAGE_PATTERN, TEXT_PATTERN, ChatRequest
 from .routes import RouteSpec, alias_reserved_names, public_path
 
 
@@ -89,17 +89,24 @@ def _request_schemas() -> dict[str, Any]:
     chat = ChatCall.model_json_schema(by_alias=True, mode="validation")
     props = chat["properties"]
     props["message"]["minLength"] = 1
-    props["message"]["pattern"] = r"\S"  # not blank
+    props["message"]["pattern"] = MESSAGE_PATTERN  # not blank, no control characters (types.check_text)
+    text = {"type": "string", "pattern": TEXT_PATTERN}
+    props["user_id"] = {"anyOf": [{**text, "maxLength": 256}, {"type": "null"}]}
     session = {"type": "string", "pattern": SESSION_ID_PATTERN.pattern}
     props["session_id"] = {"anyOf": [session, {"type": "null"}]}
     props["conversation_id"] = {"anyOf": [session, {"type": "null"}],
                                 "description": "The older name of session_id."}
-    props["context"] = {"anyOf": [{"type": "object"}, {"type": "null"}]}
+    # Any JSON object whose strings (keys included) follow the same text rule, at any depth.
+    value = {"$ref": "#/components/schemas/ContextValue"}
+    context_value = {"anyOf": [text, {"type": ["number", "boolean", "null"]}, {"type": "array", "items": value},
+                               {"type": "object", "propertyNames": text, "additionalProperties": value}]}
+    props["context"] = {"anyOf": [{"type": "object", "propertyNames": text, "additionalProperties": value},
+                                  {"type": "null"}]}
     ref = "#/components/schemas/{model}"
     envelope = ErrorEnvelope.model_json_schema(ref_template=ref)
     reply = ChatReply.model_json_schema(ref_template=ref)
-    return {"ChatRequest": chat, "Error": envelope, **envelope.pop("$defs"), "ChatResponse": reply,
-            **reply.pop("$defs")}
+    return {"ChatRequest": chat, "ContextValue": context_value, "Error": envelope, **envelope.pop("$defs"),
+            "ChatResponse": reply, **reply.pop("$defs")}
 
 #: A background turn's id as the turn route accepts it (background/http.py).
 TURN_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"

@@ -5,7 +5,9 @@ load with an unexpected error (an outage the runtime did not foresee: 500 ``inte
 id starts with ``raced-`` are always saved first by someone else (409 ``session_busy``).
 """
 
-from azurefunctions.agents import Agent, AgentFunctionApp
+from collections.abc import Sequence
+
+from azurefunctions.agents import Agent, AgentFunctionApp, Message
 from azurefunctions.agents.errors import SessionBusyError
 from azurefunctions.agents.handoff import ControlReturn, HandoffConfig, HandoffMode, HandoffStrategy, HandoffTarget
 from azurefunctions.agents.sessions.base import Session
@@ -14,15 +16,31 @@ from azurefunctions.agents.types import LLMConfig
 
 
 class TroubledStore(SqliteSessionStore):
-    async def load(self, session_id: str) -> Session | None:
+    @staticmethod
+    def _check_read(session_id: str) -> None:
         if session_id.startswith("broken-"):
             raise RuntimeError("disk on fire at /var/lib/secret-path/sessions.db")
-        return await super().load(session_id)
 
-    async def save(self, session: Session) -> Session:
+    @staticmethod
+    def _check_write(session: Session) -> None:
         if session.id.startswith("raced-"):
             raise SessionBusyError(f"session {session.id} was changed by another request; retry the turn")
+
+    async def load(self, session_id: str) -> Session | None:
+        self._check_read(session_id)
+        return await super().load(session_id)
+
+    async def load_recent(self, session_id: str, limit: int | None) -> Session | None:
+        self._check_read(session_id)
+        return await super().load_recent(session_id, limit)
+
+    async def save(self, session: Session) -> Session:
+        self._check_write(session)
         return await super().save(session)
+
+    async def append(self, session: Session, added: Sequence[Message]) -> Session:
+        self._check_write(session)
+        return await super().append(session, added)
 
 
 def lookup(code: str) -> str:
