@@ -56,10 +56,12 @@ def missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    """The system chromium. ``launch`` gives it a fresh temporary profile (user-data-dir) of Playwright's own,
-    removed when the browser closes (Playwright refuses an explicit ``--user-data-dir`` here)."""
+    """The system chromium, for the tests of this package only: Playwright's sync API runs an event loop on the
+    main thread while it is open, which would make every later ``asyncio.run`` in the session fail. ``launch``
+    gives it a fresh temporary profile (user-data-dir) of Playwright's own, removed when the browser closes
+    (Playwright refuses an explicit ``--user-data-dir`` here)."""
     if not Path(CHROMIUM).exists():
         missing(f"{CHROMIUM} is not installed (apt-get install chromium)")
     try:

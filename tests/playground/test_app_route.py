@@ -60,7 +60,9 @@ def test_off_unless_the_app_turns_it_on() -> None:
     assert "playground" not in _routes(AgentFunctionApp(agents=[_agent()]))
     routes = _routes(AgentFunctionApp(agents=[_agent()], playground=True))
     page = routes["playground"]
-    assert page.route == "api/playground"  # beside api/agents, so the page finds the API from its own URL
+    # Beside the agents list (under host.json's prefix, "api" by default: /api/playground), so the page finds
+    # the API from its own URL.
+    assert (page.route, routes["agents_list"].route) == ("playground", "agents")
     assert page.auth_level == routes["agents_list"].auth_level == func.AuthLevel.FUNCTION
 
 

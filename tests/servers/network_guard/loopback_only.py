@@ -92,8 +92,19 @@ def _is_ip_literal(host: Any) -> bool:
     return True
 
 
+def _is_invalid_name(host: Any) -> bool:
+    """A name under the reserved ``invalid.`` domain, which RFC 6761 §6.4 says resolvers answer at once with
+    "no such name", asking nobody: a test may look one up to see that failure, and nothing leaves the machine."""
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    name = str(host or "").lower().rstrip(".")
+    return name == "invalid" or name.endswith(".invalid")
+
+
 def _getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
     # An address literal is parsed, not looked up (no query leaves the machine); connecting to it is checked.
+    if _is_invalid_name(host):
+        raise socket.gaierror(socket.EAI_NONAME, f"{host!r} is a reserved name that never resolves (RFC 6761)")
     if not is_loopback_host(host) and not _is_ip_literal(host):
         _record(f"name lookup of {host!r} refused by the test network guard")
         raise socket.gaierror(socket.EAI_NONAME, f"the test network guard refused to resolve {host!r}")

@@ -107,7 +107,8 @@
     if (info.description) parts.push(el("p", { text: info.description }));
     const tools = (info.tools || []).map((t) => t.name);
     if (tools.length) parts.push(el("p", { text: "Tools: " + tools.join(", ") }));
-    if (info.mcp_servers && info.mcp_servers.length) parts.push(el("p", { text: "MCP servers: " + info.mcp_servers.join(", ") }));
+    const servers = (info.mcp_servers || []).map((s) => (s.tools_known === false ? `${s.name} (tools listed at the first turn)` : s.name));
+    if (servers.length) parts.push(el("p", { text: "MCP servers: " + servers.join(", ") }));
     const handoffs = ((info.handoffs || {}).targets || []).map((t) => t.agent).filter(Boolean);
     if (handoffs.length) parts.push(el("p", { text: `Hands off to: ${handoffs.join(", ")} (${info.handoffs.mode})` }));
     parts.push(el("p", { text: info.streaming ? "Streams by default" : "Answers in JSON by default" }));
