@@ -54,13 +54,13 @@ def test_smoke_test_passes_against_the_sample_and_fails_against_nothing(tmp_path
                 "local",
                 "--stream",
                 "--attempts",
-                "60",
+                "240",
                 "--delay",
                 "0.25",
             ],
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=120,
             check=False,
         )
         assert result.returncode == 0, result.stdout + result.stderr
