@@ -1,0 +1,169 @@
+"""Error codes a caller meets on the chat and turn routes when state lives in a real store: a background turn
+whose workers kept stopping (``turn_interrupted``) and a turn too large for one Cosmos DB item or transaction
+(413 ``message_too_large``). The app's HTTP functions are called as the Python worker calls them
+(``func.HttpRequest`` in, ``func.HttpResponse`` out); the queue is Azurite, the store ``@vercel/cosmosdb-server``
+through the real ``azure-cosmos`` SDK, the model the scripted OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from azurefunctions.agents import Agent, AgentFunctionApp
+from azurefunctions.agents.background.records import TurnRecord
+from azurefunctions.agents.sessions.base import SessionStore
+from azurefunctions.agents.sessions.memory import MemorySessionStore
+from azurefunctions.agents.types import LLMConfig
+from tests.servers.azurite import AzuriteQueues
+from tests.servers.openai_server import OpenAIServer
+from tests.servers.scripted import Reply, ScriptedToolCall
+from tests.sessions.conftest import CosmosTarget
+
+from .test_http import Client
+
+LEAKS = ("Traceback", 'File "', "/site-packages/", "Exception")
+
+
+def assert_envelope(status: int, body: Any, expected_status: int, code: str) -> dict[str, Any]:
+    """The JSON error envelope: ``{"error": {"code", "message"}}``, a message and no stack text."""
+    assert status == expected_status, body
+    return assert_error_shape(body, code)
+
+
+def assert_error_shape(body: Any, code: str) -> dict[str, Any]:
+    assert isinstance(body, dict) and body["error"]["code"] == code, body
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    text = json.dumps(body)
+    for leak in LEAKS:
+        assert leak not in text
+    return body
+
+
+def make_app(store: SessionStore, *, tools: list[Any] | None = None) -> AgentFunctionApp:
+    config = LLMConfig.from_env(model_name="gpt-4o-mini", max_retries=0, timeout=30)
+    agent = Agent(name="Helper", instructions="Help.", llm_config=config, tools=tools or [])
+    return AgentFunctionApp(agents=[agent], background=True, session_store=store)
+
+
+@pytest.fixture
+async def background_client(storage: AzuriteQueues, openai: OpenAIServer,
+                            monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Client]:
+    monkeypatch.setenv("AGENTS_TURN_LEASE_SECONDS", "1")
+    app = make_app(MemorySessionStore())
+    try:
+        yield Client(app)
+    finally:
+        await app.aclose()
+
+
+async def next_message(storage: AzuriteQueues, queue_name: str, wait: float = 10.0) -> tuple[bytes, int]:
+    """The next work-queue message as the Functions host hands it to the queue trigger (base64 decoded), with
+    its dequeue count."""
+    from azure.storage.queue import BinaryBase64DecodePolicy
+    from azure.storage.queue.aio import QueueClient
+
+    deadline = time.monotonic() + wait
+    async with QueueClient.from_connection_string(storage.connection_string, queue_name,
+                                                  message_decode_policy=BinaryBase64DecodePolicy()) as queue:
+        while True:
+            async for message in queue.receive_messages(max_messages=1, visibility_timeout=30):
+                await queue.delete_message(message)
+                return bytes(message.content), int(message.dequeue_count or 1)
+            assert time.monotonic() < deadline, f"no message on {queue_name}"
+            await _sleep(0.2)
+
+
+async def _sleep(seconds: float) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)
+
+
+async def test_a_turn_whose_workers_kept_stopping_is_reported_failed_turn_interrupted_on_the_turn_route(
+        background_client: Client, storage: AzuriteQueues, queue_name: str, openai: OpenAIServer) -> None:
+    client = background_client
+    status, _, queued = await client.chat({"message": "Hello", "async": True, "user_id": "ana"})
+    assert status == 202, queued
+    session_id, turn_id = queued["session_id"], queued["turn_id"]
+    background = client.app.background
+    assert background is not None
+
+    # Three workers took the turn and each stopped (instance recycled) before finishing: the record is what
+    # they left, a running turn whose lease has run out.
+    def left_by_dead_workers(current: TurnRecord) -> bool:
+        current.status, current.claim, current.attempts = "running", "dead", 3
+        current.lease_until, current.history_length = time.time() - 1, 0
+        return True
+
+    await background.turns.update(session_id, turn_id, left_by_dead_workers)
+    body, dequeue_count = await next_message(storage, queue_name)
+    calls = len(openai.script.requests)
+    assert await background.handle_message(body, dequeue_count + 3) == "gave_up"
+    assert len(openai.script.requests) == calls  # not started a fourth time
+
+    status, headers, turn = await client.turn("GET", session_id, turn_id, user_id="ana")
+    assert status == 200 and "Retry-After" not in headers  # finished: nothing more to wait for
+    assert turn["status"] == "failed" and turn["attempts"] == 3
+    assert_error_shape(turn, "turn_interrupted")  # the turn's error has the envelope's shape
+    assert "3 times" in turn["error"]["message"] and "will not be started again" in turn["error"]["message"]
+    # DELETE of a finished turn leaves it as it ended
+    status, _, again = await client.turn("DELETE", session_id, turn_id, user_id="ana")
+    assert status == 200 and again["status"] == "failed" and again["error"]["code"] == "turn_interrupted"
+
+
+@pytest.fixture
+async def cosmos_store(cosmos: CosmosTarget) -> AsyncIterator[SessionStore]:
+    from azurefunctions.agents.sessions.cosmos import CosmosSessionStore
+
+    store = CosmosSessionStore(cosmos.endpoint, database=cosmos.database, container=cosmos.container,
+                               create_if_missing=cosmos.local, enable_endpoint_discovery=not cosmos.local)
+    try:
+        yield store
+    finally:
+        await store.aclose()
+
+
+def dump(part: int) -> str:
+    """Returns 700 kB of text: three of these outgrow one Cosmos DB transaction."""
+    return str(part) * 700_000
+
+
+async def test_a_turn_too_large_for_one_cosmos_transaction_is_a_413_message_too_large(
+        storage: AzuriteQueues, openai: OpenAIServer, cosmos_store: SessionStore) -> None:
+    app = make_app(cosmos_store, tools=[dump])
+    client = Client(app)
+    try:
+        openai.script.add(Reply(text="ok"))
+        status, _, first = await client.chat({"message": "Hi", "user_id": "ana"})
+        assert status == 200, first
+        session_id = first["session_id"]
+        openai.script.add(Reply(tool_calls=[ScriptedToolCall("dump", {"part": n}) for n in range(3)]))
+        openai.script.add(Reply(text="Dumped."))
+        status, _, data = await client.chat({"message": "Dump it", "user_id": "ana", "session_id": session_id})
+        body = assert_envelope(status, data, 413, "message_too_large")
+        assert "smaller" in body["error"]["message"] and "bytes" in body["error"]["message"]
+        assert data.get("session_id") in (None, session_id)
+        # nothing of the refused turn was stored: the session still holds the first exchange only
+        status, _, history = await client.call("sessions_item", "GET", f"/api/sessions/{session_id}",
+                                                params={"user_id": "ana"}, route={"session_id": session_id})
+        assert status == 200, history
+        assert [m["content"] for m in history["messages"]] == ["Hi", "ok"]
+    finally:
+        await app.aclose()
+
+
+async def test_a_model_answer_too_large_for_one_cosmos_item_is_a_413_message_too_large(
+        storage: AzuriteQueues, openai: OpenAIServer, cosmos_store: SessionStore) -> None:
+    app = make_app(cosmos_store)
+    client = Client(app)
+    try:
+        openai.script.add(Reply(text="x" * (2 * 1024 * 1024 + 10), chunk_size=1 << 20))
+        status, _, data = await client.chat({"message": "Write a lot", "user_id": "ana"})
+        body = assert_envelope(status, data, 413, "message_too_large")
+        assert "smaller" in body["error"]["message"]
+    finally:
+        await app.aclose()
