@@ -1,5 +1,6 @@
 """Error codes a caller meets on the chat and turn routes when state lives in a real store: a background turn
-whose workers kept stopping (``turn_interrupted``) and a turn too large for one Cosmos DB item or transaction
+whose workers kept stopping (``turn_interrupted``), a queued A2A task that expired before its worker ran
+(``task_not_found``) and a turn too large for one Cosmos DB item or transaction
 (413 ``message_too_large``). The app's HTTP functions are called as the Python worker calls them
 (``func.HttpRequest`` in, ``func.HttpResponse`` out); the queue is Azurite, the store ``@vercel/cosmosdb-server``
 through the real ``azure-cosmos`` SDK, the model the scripted OpenAI-compatible server."""
@@ -165,5 +166,56 @@ async def test_a_model_answer_too_large_for_one_cosmos_item_is_a_413_message_too
         status, _, data = await client.chat({"message": "Write a lot", "user_id": "ana"})
         body = assert_envelope(status, data, 413, "message_too_large")
         assert "smaller" in body["error"]["message"]
+    finally:
+        await app.aclose()
+
+
+
+async def a2a_rpc(client: Client, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+    status, _, data = await client.call("a2a_rpc", "POST", "/api/agents/Helper/a2a", body=body,
+                                        headers={"content-type": "application/json", "a2a-version": "1.0"},
+                                        route={"agent_name": "Helper"})
+    assert status == 200, data  # A2A answers errors as JSON-RPC errors with HTTP 200
+    assert isinstance(data, dict)
+    return data
+
+
+async def test_a_queued_a2a_task_that_expired_before_its_worker_ran_is_failed_task_not_found(
+        storage: AzuriteQueues, queue_name: str, openai: OpenAIServer) -> None:
+    """Tasks live in the session store and expire with it (``AGENTS_SESSION_TTL_SECONDS``; here 1 s): a queued
+    task whose worker comes later finds nothing to run. The turn route says so, and the A2A ``GetTask``
+    answers the protocol's TaskNotFoundError (-32001: a2a-python, ``a2a/utils/errors.py``,
+    ``JSON_RPC_ERROR_CODE_MAP``)."""
+    from azurefunctions.agents import AgentMode
+
+    config = LLMConfig.from_env(model_name="gpt-4o-mini", max_retries=0, timeout=30)
+    app = AgentFunctionApp(agents=[Agent(name="Helper", instructions="Help.", llm_config=config)],
+                           mode=AgentMode.A2A, background=True, streaming=False,
+                           session_store=MemorySessionStore(ttl_seconds=1))
+    client = Client(app)
+    try:
+        sent = await a2a_rpc(client, "SendMessage", {
+            "message": {"messageId": "m1", "role": "ROLE_USER", "parts": [{"text": "Hi"}]},
+            "configuration": {"returnImmediately": True}})
+        task = sent["result"]["task"]
+        assert task["status"]["state"] == "TASK_STATE_SUBMITTED"
+        await _sleep(1.5)  # the worker is late: the task has expired
+        message, dequeue_count = await next_message(storage, queue_name)
+        assert app.background is not None
+        calls = len(openai.script.requests)
+        await app.background.handle_message(message, dequeue_count)
+        assert len(openai.script.requests) == calls  # nothing ran
+
+        status, headers, turn = await client.turn("GET", task["contextId"], task["id"])
+        assert status == 200 and "Retry-After" not in headers
+        assert turn["status"] == "failed" and turn["turn_id"] == task["id"]
+        assert_error_shape(turn, "task_not_found")
+        assert turn["error"]["message"] == "The task no longer exists."
+
+        missing = await a2a_rpc(client, "GetTask", {"id": task["id"]})
+        assert missing["error"]["code"] == -32001 and "result" not in missing
+        for leak in LEAKS:
+            assert leak not in json.dumps(missing)
     finally:
         await app.aclose()
