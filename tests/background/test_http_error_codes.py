@@ -1,9 +1,10 @@
 """Error codes a caller meets on the chat and turn routes when state lives in a real store: a background turn
-whose workers kept stopping (``turn_interrupted``), a queued A2A task that expired before its worker ran
-(``task_not_found``) and a turn too large for one Cosmos DB item or transaction
-(413 ``message_too_large``). The app's HTTP functions are called as the Python worker calls them
-(``func.HttpRequest`` in, ``func.HttpResponse`` out); the queue is Azurite, the store ``@vercel/cosmosdb-server``
-through the real ``azure-cosmos`` SDK, the model the scripted OpenAI-compatible server."""
+whose workers kept stopping (``turn_interrupted``), work of a kind the app does not run (``unknown_kind``), a
+queued A2A task that expired before its worker ran (``task_not_found``) and a turn too large for one Cosmos DB
+item or transaction (413 ``message_too_large``). The app's HTTP functions are called as the Python worker calls
+them (``func.HttpRequest`` in, ``func.HttpResponse`` out); the queue is Azurite, the store
+``@vercel/cosmosdb-server`` through the real ``azure-cosmos`` SDK, the model the scripted OpenAI-compatible
+server."""
 
 from __future__ import annotations
 
@@ -115,6 +116,28 @@ async def test_a_turn_whose_workers_kept_stopping_is_reported_failed_turn_interr
     status, _, again = await client.turn("DELETE", session_id, turn_id, user_id="ana")
     assert status == 200 and again["status"] == "failed" and again["error"]["code"] == "turn_interrupted"
 
+
+
+async def test_work_of_a_kind_this_app_does_not_run_is_failed_unknown_kind_on_the_turn_route(
+        background_client: Client, storage: AzuriteQueues, queue_name: str, openai: OpenAIServer) -> None:
+    """Work queued by another version of the app (one that registered a ``digest`` kind, ``register_kind``)
+    and picked up by this one, which has no such kind: the turn ends failed, named, never run."""
+    from azurefunctions.agents.types import ChatRequest
+
+    background = background_client.app.background
+    assert background is not None
+    record = await background.submit("Helper", ChatRequest(message="Summarize my week", user_id="ana"),
+                                     kind="digest")
+    message, dequeue_count = await next_message(storage, queue_name)
+    calls = len(openai.script.requests)
+    assert await background.handle_message(message, dequeue_count) == "failed"
+    assert len(openai.script.requests) == calls
+
+    status, headers, turn = await background_client.turn("GET", record.session_id, record.turn_id, user_id="ana")
+    assert status == 200 and "Retry-After" not in headers
+    assert turn["status"] == "failed" and turn["attempts"] == 0
+    assert_error_shape(turn, "unknown_kind")
+    assert "'digest'" in turn["error"]["message"]
 
 @pytest.fixture
 async def cosmos_store(cosmos: CosmosTarget) -> AsyncIterator[SessionStore]:
