@@ -1,16 +1,19 @@
 """Error codes a caller meets on the chat and turn routes when state lives in a real store: a background turn
 whose workers kept stopping (``turn_interrupted``), work of a kind the app does not run (``unknown_kind``), a
-queued A2A task that expired before its worker ran (``task_not_found``) and a turn too large for one Cosmos DB
-item or transaction (413 ``message_too_large``). The app's HTTP functions are called as the Python worker calls
-them (``func.HttpRequest`` in, ``func.HttpResponse`` out); the queue is Azurite, the store
-``@vercel/cosmosdb-server`` through the real ``azure-cosmos`` SDK, the model the scripted OpenAI-compatible
+cancel that keeps losing the race for the turn's record (409 ``turn_busy``), a queued A2A task that expired
+before its worker ran (``task_not_found``) and a turn too large for one Cosmos DB item or transaction (413
+``message_too_large``). The app's HTTP functions are called as the Python worker calls them
+(``func.HttpRequest`` in, ``func.HttpResponse`` out); the queue is Azurite, the stores SQLite and
+``@vercel/cosmosdb-server`` (through the real ``azure-cosmos`` SDK), the model the scripted OpenAI-compatible
 server."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -138,6 +141,36 @@ async def test_work_of_a_kind_this_app_does_not_run_is_failed_unknown_kind_on_th
     assert turn["status"] == "failed" and turn["attempts"] == 0
     assert_error_shape(turn, "unknown_kind")
     assert "'digest'" in turn["error"]["message"]
+
+
+async def test_a_cancel_that_keeps_losing_the_race_for_the_turn_record_is_a_409_turn_busy(
+        storage: AzuriteQueues, openai: OpenAIServer, tmp_path: Path) -> None:
+    """Every write of the turn's record loses to another writer (here a SQLite trigger on the store's own file
+    ignores each update of that row, as a competing instance's write would make it fail its etag check): the
+    cancel gives up after its retries with 409 ``turn_busy``, and succeeds once the record is left alone."""
+    from azurefunctions.agents.sessions.sqlite import SqliteSessionStore
+
+    database = tmp_path / "sessions.sqlite3"
+    app = make_app(SqliteSessionStore(database))
+    client = Client(app)
+    try:
+        status, _, queued = await client.chat({"message": "Hello", "async": True, "user_id": "ana"})
+        assert status == 202, queued
+        session_id, turn_id = queued["session_id"], queued["turn_id"]
+        with sqlite3.connect(database) as other:
+            other.execute(f"""CREATE TRIGGER always_changed BEFORE UPDATE ON items
+                              WHEN OLD.pk = '{session_id}' AND OLD.kind = 'turn'
+                              BEGIN SELECT RAISE(IGNORE); END""")
+        status, _, busy = await client.turn("DELETE", session_id, turn_id, user_id="ana")
+        body = assert_envelope(status, busy, 409, "turn_busy")
+        assert turn_id in body["error"]["message"] and "try again" in body["error"]["message"]
+
+        with sqlite3.connect(database) as other:
+            other.execute("DROP TRIGGER always_changed")
+        status, _, cancelled = await client.turn("DELETE", session_id, turn_id, user_id="ana")
+        assert status == 200 and cancelled["status"] == "cancelled"
+    finally:
+        await app.aclose()
 
 @pytest.fixture
 async def cosmos_store(cosmos: CosmosTarget) -> AsyncIterator[SessionStore]:
