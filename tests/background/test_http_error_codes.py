@@ -1,11 +1,11 @@
 """Error codes a caller meets on the chat and turn routes when state lives in a real store: a background turn
 whose workers kept stopping (``turn_interrupted``), work of a kind the app does not run (``unknown_kind``), a
 cancel that keeps losing the race for the turn's record (409 ``turn_busy``), a queued A2A task that expired
-before its worker ran (``task_not_found``) and a turn too large for one Cosmos DB item or transaction (413
-``message_too_large``). The app's HTTP functions are called as the Python worker calls them
-(``func.HttpRequest`` in, ``func.HttpResponse`` out); the queue is Azurite, the stores SQLite and
-``@vercel/cosmosdb-server`` (through the real ``azure-cosmos`` SDK), the model the scripted OpenAI-compatible
-server."""
+before its worker ran (``task_not_found``) or whose model failed (``task_failed``), and a turn too large for
+one Cosmos DB item or transaction (413 ``message_too_large``). The app's HTTP functions are called as the
+Python worker calls them (``func.HttpRequest`` in, ``func.HttpResponse`` out); the queue is Azurite, the stores
+SQLite and ``@vercel/cosmosdb-server`` (through the real ``azure-cosmos`` SDK), the model the scripted
+OpenAI-compatible server."""
 
 from __future__ import annotations
 
@@ -275,3 +275,58 @@ async def test_a_queued_a2a_task_that_expired_before_its_worker_ran_is_failed_ta
             assert leak not in json.dumps(missing)
     finally:
         await app.aclose()
+
+
+
+@pytest.fixture
+async def a2a_client(storage: AzuriteQueues, openai: OpenAIServer) -> AsyncIterator[Client]:
+    from azurefunctions.agents import AgentMode, ask_user
+
+    config = LLMConfig.from_env(model_name="gpt-4o-mini", max_retries=0, timeout=30)
+    agent = Agent(name="Helper", instructions="Help.", llm_config=config, tools=[ask_user])
+    app = AgentFunctionApp(agents=[agent], mode=AgentMode.A2A, background=True, streaming=False,
+                           session_store=MemorySessionStore())
+    try:
+        yield Client(app)
+    finally:
+        await app.aclose()
+
+
+async def run_queued_task(client: Client, storage: AzuriteQueues, queue_name: str) -> dict[str, Any]:
+    """Send a non-blocking message (``returnImmediately``), run its queued work as the queue trigger does, and
+    return the task as the send answered it."""
+    sent = await a2a_rpc(client, "SendMessage", {
+        "message": {"messageId": "m1", "role": "ROLE_USER", "parts": [{"text": "Weather?"}]},
+        "configuration": {"returnImmediately": True}})
+    task: dict[str, Any] = sent["result"]["task"]
+    message, dequeue_count = await next_message(storage, queue_name)
+    assert client.app.background is not None
+    await client.app.background.handle_message(message, dequeue_count)
+    return task
+
+
+async def test_a_queued_a2a_task_whose_model_fails_is_failed_task_failed_on_the_turn_route(
+        a2a_client: Client, storage: AzuriteQueues, queue_name: str, openai: OpenAIServer) -> None:
+    openai.script.add(Reply(status=500))
+    task = await run_queued_task(a2a_client, storage, queue_name)
+    status, _, turn = await a2a_client.turn("GET", task["contextId"], task["id"])
+    assert status == 200 and turn["status"] == "failed"
+    assert_error_shape(turn, "task_failed")
+    assert "HTTP 500" in turn["error"]["message"]
+    got = await a2a_rpc(a2a_client, "GetTask", {"id": task["id"]})
+    assert got["result"]["status"]["state"] == "TASK_STATE_FAILED"
+    assert got["result"]["status"]["message"]["metadata"]["code"] == "provider_error"
+
+
+async def test_a_queued_a2a_task_that_asks_for_input_is_a_completed_turn_not_a_failed_one(
+        a2a_client: Client, storage: AzuriteQueues, queue_name: str, openai: OpenAIServer) -> None:
+    """As a chat turn that ends with ``ask_user`` completes with the question as its answer, so does the turn
+    of an A2A task that goes ``input-required``: the task waits for the client's next message."""
+    openai.script.add(Reply(tool_calls=[ScriptedToolCall("ask_user", {"question": "Which city?"})]))
+    task = await run_queued_task(a2a_client, storage, queue_name)
+    status, _, turn = await a2a_client.turn("GET", task["contextId"], task["id"])
+    assert status == 200 and turn["status"] == "completed" and "error" not in turn, turn
+    assert turn["response"]["status"] == "success" and turn["response"]["response"] == "Which city?"
+    assert turn["response"]["input_required"]["question"] == "Which city?"
+    got = await a2a_rpc(a2a_client, "GetTask", {"id": task["id"]})
+    assert got["result"]["status"]["state"] == "TASK_STATE_INPUT_REQUIRED"
