@@ -54,6 +54,7 @@ from starlette.responses import Response
 
 from .. import settings
 from ..functions.http import JSON_TYPE, SSE_TYPE, HttpCall, HttpReply, json_reply
+from ..interrupts import METADATA_KEY as INPUT_REQUIRED_KEY
 from ..runner import Runner
 from ..sessions.base import SessionStore
 from ..types import ChatRequest, ChatResponse
@@ -373,6 +374,12 @@ def _outcome(task: Task | None, record: TurnRecord, missing: str = "") -> ChatRe
         text = "".join(p.text for a in task.artifacts for p in a.parts if p.WhichOneof("content") == "text")
         return ChatResponse(status="success", response=text, **base)
     message = " ".join(p.text for p in task.status.message.parts if p.WhichOneof("content") == "text")
+    if state in INTERRUPTED:
+        # The task waits for the client's next message: this run of it is done, not failed (as a chat turn
+        # that ends asking the user completes with the question as its answer).
+        asked = MessageToDict(task.status.message.metadata).get("inputRequired")
+        return ChatResponse(status="success", response=message,
+                            metadata={INPUT_REQUIRED_KEY: asked} if isinstance(asked, dict) else {}, **base)
     name = TaskState.Name(state).removeprefix("TASK_STATE_").lower()
     code = "cancelled" if state == TaskState.TASK_STATE_CANCELED else f"task_{name}"
     return ChatResponse(status="error", error=message or f"The task ended {name}.", error_code=code, **base)
