@@ -64,7 +64,7 @@ echo "== ruff"
 "$venv_python" -m ruff check .
 echo "== mypy"
 "$venv_python" -m mypy
-echo "== import contracts (pyproject.toml [tool.importlinter])" && "$PWD/.venv/bin/lint-imports" --no-cache
+echo "== import contracts (pyproject.toml [tool.importlinter])" && "$(dirname "$venv_python")/lint-imports" --no-cache
 echo "== runtime and sample tests"
 "$venv_python" -m pytest "$@"
 

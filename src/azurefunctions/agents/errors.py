@@ -113,6 +113,27 @@ class MaxTurnsExceededError(AgentFrameworkError):
     code = "max_turns_exceeded"
 
 
+class MessageTooLongError(AgentFrameworkError):
+    """A message over the app's length limit (limits.py)."""
+
+    status = 400
+    code = "message_too_long"
+
+
+class TooBusyError(AgentFrameworkError):
+    """Every turn slot of this instance is taken; the client may retry (with ``Retry-After``)."""
+
+    status = 503
+    code = "too_busy"
+
+
+class TurnTimeoutError(AgentFrameworkError):
+    """The turn ran past the app's time limit."""
+
+    status = 504
+    code = "turn_timeout"
+
+
 class ProviderError(AgentFrameworkError):
     """The model provider failed or answered something unusable."""
 

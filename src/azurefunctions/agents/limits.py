@@ -14,28 +14,19 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from . import settings
-from .errors import AgentFrameworkError, MaxTurnsExceededError, PayloadTooLargeError
+from .errors import (
+    MaxTurnsExceededError,
+    MessageTooLongError,
+    PayloadTooLargeError,
+    TooBusyError,
+    TurnTimeoutError,
+)
 from .handoff.config import HandoffConfig
 
 #: ``Agent(max_turns=...)`` when not given: model calls in one turn.
 DEFAULT_MAX_TURNS = 10
 
 T = TypeVar("T")
-
-
-class MessageTooLongError(AgentFrameworkError):
-    status = 400
-    code = "message_too_long"
-
-
-class TooBusyError(AgentFrameworkError):
-    status = 503
-    code = "too_busy"
-
-
-class TurnTimeoutError(AgentFrameworkError):
-    status = 504
-    code = "turn_timeout"
 
 
 @dataclass(frozen=True)

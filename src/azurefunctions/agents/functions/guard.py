@@ -21,8 +21,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
-from ..errors import AgentFrameworkError
-from ..limits import Limits, TurnSlots, TurnTimeoutError, check_message
+from ..errors import AgentFrameworkError, TurnTimeoutError
+from ..limits import Limits, TurnSlots, check_message
 from ..redaction import known_secrets, redact_bytes
 from .auth import EntraAuth
 from .http import HttpCall, HttpReply, error_envelope
