@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -20,10 +20,9 @@ from .agent import Agent
 from .events import ReflectionEvaluated
 from .messages import Message
 from .providers.base import ModelRequest
+from .run.strategy import AnswerLoop
+from .run.turn import Final, FinalText, Turn
 from .types import LLMConfig
-
-if TYPE_CHECKING:
-    from .runner import Runner, _Turn
 
 logger = logging.getLogger("azurefunctions.agents.reflection")
 
@@ -86,23 +85,20 @@ class ReflectionAgent(Agent):
                               "custom_evaluation": self.evaluation_function is not None}
         return data
 
-    async def reflect(self, runner: Runner, turn: _Turn, history: list[Message],
-                      stream: bool) -> AsyncIterator[Any]:
-        """Used by the Runner in place of the plain agent loop."""
-        from .runner import _Final
-
+    async def answer_turn(self, turn: Turn, agent: Agent, history: list[Message], stream: bool,
+                          loop: AnswerLoop) -> AsyncIterator[Any]:
+        """The turn strategy (run/strategy.py) of a reflecting agent: ``loop`` (the model/tool loop) answers,
+        the answer is evaluated, and ``loop`` answers again with the feedback, up to the iteration limit."""
         evaluates = self.evaluation_function is not None or self.enable_self_evaluation
         question = history[-1].content
         base = list(history)
         attempts: list[Attempt] = []
         working = list(base)
         for iteration in range(1, self.max_reflection_iterations + 1):
-            text = ""
-            async for event in runner._agent_loop(turn, self, working, stream):
-                if isinstance(event, _Final):
-                    text = event.text
-                else:
-                    yield event
+            answer = FinalText(loop(turn, self, working, stream))
+            async for event in answer:
+                yield event
+            text = answer.text
             if not evaluates:
                 attempts.append(Attempt(iteration, text, working[len(base):], None, ""))
                 break
@@ -132,9 +128,9 @@ class ReflectionAgent(Agent):
             "best_iteration": best.iteration,
             "history": [a.to_dict() for a in attempts],
         }
-        yield _Final(best.answer)
+        yield Final(best.answer)
 
-    async def _evaluate(self, turn: _Turn, question: str, answer: str, stream: bool) -> tuple[float | None, str]:
+    async def _evaluate(self, turn: Turn, question: str, answer: str, stream: bool) -> tuple[float | None, str]:
         if self.evaluation_function is not None:
             try:
                 result = self.evaluation_function(question, answer)

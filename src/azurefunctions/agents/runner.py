@@ -13,10 +13,7 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-
-from pydantic import ValidationError
 
 from . import settings
 from .errors import (
@@ -39,12 +36,17 @@ from .events import (
     UsageReported,
 )
 from .handoff.config import ControlReturn
+from .handoff.engine import HandoffEngine
+from .handoff.override import answer_through_override, continue_step, current_step_for, runs_through_override
 from .handoff.tools import AskTool, HandoffTool
 from .interrupts import METADATA_KEY as INPUT_REQUIRED
 from .interrupts import InputRequired
 from .limits import check_message, split_tool_calls, too_many_tool_calls_result, tool_call_limit
 from .messages import Message, ToolCall, Usage, history_window
 from .providers.base import ModelRequest, ModelResponse
+from .run.request import as_response, normalize_request
+from .run.strategy import TurnStrategy
+from .run.turn import Final, FinalText, Turn
 from .sessions.base import Session, SessionStore
 from .structured_output import OutputInvalid
 from .telemetry import instrumentation
@@ -53,7 +55,6 @@ from .types import ChatRequest, ChatResponse, ToolCallRecord
 
 if TYPE_CHECKING:
     from .agent import Agent
-    from .handoff.engine import HandoffEngine
 
 logger = logging.getLogger("azurefunctions.agents")
 
@@ -70,84 +71,6 @@ def _process_default_store() -> SessionStore:
         # Bounded: sessions of programmatic runs expire after an hour idle instead of accumulating forever.
         _default_store = MemorySessionStore(ttl_seconds=3600)
     return _default_store
-
-
-def normalize_request(request: ChatRequest | Mapping[str, Any] | str) -> ChatRequest:
-    """A ``ChatRequest`` from a string, a dict or a request; bad input raises ``InvalidRequestError``."""
-    if isinstance(request, ChatRequest):
-        return request
-    if isinstance(request, str):
-        request = {"message": request}
-    if not isinstance(request, Mapping):
-        raise InvalidRequestError("the request must be a string, a dict or a ChatRequest")
-    try:
-        return ChatRequest.model_validate(dict(request))
-    except ValidationError as exc:
-        raise InvalidRequestError(describe_validation_error(exc)) from None
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    problems = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "body"
-        message = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "missing":
-            message = "is required"
-        elif err["type"] == "string_type":
-            message = "must be a string"
-        elif err["type"] == "string_unicode":
-            message = ("contains a lone UTF-16 surrogate or other text that is not valid Unicode: "
-                       "send valid Unicode text")
-        elif err["type"] == "bool_type":
-            message = "must be true or false"
-        elif err["type"] == "dict_type":
-            message = "must be a JSON object"
-        problems.append(f"{where} {message}" if not message.startswith(where) else message)
-    return "; ".join(problems)
-
-
-@dataclass
-class _Turn:
-    """What a turn accumulates on the way to its ``ChatResponse``."""
-
-    request: ChatRequest
-    session: Session | None
-    agent: Agent
-    turn_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    usage: Usage = field(default_factory=Usage)
-    tool_calls: list[ToolCallRecord] = field(default_factory=list)
-    handoff_path: list[str] = field(default_factory=list)
-    metadata: dict[str, Any] = field(default_factory=dict)
-    # Handoff state: edges taken (cycle detection), events of delegated agents waiting to be yielded, each
-    # agent's answer, context narrowed by ``context_keys``, a transfer the model asked for, who answered.
-    handoff_edges: set[tuple[str, str]] = field(default_factory=set)
-    pending_events: list[AgentEvent] = field(default_factory=list)
-    contributions: list[dict[str, str]] = field(default_factory=list)
-    context_by_agent: dict[str, dict[str, Any]] = field(default_factory=dict)
-    transfer: tuple[Any, str | None] | None = None
-    answered_by: str | None = None
-    # The typed answer of the last agent that answered, and its ``StructuredOutput`` (None without one).
-    output: Any = None
-    structured: Any = None
-
-    def __post_init__(self) -> None:
-        if not self.handoff_path:
-            self.handoff_path.append(self.agent.name)
-
-    @property
-    def session_id(self) -> str | None:
-        return self.session.id if self.session is not None else self.request.session_id
-
-    def response(self, text: str) -> ChatResponse:
-        metadata = dict(self.metadata)
-        if len(self.handoff_path) > 1:
-            metadata["contributions"] = list(self.contributions)
-        return ChatResponse(
-            status="success", response=text, agent=self.answered_by or self.agent.name,
-            context=dict(self.request.context), session_id=self.session_id, usage=self.usage,
-            tool_calls=self.tool_calls, handoff_path=list(self.handoff_path), metadata=metadata,
-            output=self.output,
-        )
 
 
 class Runner:
@@ -172,9 +95,7 @@ class Runner:
     @property
     def handoffs(self) -> HandoffEngine:
         if self._handoffs is None:
-            from .handoff.engine import HandoffEngine
-
-            self._handoffs = HandoffEngine(self)
+            self._handoffs = HandoffEngine(self.agents, self._answer)
         return self._handoffs
 
     @classmethod
@@ -201,7 +122,7 @@ class Runner:
             result = await self.agent.process_request(chat_request.model_dump() if overridden else chat_request)
         finally:
             _current_runner.reset(token)
-        return _as_response(result, self.agent.name, chat_request)
+        return as_response(result, self.agent.name, chat_request)
 
     def run_sync(self, request: ChatRequest | Mapping[str, Any] | str) -> ChatResponse:
         """``run`` for synchronous code (not inside a running event loop)."""
@@ -228,8 +149,6 @@ class Runner:
     async def _execute(self, request: ChatRequest | Mapping[str, Any] | str) -> ChatResponse:
         """The base ``process_request``: the event loop, collected; for a handoff target called from its
         override, the target's part of the running turn."""
-        from .handoff.override import continue_step, current_step_for
-
         step = current_step_for(self.agent)
         if step is not None:
             return await continue_step(step, request)
@@ -238,26 +157,24 @@ class Runner:
     # The loop ---------------------------------------------------------------------------------------------
     async def _events(self, raw: ChatRequest | Mapping[str, Any] | str, *,
                       stream: bool) -> AsyncIterator[AgentEvent]:
-        turn: _Turn | None = None
+        turn: Turn | None = None
         try:
             request = normalize_request(raw)
             check_message(request.message, settings.get_int(settings.MAX_MESSAGE_CHARS))
             session = await self._load_session(request)
-            turn = _Turn(request=request, session=session, agent=self.agent)
+            turn = Turn(request=request, session=session, agent=self.agent)
             yield TurnStarted(session_id=turn.session_id, agent=self.agent.name, turn_id=turn.turn_id)
             history = list(session.messages) if session is not None else []
             history.append(Message(role="user", content=request.message))
-            text = ""
             with instrumentation().invoke_agent(agent=self.agent, conversation_id=turn.session_id) as span:
+                answer = FinalText(self._answer(turn, self.agent, history, stream))
                 try:
-                    async for event in self._answer(turn, self.agent, history, stream):
-                        if isinstance(event, _Final):
-                            text = event.text
-                        else:
-                            yield event
+                    async for event in answer:
+                        yield event
                 except AgentFrameworkError as exc:
                     span.record_error(exc.code)
                     raise
+                text = answer.text
                 if turn.structured is not None and text != turn.structured.dump_json(turn.output):
                     # A loop around the agent's (reflection) chose another of its validated answers.
                     turn.output = turn.structured.validate(text)
@@ -279,26 +196,23 @@ class Runner:
             yield _failure(AgentFrameworkError("The agent failed to answer; the error was logged."), turn,
                            self.agent.name)
 
-    def _answer(self, turn: _Turn, agent: Agent, history: list[Message], stream: bool) -> AsyncIterator[Any]:
+    def _answer(self, turn: Turn, agent: Agent, history: list[Message], stream: bool) -> AsyncIterator[Any]:
         """The agent's answer, through its handoff configuration when it has targets (and through its
         ``process_request`` override when a handoff reached it: handoff/override.py)."""
-        from .handoff.override import answer_through_override, runs_through_override
-
         if runs_through_override(turn, agent):
-            return answer_through_override(self, turn, agent, history, stream)
+            return answer_through_override(self._answer, turn, agent, history, stream)
         config = agent.handoff_config
-        if config is not None and getattr(config, "targets", None):
-            return self.handoffs.answer(turn, agent, history, stream)
+        if config is not None and config.targets:
+            return self.handoffs.answer_turn(turn, agent, history, stream, self._own_answer)
         return self._own_answer(turn, agent, history, stream)
 
-    def _own_answer(self, turn: _Turn, agent: Agent, history: list[Message], stream: bool) -> AsyncIterator[Any]:
-        """The agent's own loop, or a reflection loop around it for a ``ReflectionAgent``."""
-        reflect = getattr(agent, "reflect", None)
-        if reflect is not None:
-            return reflect(self, turn, history, stream)  # type: ignore[no-any-return]
+    def _own_answer(self, turn: Turn, agent: Agent, history: list[Message], stream: bool) -> AsyncIterator[Any]:
+        """The agent's own loop, or the agent's strategy around it (a ``ReflectionAgent`` reflects)."""
+        if isinstance(agent, TurnStrategy):
+            return agent.answer_turn(turn, agent, history, stream, self._agent_loop)
         return self._agent_loop(turn, agent, history, stream)
 
-    async def _agent_loop(self, turn: _Turn, agent: Agent, history: list[Message],
+    async def _agent_loop(self, turn: Turn, agent: Agent, history: list[Message],
                           stream: bool) -> AsyncIterator[Any]:
         """Model call, tool calls, repeat: until the model answers without tools or ``max_turns``."""
         tools = await agent.list_tools()
@@ -358,7 +272,7 @@ class Runner:
                 turn.answered_by = agent.name
                 turn.output, turn.structured = output, structured
                 turn.contributions.append({"agent": agent.name, "response": text})
-                yield _Final(text)
+                yield Final(text)
                 return
             for call in result.tool_calls:
                 yield ToolCallStarted(agent=agent.name, call_id=call.id, name=call.name, arguments=call.arguments)
@@ -380,7 +294,7 @@ class Runner:
                 question = str(turn.metadata[INPUT_REQUIRED]["question"])
                 history.append(Message(role="assistant", content=question, agent=agent.name))
                 turn.answered_by = agent.name
-                yield _Final(question)
+                yield Final(question)
                 return
             if turn.transfer is not None:
                 tool, reason = turn.transfer
@@ -392,7 +306,7 @@ class Runner:
             f"Agent {agent.name} did not finish within max_turns={agent.max_turns} model calls; "
             "raise max_turns or simplify the task.")
 
-    async def _call_tool(self, turn: _Turn, agent: Agent, tools: dict[str, Tool], call: ToolCall) -> ToolOutput:
+    async def _call_tool(self, turn: Turn, agent: Agent, tools: dict[str, Tool], call: ToolCall) -> ToolOutput:
         tool = tools.get(call.name)
         if tool is None:
             return ToolOutput(f"Tool {call.name!r} is not available to agent {agent.name}. "
@@ -422,7 +336,7 @@ class Runner:
             span.record_tool_result(output)
             return output
 
-    async def _call_handoff_tool(self, turn: _Turn, agent: Agent, tool: HandoffTool, call: ToolCall) -> ToolOutput:
+    async def _call_handoff_tool(self, turn: Turn, agent: Agent, tool: HandoffTool, call: ToolCall) -> ToolOutput:
         reason = call.arguments.get("reason") if isinstance(call.arguments.get("reason"), str) else None
         if isinstance(tool, AskTool):
             message = call.arguments.get("message")
@@ -500,12 +414,7 @@ class Runner:
         return session
 
 
-@dataclass
-class _Final:
-    text: str
-
-
-def _failure(exc: AgentFrameworkError, turn: _Turn | None, agent_name: str) -> TurnFailed:
+def _failure(exc: AgentFrameworkError, turn: Turn | None, agent_name: str) -> TurnFailed:
     response = ChatResponse(
         status="error", agent=turn.agent.name if turn else agent_name, error=exc.message, error_code=exc.code,
         session_id=turn.session_id if turn else None,
@@ -534,25 +443,10 @@ async def collect(events: AsyncIterator[AgentEvent]) -> ChatResponse:
     return final
 
 
-def _as_response(result: Any, agent_name: str, request: ChatRequest) -> ChatResponse:
-    """Whatever a (possibly customised) ``process_request`` returned, as a ``ChatResponse``."""
-    if isinstance(result, ChatResponse):
-        return result
-    if isinstance(result, str):
-        return ChatResponse(response=result, agent=agent_name, session_id=request.session_id,
-                            context=dict(request.context))
-    if isinstance(result, Mapping):
-        known = {"status", "response", "agent", "context", "error", "session_id"}
-        data = {k: v for k, v in result.items() if k in known}
-        data.setdefault("agent", agent_name)
-        data.setdefault("session_id", request.session_id)
-        extra = {k: v for k, v in result.items() if k not in known}
-        return ChatResponse(**data, metadata=extra)
-    raise AgentFrameworkError(f"process_request of agent {agent_name} returned {type(result).__name__}; "
-                              "return a ChatResponse, a dict or a string")
-
-
 def _base_process_request() -> Any:
     from .agent import Agent
 
     return Agent.process_request
+
+
+__all__ = ["Runner", "collect", "normalize_request"]

@@ -19,19 +19,22 @@ from typing import TYPE_CHECKING, Any
 from ..errors import AgentFrameworkError
 from ..events import TextDelta
 from ..messages import Message
+from ..run.request import as_response, normalize_request
+from ..run.strategy import AnswerLoop
+from ..run.turn import Final, FinalText, Turn
+from ..types import ChatResponse
 
 if TYPE_CHECKING:
     from ..agent import Agent
-    from ..runner import Runner, _Turn
-    from ..types import ChatRequest, ChatResponse
+    from ..types import ChatRequest
 
 
 @dataclass
 class _Step:
     """A handoff target running through its override: where its ``super().process_request`` continues."""
 
-    runner: Runner
-    turn: _Turn
+    answer: AnswerLoop
+    turn: Turn
     agent: Agent
     history: list[Message]
     stream: bool
@@ -48,7 +51,7 @@ def overrides_process_request(agent: Agent) -> bool:
     return type(agent).process_request is not Agent.process_request
 
 
-def runs_through_override(turn: _Turn, agent: Agent) -> bool:
+def runs_through_override(turn: Turn, agent: Agent) -> bool:
     """Whether reaching ``agent`` in ``turn`` must go through its override (not yet running for it)."""
     if agent is turn.agent or not overrides_process_request(agent):
         return False  # the turn's first agent went through its override in Runner.run
@@ -61,12 +64,11 @@ def current_step_for(agent: Agent) -> _Step | None:
     return step if step is not None and step.agent is agent else None
 
 
-async def answer_through_override(runner: Runner, turn: _Turn, agent: Agent, history: list[Message],
+async def answer_through_override(answer: AnswerLoop, turn: Turn, agent: Agent, history: list[Message],
                                   stream: bool) -> AsyncIterator[Any]:
-    """The target's answer, produced by its ``process_request`` override."""
-    from ..runner import _as_response, _Final
-
-    step = _Step(runner, turn, agent, history, stream)
+    """The target's answer, produced by its ``process_request`` override; ``answer`` is the loop its
+    ``super().process_request`` continues with."""
+    step = _Step(answer, turn, agent, history, stream)
     last_user = next((m for m in reversed(history) if m.role == "user"), None)
     request_data = {"message": last_user.content if last_user is not None else turn.request.message,
                     "context": dict(turn.context_by_agent.get(agent.name, turn.request.context)),
@@ -76,7 +78,7 @@ async def answer_through_override(runner: Runner, turn: _Turn, agent: Agent, his
         result = await agent.process_request(request_data)
     finally:
         _current_step.reset(token)
-    response = _as_response(result, agent.name, turn.request)
+    response = as_response(result, agent.name, turn.request)
     if response.status != "success":
         raise AgentFrameworkError(response.error or f"agent {agent.name} failed to answer",
                                   code=response.error_code or "agent_error", status=response.status_code or 500)
@@ -92,14 +94,11 @@ async def answer_through_override(runner: Runner, turn: _Turn, agent: Agent, his
             if message.role == "assistant" and message.agent == agent.name:
                 message.content = text
                 break
-    yield _Final(text)
+    yield Final(text)
 
 
 async def continue_step(step: _Step, request: ChatRequest | Mapping[str, Any] | str) -> ChatResponse:
     """The base ``process_request`` of a target inside its override: the target's part of the turn."""
-    from ..runner import _Final, normalize_request
-    from ..types import ChatResponse
-
     data = normalize_request(request)
     turn, agent, history = step.turn, step.agent, step.history
     last_user = next((m for m in reversed(history) if m.role == "user"), None)
@@ -109,10 +108,8 @@ async def continue_step(step: _Step, request: ChatRequest | Mapping[str, Any] | 
         else:
             history.append(Message(role="user", content=data.message))
     turn.context_by_agent[agent.name] = dict(data.context)
-    async for event in step.runner._answer(turn, agent, history, step.stream):
-        if isinstance(event, _Final):
-            step.text = event.text
-        else:
-            step.events.append(event)
+    answer = FinalText(step.answer(turn, agent, history, step.stream))
+    step.events.extend([event async for event in answer])
+    step.text = answer.text
     return ChatResponse(status="success", response=step.text, agent=agent.name, session_id=turn.session_id,
                         context=dict(data.context), usage=turn.usage)
