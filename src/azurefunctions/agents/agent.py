@@ -7,7 +7,8 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigurationError
+from .errors import AgentFrameworkError, ConfigurationError
+from .handoff.config import HandoffConfig
 from .limits import DEFAULT_MAX_TURNS
 from .tools.base import Tool
 from .tools.function_tool import FunctionTool, as_tool
@@ -33,7 +34,7 @@ class Agent:
         llm_config: LLMConfig | None = None,
         description: str | None = None,
         mcp_servers: Iterable[Any] | None = None,
-        handoff_config: Any = None,
+        handoff_config: HandoffConfig | None = None,
         enable_conversational_agent: bool = True,
         streaming: bool = False,
         expose_instructions: bool = False,
@@ -55,6 +56,8 @@ class Agent:
             raise TypeError("instructions must be a string")
         if llm_config is not None and not isinstance(llm_config, LLMConfig):
             raise TypeError("llm_config must be an LLMConfig")
+        if handoff_config is not None and not isinstance(handoff_config, HandoffConfig):
+            raise TypeError(f"handoff_config must be a HandoffConfig, got {type(handoff_config).__name__}")
         if not isinstance(max_turns, int) or max_turns < 1:
             raise ValueError("max_turns must be a positive integer")
         self.name = name
@@ -157,8 +160,6 @@ class Agent:
         response = await self.process_request(
             {"message": message, "session_id": session_id, "user_id": user_id, "context": context or {}})
         if response.status != "success":
-            from .errors import AgentFrameworkError
-
             raise AgentFrameworkError(response.error or "the turn failed", code=response.error_code)
         return response.response or ""
 
@@ -187,7 +188,7 @@ class Agent:
                 tools, servers = describe_mcp_tools(self.mcp_servers, reserved=list(self._tools))
                 data["tools"] += tools
                 data["mcp_servers"] = servers
-        if self.handoff_config is not None and hasattr(self.handoff_config, "describe"):
+        if self.handoff_config is not None:
             data["handoffs"] = self.handoff_config.describe()
         return data
 

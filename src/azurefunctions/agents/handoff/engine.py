@@ -3,7 +3,8 @@
 The engine is a turn strategy (run/strategy.py): it works on the turn's state and on the answer loops it is
 given (never on a Runner), so a handoff is part of the one event stream (``handoff`` events, the target's tool
 events) and of one session. Every hop is checked against ``max_hops`` and against repeating an edge (A -> B
-twice in one turn is a cycle); a refused hop is reported to the model as a tool error and in the response's ``handoff_stopped``.
+twice in one turn is a cycle); a refused hop is reported to the model as a tool error and in the response's
+``handoff_stopped``.
 """
 
 from __future__ import annotations
