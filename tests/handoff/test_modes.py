@@ -208,3 +208,25 @@ def test_config_validation() -> None:
         HandoffConfig(mode="telepathy")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="condition must be callable"):
         HandoffTarget(agent_name="x", condition="yes")  # type: ignore[arg-type]
+
+
+async def test_round_robin_continues_across_runners_and_leaves_the_agent_as_configured(
+        openai: OpenAIServer) -> None:
+    router = Agent(name="router", instructions="You route", enable_conversational_agent=False,
+                   handoff_config=HandoffConfig(strategy=HandoffStrategy.ROUND_ROBIN,
+                                                targets=[HandoffTarget(agent_name="first"),
+                                                         HandoffTarget(agent_name="second")]))
+    first = Agent(name="first", instructions="You are first", enable_conversational_agent=False)
+    second = Agent(name="second", instructions="You are second", enable_conversational_agent=False)
+    configured = dict(vars(router))
+    openai.script.add_for("You are first", Reply(text="one"), Reply(text="three"))
+    openai.script.add_for("You are second", Reply(text="two"))
+    agents = {agent.name: agent for agent in (router, first, second)}
+    answers = [(await Runner(router, agents=agents).run("next")).agent for _ in range(3)]
+    assert answers == ["first", "second", "first"]
+    assert vars(router).keys() == configured.keys()
+
+
+def test_a_handoff_config_of_another_type_is_refused_naming_it(openai: OpenAIServer) -> None:
+    with pytest.raises(TypeError, match="handoff_config must be a HandoffConfig, got dict"):
+        Agent(name="router", handoff_config={"targets": [{"agent_name": "first"}]})  # type: ignore[arg-type]

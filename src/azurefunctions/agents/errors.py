@@ -14,13 +14,15 @@ INTERNAL_ERROR_MESSAGE = "The request failed; the error was logged."
 AGENT_FAILED_MESSAGE = "The agent failed to answer; the error was logged."
 #: The code of a turn error nothing more specific describes.
 AGENT_ERROR = "agent_error"
+#: The code of an unexpected failure (the default of ``AgentFrameworkError``).
+INTERNAL_ERROR = "internal_error"
 
 
 class AgentFrameworkError(Exception):
     """Base of every error the runtime raises on purpose."""
 
     status: int = 500
-    code: str = "internal_error"
+    code: str = INTERNAL_ERROR
 
     def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
         super().__init__(message)

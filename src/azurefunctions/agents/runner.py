@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from . import settings
 from .errors import (
+    AGENT_ERROR,
+    AGENT_FAILED_MESSAGE,
+    INTERNAL_ERROR,
     AgentFrameworkError,
     InvalidOutputError,
     InvalidRequestError,
@@ -24,6 +27,7 @@ from .errors import (
     MissingExtraError,
     ProviderRateLimitError,
     SessionNotFoundError,
+    owned_by,
 )
 from .events import (
     AgentEvent,
@@ -143,7 +147,7 @@ class Runner:
                 yield TextDelta(agent=response.agent or self.agent.name, text=response.response)
             yield TurnCompleted(response=response)
         else:
-            yield TurnFailed(code=response.error_code or "agent_error", message=response.error or "",
+            yield TurnFailed(code=response.error_code or AGENT_ERROR, message=response.error or "",
                              agent=response.agent, session_id=response.session_id, response=response)
 
     async def _execute(self, request: ChatRequest | Mapping[str, Any] | str) -> ChatResponse:
@@ -193,7 +197,7 @@ class Runner:
             yield _failure(exc, turn, self.agent.name)
         except Exception:
             logger.exception("turn of agent %s failed", self.agent.name)
-            yield _failure(AgentFrameworkError("The agent failed to answer; the error was logged."), turn,
+            yield _failure(AgentFrameworkError(AGENT_FAILED_MESSAGE), turn,
                            self.agent.name)
 
     def _answer(self, turn: Turn, agent: Agent, history: list[Message], stream: bool) -> AsyncIterator[Any]:
@@ -408,7 +412,7 @@ class Runner:
         session = await self.session_store.load_recent(request.session_id, self._history_needed())
         if session is None:
             return Session(id=request.session_id, user_id=request.user_id, active_agent=self.agent.name)
-        if session.user_id is not None and session.user_id != request.user_id:
+        if not owned_by(session.user_id, request.user_id):
             # Someone else's session: answer as if it did not exist, so ids cannot be probed.
             raise SessionNotFoundError(f"session {request.session_id} was not found")
         return session
@@ -439,7 +443,7 @@ async def collect(events: AsyncIterator[AgentEvent]) -> ChatResponse:
                 status="error", error=event.message, error_code=event.code, agent=event.agent,
                 session_id=event.session_id, status_code=event.status, retry_after=event.retry_after)
     if final is None:
-        return ChatResponse(status="error", error="the turn produced no result", error_code="internal_error")
+        return ChatResponse(status="error", error="the turn produced no result", error_code=INTERNAL_ERROR)
     return final
 
 

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import AgentFrameworkError
+from ..errors import AGENT_ERROR, AgentFrameworkError
 from ..events import TextDelta
 from ..messages import Message
 from ..run.request import as_response, normalize_request
@@ -81,7 +81,7 @@ async def answer_through_override(answer: AnswerLoop, turn: Turn, agent: Agent, 
     response = as_response(result, agent.name, turn.request)
     if response.status != "success":
         raise AgentFrameworkError(response.error or f"agent {agent.name} failed to answer",
-                                  code=response.error_code or "agent_error", status=response.status_code or 500)
+                                  code=response.error_code or AGENT_ERROR, status=response.status_code or 500)
     text = response.response or ""
     changed = text != step.text
     for event in step.events:
