@@ -13,9 +13,10 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import settings
+from .agent import Agent
 from .errors import (
     AGENT_ERROR,
     AGENT_FAILED_MESSAGE,
@@ -41,7 +42,13 @@ from .events import (
 )
 from .handoff.config import ControlReturn
 from .handoff.engine import HandoffEngine
-from .handoff.override import answer_through_override, continue_step, current_step_for, runs_through_override
+from .handoff.override import (
+    answer_through_override,
+    continue_step,
+    current_step_for,
+    overrides_process_request,
+    runs_through_override,
+)
 from .handoff.tools import AskTool, HandoffTool
 from .interrupts import METADATA_KEY as INPUT_REQUIRED
 from .interrupts import InputRequired
@@ -56,9 +63,6 @@ from .structured_output import OutputInvalid
 from .telemetry import instrumentation
 from .tools.base import Tool, ToolContext, ToolOutput
 from .types import ChatRequest, ChatResponse, ToolCallRecord
-
-if TYPE_CHECKING:
-    from .agent import Agent
 
 logger = logging.getLogger("azurefunctions.agents")
 
@@ -86,8 +90,6 @@ class Runner:
 
     def __init__(self, agent: Agent, *, session_store: SessionStore | None = None,
                  agents: Mapping[str, Agent] | None = None) -> None:
-        from .agent import Agent
-
         if not isinstance(agent, Agent):
             raise TypeError(f"Runner() expects an Agent, got {type(agent).__name__}")
         self.agent = agent
@@ -122,7 +124,7 @@ class Runner:
         try:
             # A subclass's override gets the README's ``request_data`` dict; the base implementation takes the
             # validated request as it is (no second validation per turn).
-            overridden = type(self.agent).process_request is not _base_process_request()
+            overridden = overrides_process_request(self.agent)
             result = await self.agent.process_request(chat_request.model_dump() if overridden else chat_request)
         finally:
             _current_runner.reset(token)
@@ -134,7 +136,7 @@ class Runner:
 
     async def run_stream(self, request: ChatRequest | Mapping[str, Any] | str) -> AsyncIterator[AgentEvent]:
         """The turn's events as they happen, ending with ``TurnCompleted`` or ``TurnFailed``."""
-        if type(self.agent).process_request is _base_process_request():
+        if not overrides_process_request(self.agent):
             async for event in self._events(request, stream=True):
                 yield event
             return
@@ -445,12 +447,6 @@ async def collect(events: AsyncIterator[AgentEvent]) -> ChatResponse:
     if final is None:
         return ChatResponse(status="error", error="the turn produced no result", error_code=INTERNAL_ERROR)
     return final
-
-
-def _base_process_request() -> Any:
-    from .agent import Agent
-
-    return Agent.process_request
 
 
 __all__ = ["Runner", "collect", "normalize_request"]

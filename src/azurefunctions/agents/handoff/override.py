@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..agent import Agent
 from ..errors import AGENT_ERROR, AgentFrameworkError
 from ..events import TextDelta
 from ..messages import Message
@@ -25,7 +26,6 @@ from ..run.turn import Final, FinalText, Turn
 from ..types import ChatResponse
 
 if TYPE_CHECKING:
-    from ..agent import Agent
     from ..types import ChatRequest
 
 
@@ -46,8 +46,7 @@ _current_step: contextvars.ContextVar[_Step | None] = contextvars.ContextVar("ha
 
 
 def overrides_process_request(agent: Agent) -> bool:
-    from ..agent import Agent
-
+    """Whether ``agent``'s class overrides ``process_request`` (its override then runs for every turn)."""
     return type(agent).process_request is not Agent.process_request
 
 
