@@ -21,8 +21,7 @@ from collections.abc import Callable
 from .. import settings
 from ..errors import AgentFrameworkError, SessionBusyError
 from ..sessions.base import Session, SessionStore
-from ..storage.documents import NEW, DocumentConflictError, DocumentStore, IfNew
-from ..storage.memory import MemoryDocumentStore
+from ..storage import NEW, DocumentConflictError, DocumentStore, IfNew, MemoryDocumentStore
 from .records import TurnRecord, turn_item_id
 
 #: Attempts of a read-modify-write before giving up on a record that keeps changing.

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import SessionBusyError
 from ..messages import Message
-from ..storage.memory import MemoryDocumentStore
+from ..storage import MemoryDocumentStore
 from ._records import check_session_id
 from .base import HistoryPage, Session, SessionStore, check_page, check_whole
 from .events import (

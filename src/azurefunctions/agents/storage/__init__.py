@@ -6,6 +6,7 @@ backend (memory, SQLite, Cosmos DB) implements ``DocumentStore``; code outside a
 protocol and never a backend's connection or container.
 """
 
-from .documents import NEW, Document, DocumentConflictError, DocumentStore
+from .documents import NEW, Document, DocumentConflictError, DocumentStore, IfNew
+from .memory import MemoryDocumentStore
 
-__all__ = ["NEW", "Document", "DocumentConflictError", "DocumentStore"]
+__all__ = ["NEW", "Document", "DocumentConflictError", "DocumentStore", "IfNew", "MemoryDocumentStore"]
