@@ -183,6 +183,12 @@ class SessionStore(ABC):
         return HistoryPage(session=session, messages=session.messages[offset:end], offset=offset,
                            total=len(session.messages))
 
+    @property
+    def idle_ttl_seconds(self) -> float | None:
+        """How long an idle session lives (``None``: for ever, or unknown): records kept with sessions,
+        such as A2A tasks, expire alike."""
+        return None
+
     def documents(self) -> DocumentStore | None:
         """The document store that keeps other records with this store's sessions (same partitions, same
         file or container), or ``None`` for a store that has none (records then fall back to session items)."""

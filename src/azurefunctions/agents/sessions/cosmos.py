@@ -214,6 +214,10 @@ class CosmosSessionStore(SessionStore):
         self._heads: OrderedDict[tuple[str, str], _Head] = OrderedDict()
         self._documents: CosmosDocumentStore | None = None
 
+    @property
+    def idle_ttl_seconds(self) -> float | None:
+        return self._ttl
+
     def documents(self) -> CosmosDocumentStore:
         """Other records as items of this container, in their sessions' partitions."""
         if self._documents is None:

@@ -25,6 +25,10 @@ class LazySessionStore(SessionStore):
             self._store = create_session_store()
         return self._store
 
+    @property
+    def idle_ttl_seconds(self) -> float | None:
+        return self.store.idle_ttl_seconds
+
     def documents(self) -> DocumentStore | None:
         return self.store.documents()
 

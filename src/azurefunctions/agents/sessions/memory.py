@@ -49,6 +49,10 @@ class MemorySessionStore(SessionStore):
         self._clock = clock
         self._documents = MemoryDocumentStore(clock=clock)
 
+    @property
+    def idle_ttl_seconds(self) -> float | None:
+        return self._ttl
+
     def documents(self) -> MemoryDocumentStore:
         """Other records kept with these sessions; a session's partition goes when it is deleted."""
         return self._documents

@@ -245,6 +245,10 @@ class SqliteSessionStore(SessionStore):
         self._last_sweep = float("-inf")
         self._documents: SqliteDocumentStore | None = None
 
+    @property
+    def idle_ttl_seconds(self) -> float | None:
+        return self._ttl
+
     def documents(self) -> SqliteDocumentStore:
         """Other records as rows of this file's ``items`` table, in their sessions' partitions."""
         if self._documents is None:
