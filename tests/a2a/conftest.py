@@ -11,6 +11,7 @@ import httpx
 import pytest
 from tests.servers.azurite import AzuriteQueues
 from tests.servers.localhost import LocalHostProcess
+from tests.sessions.conftest import backend, cosmos, cosmos_target  # noqa: F401 - the stores' backends
 
 APP = Path(__file__).resolve().parent / "app"
 #: Webhooks of the tests listen on 127.0.0.1, which the SSRF guard refuses unless it is allowed.

@@ -13,6 +13,7 @@ from a2a.auth.user import User
 from a2a.server.cluster.version import TaskVersion
 from a2a.server.context import ServerCallContext
 from a2a.types.a2a_pb2 import ListTasksRequest, Task, TaskPushNotificationConfig, TaskState, TaskStatus
+from google.protobuf.json_format import MessageToDict
 from google.protobuf.timestamp_pb2 import Timestamp
 from tests.servers.openai_server import OpenAIServer
 from tests.servers.scripted import Reply, ScriptedToolCall
@@ -20,7 +21,7 @@ from tests.servers.scripted import Reply, ScriptedToolCall
 from azurefunctions.agents import Agent, AgentFunctionApp, AgentMode
 from azurefunctions.agents.a2a.store import SessionPushConfigStore, SessionTaskStore
 from azurefunctions.agents.functions.http import HttpCall
-from azurefunctions.agents.sessions import MemorySessionStore
+from azurefunctions.agents.sessions import MemorySessionStore, Session
 from azurefunctions.agents.types import LLMConfig
 
 
@@ -161,6 +162,39 @@ def _task(context_id: str, state: int, seconds: int) -> Task:
     return Task(id=uuid.uuid4().hex, context_id=context_id, status=TaskStatus(state=state, timestamp=stamp))
 
 
+class SessionItemsOnly(MemorySessionStore):
+    """A session store that offers no document store (as a custom one may not)."""
+
+    def documents(self) -> None:  # type: ignore[override]
+        return None
+
+
+async def test_tasks_an_earlier_version_kept_as_session_items_stay_readable_listed_and_writable() -> None:
+    sessions = MemorySessionStore()
+    alice = ServerCallContext(user=_Named("alice"))
+    task = _task("ctx", TaskState.TASK_STATE_WORKING, 5)
+    # The layout an earlier version wrote: the task as a session item's metadata, the index as another one.
+    await sessions.save(Session(id=task.id, metadata={"a2a": {
+        "kind": "task", "agent": "Cities", "owner": "alice", "task": MessageToDict(task), "version": 3}}))
+    entry = [task.context_id, int(task.status.state), task.status.timestamp.ToNanoseconds(), "alice"]
+    await sessions.save(Session(id="a2a:tasks:Cities", metadata={"a2a": {
+        "kind": "task_index", "agent": "Cities", "tasks": {task.id: entry}}}))
+    store = SessionTaskStore(sessions, "Cities")
+    stored = await store.get(task.id, alice)
+    assert stored is not None and stored.task == task and stored.version == TaskVersion(3)
+    assert [t.id for t in (await store.list(ListTasksRequest(), alice)).tasks] == [task.id]
+    done = Task()
+    done.CopyFrom(task)
+    done.status.state = TaskState.TASK_STATE_COMPLETED
+    assert await store.save(done, event=None, prev=task, prev_version=stored.version, context=alice) == TaskVersion(4)
+    assert await read(SessionTaskStore(sessions, "Cities"), task.id, alice) == done
+    listed = (await store.list(ListTasksRequest(), alice)).tasks
+    assert [(t.id, t.status.state) for t in listed] == [(task.id, TaskState.TASK_STATE_COMPLETED)]
+    await store.delete(task.id, alice)
+    assert await store.get(task.id, alice) is None
+    assert (await store.list(ListTasksRequest(), alice)).tasks == []
+
+
 async def test_store_owner_scope_index_cap_and_concurrent_writers() -> None:
     sessions = MemorySessionStore()
     alice, bob = ServerCallContext(user=_Named("alice")), ServerCallContext(user=_Named("bob"))
@@ -173,8 +207,14 @@ async def test_store_owner_scope_index_cap_and_concurrent_writers() -> None:
     assert (await first.list(ListTasksRequest(), bob)).tasks == []
     assert await first.get(tasks[0].id, bob) is None and await read(first, tasks[0].id, alice) == tasks[0]
     assert await SessionTaskStore(sessions, "Other").get(tasks[0].id, alice) is None
-    capped = SessionTaskStore(sessions, "Capped", max_indexed=3)
+    # A store with documents keeps an index entry per task: none falls out of the list.
+    uncapped = SessionTaskStore(sessions, "Capped", max_indexed=3)
     kept = [_task("c2", TaskState.TASK_STATE_WORKING, n) for n in range(5)]
+    for task in kept:
+        await put(uncapped, task, alice)
+    assert [t.id for t in (await uncapped.list(ListTasksRequest(), alice)).tasks] == [t.id for t in kept[::-1]]
+    # A custom session store keeps the index in one item, capped.
+    capped = SessionTaskStore(SessionItemsOnly(), "Capped", max_indexed=3)
     for task in kept:
         await put(capped, task, alice)
     assert [t.id for t in (await capped.list(ListTasksRequest(), alice)).tasks] == [t.id for t in kept[:1:-1]]

@@ -12,10 +12,9 @@ import pytest
 
 from azurefunctions.agents.background.records import TurnRecord
 from azurefunctions.agents.background.store import (
-    CosmosTurnStore,
+    DocumentTurnStore,
     MemoryTurnStore,
     SessionItemTurnStore,
-    SqliteTurnStore,
     TurnConflictError,
     TurnStore,
     turn_store_for,
@@ -147,19 +146,22 @@ async def test_deleting_a_session_deletes_its_turns(tmp_path: Path, request: pyt
             await sessions.aclose()
 
 
-async def test_each_backend_gets_its_adapter(tmp_path: Path) -> None:
+async def test_each_backend_keeps_turns_in_its_own_document_store(tmp_path: Path) -> None:
     from azurefunctions.agents.sessions.cosmos import CosmosSessionStore
     from azurefunctions.agents.sessions.sqlite import SqliteSessionStore
 
     memory = MemorySessionStore()
-    assert isinstance(turn_store_for(memory), MemoryTurnStore)
-    assert turn_store_for(memory) is turn_store_for(memory)  # one per store: every caller sees the same data
+    created = await turn_store_for(memory).create(record())
+    # Every caller sees the same data: the records live with the session store, not in the turn store.
+    assert await turn_store_for(memory).get(created.session_id, created.turn_id) == created
     assert isinstance(turn_store_for(PlainStore()), SessionItemTurnStore)
-    assert isinstance(turn_store_for(SqliteSessionStore(tmp_path / "x.sqlite3")), SqliteTurnStore)
-    assert isinstance(turn_store_for(CosmosSessionStore("https://127.0.0.1:1/")), CosmosTurnStore)
+    for backend in (memory, SqliteSessionStore(tmp_path / "x.sqlite3"), CosmosSessionStore("https://127.0.0.1:1/")):
+        turns = turn_store_for(backend)
+        assert isinstance(turns, DocumentTurnStore) and turns.documents is backend.documents()
     lazy = LazySessionStore()
     try:
-        assert isinstance(turn_store_for(lazy), type(turn_store_for(lazy.store)))
+        turns = turn_store_for(lazy)
+        assert isinstance(turns, DocumentTurnStore) and turns.documents is lazy.store.documents()
     finally:
         await lazy.aclose()
 
@@ -169,7 +171,7 @@ async def test_records_expire_after_their_ttl(tmp_path: Path) -> None:
 
     sqlite = SqliteSessionStore(tmp_path / "ttl.sqlite3")
     try:
-        for turns in (MemoryTurnStore(ttl_seconds=0.2), SqliteTurnStore(sqlite, ttl_seconds=0.2)):
+        for turns in (MemoryTurnStore(ttl_seconds=0.2), turn_store_for(sqlite, ttl_seconds=0.2)):
             created = await turns.create(record())
             assert await turns.get(created.session_id, created.turn_id) is not None
             await asyncio.sleep(0.3)

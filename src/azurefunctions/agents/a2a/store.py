@@ -1,15 +1,22 @@
-"""A2A tasks and push-notification configs kept in the app's session store.
+"""A2A tasks and push-notification configs kept with the app's session store.
 
 State lives outside the process so that any instance (or a second local process) answers ``GetTask`` and
 ``ListTasks`` for a task another one ran. The session store is the app's one store (Cosmos DB in Azure,
-SQLite locally), so tasks use its items:
+SQLite locally); tasks are documents of its document store (``SessionStore.documents``, DESIGN.md "Store
+layout"):
 
-* a task item: id (and partition key) = the task id; it holds the task as ProtoJSON, its agent, its owner,
-  its *version* (a counter of writes), the task's most recent events each with the version it produced (what
-  ``SubscribeToTask`` on another instance replays and follows, see ``stream.py``), and its push-notification
-  configs (so a config lives in its task's partition and goes with it);
-* one index item per agent, id ``a2a:tasks:<agent>``: for each task its context id, state, status time and
-  owner, which is what ``ListTasks`` filters and sorts on before reading the page's tasks.
+* a task document: partition key = the task id, id ``a2a:task``. It holds the task as ProtoJSON, its agent,
+  its owner, its *version* (a counter of writes), the task's most recent events each with the version it
+  produced (what ``SubscribeToTask`` on another instance replays and follows, see ``stream.py``), and its
+  push-notification configs (so a config lives in its task's partition and goes with it);
+* an index entry per task, partition key ``a2a:tasks:<agent>``, id ``task:<task id>``: its context id, state,
+  status time and owner, which is what ``ListTasks`` filters and sorts on before reading the page's tasks.
+  Entries are documents of their own, so no item grows with the number of tasks and none falls out.
+
+Earlier versions kept a task as a session item (its ``metadata["a2a"]``) and an agent's index as one session
+item ``a2a:tasks:<agent>`` capped at ``MAX_INDEXED_TASKS`` entries: those are still read (a task moves to
+its document at its first write; the old index's entries count until a newer entry replaces them). A custom
+session store that offers no document store keeps that layout.
 
 Writes are optimistic (the store's etags): a writer that loses a race reloads and re-applies only its own
 part (the task, a config, an index entry), so task updates and config changes never undo each other. On top
@@ -21,6 +28,7 @@ running on another (its next write fails, and its runner sees the task canceled)
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -55,13 +63,16 @@ from google.protobuf.json_format import MessageToDict, ParseDict
 
 from .. import settings
 from ..errors import InvalidRequestError, SessionBusyError
+from ..sessions._records import check_session_id
 from ..sessions.base import Session, SessionStore
+from ..storage import NEW, DocumentConflictError, DocumentStore
 
 logger = logging.getLogger("azurefunctions.agents.a2a")
 
 #: Key of the A2A part of an item's ``metadata``.
 KEY = "a2a"
-#: Most tasks an agent's index keeps (the oldest fall out of ``ListTasks``; ``GetTask`` still finds them).
+#: Most tasks an agent's index keeps on a custom session store without documents (the oldest fall out of
+#: ``ListTasks``; ``GetTask`` still finds them). The bundled stores keep an index entry per task, uncapped.
 MAX_INDEXED_TASKS = 1000
 #: Most events a task item keeps for subscribers on other instances (a subscriber that falls further behind
 #: gets the task itself instead of the events it missed).
@@ -137,49 +148,96 @@ def _status_time_ns(task: Task) -> int:
     return 0
 
 
+#: Id of a task's document in its partition (``pk`` = task id), and its kind.
+TASK_DOCUMENT = "a2a:task"
+#: Id prefix of an agent's index entries in its index partition (``pk`` = ``a2a:tasks:<agent>``).
+ENTRY_PREFIX = "task:"
+
+
 class _Items:
-    """Read-modify-write of one item's A2A metadata with retries on etag conflicts."""
+    """Read-modify-write of one item's A2A data with retries on etag conflicts.
+
+    On a store with documents (``SessionStore.documents``: every bundled backend) an item is the document
+    ``a2a:task`` of its own partition; an item an earlier version kept as a session item's metadata is read
+    from there until its first write moves it. On any other store the item is a session item (metadata
+    ``a2a``), written through the session interface.
+    """
 
     def __init__(self, store: SessionStore) -> None:
         self.store = store
-        self._known: dict[str, Session] = {}  # last copy this process wrote or read, with its etag
+        self.documents: DocumentStore | None = store.documents()
+        # Last copy this process wrote or read, with its version (a session or an etag; NEW: none stored).
+        self._known: dict[str, tuple[dict[str, Any], Any]] = {}
+
+    async def _load(self, item_id: str) -> tuple[dict[str, Any] | None, Any]:
+        """The item's A2A data (``None``: no item) and the version a write must match."""
+        try:
+            item_id = check_session_id(item_id)
+        except InvalidRequestError:
+            raise InvalidParamsError(message="Not a valid task id: 1-128 letters, digits, '-', '_', "
+                                             "'.', '@' or ':'.") from None
+        if self.documents is not None:
+            document = await self.documents.get(item_id, TASK_DOCUMENT)
+            if document is not None:
+                return document.body, document.etag
+            session = await self.store.load(item_id)  # kept by an earlier version
+            data = session.metadata.get(KEY) if session is not None else None
+            return (dict(data) if isinstance(data, dict) else None), NEW
+        session = await self.store.load(item_id)
+        data = session.metadata.get(KEY) if session is not None else None
+        return (dict(data) if isinstance(data, dict) else None), session or Session(id=item_id)
+
+    async def _store(self, item_id: str, data: dict[str, Any], version: Any) -> Any:
+        """Write the item if it is still at ``version``; its new version. ``SessionBusyError`` otherwise."""
+        if self.documents is not None:
+            try:
+                stored = await self.documents.put(item_id, TASK_DOCUMENT, data, kind="a2a_task", if_match=version,
+                                                  ttl_seconds=self.store.idle_ttl_seconds)
+            except DocumentConflictError:
+                raise SessionBusyError(f"A2A item {item_id} was changed by another request") from None
+            return stored.etag
+        session: Session = version
+        session.metadata = {**session.metadata, KEY: data}
+        return await self.store.save(session)
 
     async def read(self, item_id: str) -> dict[str, Any] | None:
         try:
-            session = await self.store.load(item_id)
-        except InvalidRequestError:
+            data, version = await self._load(item_id)
+        except InvalidParamsError:
             return None  # not a valid item id, so there is no such task
-        if session is None:
+        if data is None:
             self._known.pop(item_id, None)
             return None
-        self._known[item_id] = session
-        data = session.metadata.get(KEY)
-        return data if isinstance(data, dict) else None
+        self._known[item_id] = (data, version)
+        return copy.deepcopy(data)
 
     async def update(self, item_id: str, change: Callable[[dict[str, Any]], bool], *, fresh: bool = False) -> None:
         """Apply ``change`` to the item's A2A data (``{}`` for a new item) and save; ``change`` returns
         ``False`` when there is nothing to write. ``fresh`` reads the item first instead of trusting the copy
         this process last saw (for changes that decide on what is stored, not only write over it)."""
         for attempt in range(_WRITE_ATTEMPTS):
-            session = self._known.get(item_id)
-            if session is None or attempt > 0 or fresh:
-                try:
-                    session = await self.store.load(item_id) or Session(id=item_id)
-                except InvalidRequestError:
-                    raise InvalidParamsError(message="Not a valid task id: 1-128 letters, digits, '-', '_', "
-                                                     "'.', '@' or ':'.") from None
-            data = dict(session.metadata.get(KEY) or {})
+            known = self._known.get(item_id)
+            if known is None or attempt > 0 or fresh:
+                stored, version = await self._load(item_id)
+                known = (stored or {}, version)
+            data = copy.deepcopy(known[0])
             if not change(data):
-                self._known[item_id] = session
+                self._known[item_id] = known
                 return
-            session.metadata = {**session.metadata, KEY: data}
             try:
-                self._known[item_id] = await self.store.save(session)
+                self._known[item_id] = (data, await self._store(item_id, data, known[1]))
                 return
             except SessionBusyError:
                 self._known.pop(item_id, None)
                 await asyncio.sleep(0.005 * (attempt + 1))
         raise SessionBusyError(f"A2A item {item_id} kept changing; try again.")
+
+    async def delete(self, item_id: str) -> None:
+        """Delete the item and everything kept in its partition."""
+        await self.store.delete(item_id)
+        if self.documents is not None:
+            await self.documents.delete(item_id, TASK_DOCUMENT)  # a store that keeps documents apart
+        self.forget(item_id)
 
     def forget(self, item_id: str) -> None:
         self._known.pop(item_id, None)
@@ -333,15 +391,21 @@ class SessionTaskStore(VersionedTaskStore):
         data = await self._items.read(task_id)
         if not self._visible(data, context):
             return
-        await self._items.store.delete(task_id)
-        self._items.forget(task_id)
+        await self._items.delete(task_id)
         self._indexed.pop(task_id, None)
-        await self._items.update(index_id(self.agent), lambda d: d.get("tasks", {}).pop(task_id, None) is not None)
+        documents = self._items.documents
+        if documents is None:
+            await self._items.update(index_id(self.agent),
+                                     lambda d: d.get("tasks", {}).pop(task_id, None) is not None)
+        else:
+            # A tombstone rather than nothing: it also hides the task from an index an earlier version kept.
+            await documents.put(index_id(self.agent), ENTRY_PREFIX + task_id, {"entry": None}, kind="a2a_entry",
+                                ttl_seconds=self._items.store.idle_ttl_seconds)
 
     async def list(self, params: ListTasksRequest, context: ServerCallContext) -> ListTasksResponse:
         owner = self.owner_resolver(context)
-        index = await self._items.read(index_id(self.agent)) or {}
-        entries = [(task_id, entry) for task_id, entry in (index.get("tasks") or {}).items() if entry[3] == owner]
+        entries = [(task_id, entry) for task_id, entry in (await self._entries()).items()
+                   if entry is not None and entry[3] == owner]
         if params.context_id:
             entries = [(i, e) for i, e in entries if e[0] == params.context_id]
         if params.status:
@@ -373,7 +437,31 @@ class SessionTaskStore(VersionedTaskStore):
         return (data is not None and data.get("kind") == "task" and "task" in data
                 and data.get("agent") == self.agent and data.get("owner") == self.owner_resolver(context))
 
+    async def _entries(self) -> dict[str, Any]:
+        """The agent's index: task id -> [context id, state, status time (ns), owner], or ``None`` for a
+        task deleted since an earlier version indexed it."""
+        if self._items.documents is None:
+            index = await self._items.read(index_id(self.agent)) or {}
+            return dict(index.get("tasks") or {})
+        entries = dict((await self._legacy_index() or {}).get("tasks") or {})
+        for document in await self._items.documents.list(index_id(self.agent), ENTRY_PREFIX):
+            entries[document.id[len(ENTRY_PREFIX):]] = document.body.get("entry")
+        return entries
+
+    async def _legacy_index(self) -> dict[str, Any] | None:
+        """The index item an earlier version kept as a session item (read only; its entries are overridden
+        by the documents written since)."""
+        session = await self._items.store.load(index_id(self.agent))
+        data = session.metadata.get(KEY) if session is not None else None
+        return data if isinstance(data, dict) else None
+
     async def _index(self, task_id: str, entry: Sequence[Any]) -> None:
+        documents = self._items.documents
+        if documents is not None:
+            # One document per task: no item grows with the number of tasks, and none falls out of the list.
+            await documents.put(index_id(self.agent), ENTRY_PREFIX + task_id, {"entry": list(entry)},
+                                kind="a2a_entry", ttl_seconds=self._items.store.idle_ttl_seconds)
+            return
         ttl = settings.get_int(settings.SESSION_TTL_SECONDS)
         horizon_ns = int((time.time() - ttl) * 1e9) if ttl else 0
 

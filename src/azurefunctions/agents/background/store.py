@@ -1,10 +1,11 @@
 """Where turn records live: the app's session store, in the session's own partition.
 
-A turn record is one more item of its session (``pk`` = session id, ``id`` = ``turn:<turn id>``), beside the
-session item and its stream events (DESIGN.md "Store layout"), so deleting a session deletes its turns and a
-turn's reads and writes stay in one logical partition. Each backend gets a small adapter that reuses the
-session store's own connection (SQLite file, Cosmos DB container); a custom ``SessionStore`` falls back to
-keeping each record as an item of its own through the public session interface.
+A turn record is one more document of its session (``pk`` = session id, ``id`` = ``turn:<turn id>``, kind
+``turn``), beside the session and its stream events (DESIGN.md "Store layout"), so deleting a session deletes
+its turns and a turn's reads and writes stay in one logical partition. The records are kept through the
+document store the session store offers (``SessionStore.documents``: memory, SQLite, Cosmos DB alike); a custom
+``SessionStore`` without one falls back to keeping each record as an item of its own through the public
+session interface.
 
 Every write is a compare-and-swap on the record's etag: that is what lets two deliveries of one queue message,
 on one instance or two, agree on which of them runs the turn.
@@ -13,18 +14,14 @@ on one instance or two, agree on which of them runs the turn.
 from __future__ import annotations
 
 import asyncio
-import copy
-import json
 import time
-import uuid
-import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any
 
 from .. import settings
 from ..errors import AgentFrameworkError, SessionBusyError
 from ..sessions.base import Session, SessionStore
+from ..storage import NEW, DocumentConflictError, DocumentStore, IfNew, MemoryDocumentStore
 from .records import TurnRecord, turn_item_id
 
 #: Attempts of a read-modify-write before giving up on a record that keeps changing.
@@ -78,148 +75,44 @@ class TurnStore(ABC):
         return None if self.ttl_seconds is None else now + self.ttl_seconds
 
 
-class MemoryTurnStore(TurnStore):
-    """Records in this process (tests, and apps on the in-memory session store)."""
+class DocumentTurnStore(TurnStore):
+    """Records as documents of kind ``turn`` in their session's partition of a ``DocumentStore``."""
+
+    KIND = "turn"
+
+    def __init__(self, documents: DocumentStore, ttl_seconds: float | None = None) -> None:
+        super().__init__(ttl_seconds)
+        self.documents = documents
+
+    async def get(self, session_id: str, turn_id: str) -> TurnRecord | None:
+        document = await self.documents.get(session_id, turn_item_id(turn_id))
+        if document is None or document.kind != self.KIND:
+            return None
+        return TurnRecord.from_record(document.body, document.etag)
+
+    async def create(self, record: TurnRecord) -> TurnRecord:
+        return await self._put(record, NEW)
+
+    async def replace(self, record: TurnRecord) -> TurnRecord:
+        if not record.etag:
+            raise TurnConflictError(f"turn {record.turn_id} was never stored")
+        return await self._put(record, record.etag)
+
+    async def _put(self, record: TurnRecord, if_match: str | IfNew) -> TurnRecord:
+        try:
+            stored = await self.documents.put(record.session_id, turn_item_id(record.turn_id), record.to_record(),
+                                              kind=self.KIND, if_match=if_match, ttl_seconds=self.ttl_seconds)
+        except DocumentConflictError:
+            raise TurnConflictError(
+                f"turn {record.turn_id} was created or changed by another worker") from None
+        return TurnRecord.from_record(stored.body, stored.etag)
+
+
+class MemoryTurnStore(DocumentTurnStore):
+    """Records in this process, apart from any session store (tests)."""
 
     def __init__(self, ttl_seconds: float | None = None) -> None:
-        super().__init__(ttl_seconds)
-        self._items: dict[tuple[str, str], tuple[dict[str, Any], str, float | None]] = {}
-        self._lock = asyncio.Lock()
-
-    def _current(self, key: tuple[str, str]) -> tuple[dict[str, Any], str, float | None] | None:
-        item = self._items.get(key)
-        if item is not None and item[2] is not None and item[2] <= time.time():
-            del self._items[key]
-            return None
-        return item
-
-    async def get(self, session_id: str, turn_id: str) -> TurnRecord | None:
-        item = self._current((session_id, turn_id))
-        return None if item is None else TurnRecord.from_record(copy.deepcopy(item[0]), item[1])
-
-    async def create(self, record: TurnRecord) -> TurnRecord:
-        key = (record.session_id, record.turn_id)
-        async with self._lock:
-            if self._current(key) is not None:
-                raise TurnConflictError(f"turn {record.turn_id} exists")
-            return self._put(key, record)
-
-    async def replace(self, record: TurnRecord) -> TurnRecord:
-        key = (record.session_id, record.turn_id)
-        async with self._lock:
-            current = self._current(key)
-            if current is None or current[1] != record.etag:
-                raise TurnConflictError(f"turn {record.turn_id} was changed by another worker")
-            return self._put(key, record)
-
-    def _put(self, key: tuple[str, str], record: TurnRecord) -> TurnRecord:
-        etag = uuid.uuid4().hex
-        self._items[key] = (copy.deepcopy(record.to_record()), etag, self._expires_at(time.time()))
-        return TurnRecord.from_record(copy.deepcopy(record.to_record()), etag)
-
-
-_INSERT = """
-INSERT INTO items (pk, id, kind, etag, body, updated_at, expires_at)
-VALUES (:pk, :id, 'turn', :etag, :body, :now, :expires_at)
-ON CONFLICT (pk, id) DO UPDATE SET
-    etag = excluded.etag, body = excluded.body, updated_at = excluded.updated_at, expires_at = excluded.expires_at
-WHERE items.expires_at IS NOT NULL AND items.expires_at <= :now
-"""
-
-_UPDATE = """
-UPDATE items SET etag = :etag, body = :body, updated_at = :now, expires_at = :expires_at
-WHERE pk = :pk AND id = :id AND etag = :if_match AND (expires_at IS NULL OR expires_at > :now)
-"""
-
-
-class SqliteTurnStore(TurnStore):
-    """Rows of the SQLite session store's ``items`` table: ``pk`` = session id, ``kind`` = ``turn``."""
-
-    def __init__(self, sessions: Any, ttl_seconds: float | None = None) -> None:
-        super().__init__(ttl_seconds)
-        self.sessions = sessions  # a SqliteSessionStore: its connection, its file, its sweeps
-
-    async def get(self, session_id: str, turn_id: str) -> TurnRecord | None:
-        db = await self.sessions._connection()
-        async with db.execute("SELECT etag, body, expires_at FROM items WHERE pk = ? AND id = ? AND kind = 'turn'",
-                              (session_id, turn_item_id(turn_id))) as cursor:
-            row = await cursor.fetchone()
-        if row is None or (row[2] is not None and row[2] <= time.time()):
-            return None
-        return TurnRecord.from_record(json.loads(row[1]), row[0])
-
-    async def create(self, record: TurnRecord) -> TurnRecord:
-        return await self._write(_INSERT, record, None)
-
-    async def replace(self, record: TurnRecord) -> TurnRecord:
-        return await self._write(_UPDATE, record, record.etag)
-
-    async def _write(self, statement: str, record: TurnRecord, if_match: str | None) -> TurnRecord:
-        db = await self.sessions._connection()
-        now = time.time()
-        etag = uuid.uuid4().hex
-        body = record.to_record()
-        params: dict[str, Any] = {"pk": record.session_id, "id": turn_item_id(record.turn_id), "etag": etag,
-                                  "body": json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str),
-                                  "now": now, "expires_at": self._expires_at(now)}
-        if if_match is not None:
-            params["if_match"] = if_match
-        cursor = await db.execute(statement, params)
-        changed = cursor.rowcount
-        await cursor.close()
-        if changed != 1:
-            raise TurnConflictError(f"turn {record.turn_id} was created or changed by another worker")
-        return TurnRecord.from_record(body, etag)
-
-
-class CosmosTurnStore(TurnStore):
-    """Items of the Cosmos DB session container: ``pk`` = session id, ``type`` = ``turn``, with a ``ttl``."""
-
-    def __init__(self, sessions: Any, ttl_seconds: float | None = None) -> None:
-        super().__init__(ttl_seconds)
-        self.sessions = sessions  # a CosmosSessionStore: its client, container and credential
-
-    def _item(self, record: TurnRecord) -> dict[str, Any]:
-        item: dict[str, Any] = {"id": turn_item_id(record.turn_id), "pk": record.session_id, "type": "turn",
-                                **record.to_record()}
-        if self.ttl_seconds is not None:
-            item["ttl"] = max(1, int(self.ttl_seconds))
-        return item
-
-    async def get(self, session_id: str, turn_id: str) -> TurnRecord | None:
-        from azure.cosmos import exceptions
-
-        container = await self.sessions._get_container()
-        try:
-            item = await container.read_item(turn_item_id(turn_id), partition_key=session_id)
-        except exceptions.CosmosResourceNotFoundError:
-            return None
-        ttl = item.get("ttl")
-        if isinstance(ttl, int | float) and ttl > 0 and float(item.get("updated_at") or 0) + ttl <= time.time():
-            return None
-        return TurnRecord.from_record(item, item.get("_etag"))
-
-    async def create(self, record: TurnRecord) -> TurnRecord:
-        from azure.cosmos import exceptions
-
-        container = await self.sessions._get_container()
-        try:
-            stored = await container.create_item(self._item(record))
-        except exceptions.CosmosResourceExistsError:
-            raise TurnConflictError(f"turn {record.turn_id} exists") from None
-        return TurnRecord.from_record(stored, stored.get("_etag"))
-
-    async def replace(self, record: TurnRecord) -> TurnRecord:
-        from azure.core import MatchConditions
-        from azure.cosmos import exceptions
-
-        container = await self.sessions._get_container()
-        try:
-            stored = await container.replace_item(turn_item_id(record.turn_id), self._item(record),
-                                                  etag=record.etag, match_condition=MatchConditions.IfNotModified)
-        except (exceptions.CosmosAccessConditionFailedError, exceptions.CosmosResourceNotFoundError):
-            raise TurnConflictError(f"turn {record.turn_id} was changed by another worker") from None
-        return TurnRecord.from_record(stored, stored.get("_etag"))
+        super().__init__(MemoryDocumentStore(), ttl_seconds)
 
 
 class SessionItemTurnStore(TurnStore):
@@ -255,24 +148,10 @@ class SessionItemTurnStore(TurnStore):
         return TurnRecord.from_record(record.to_record(), saved.etag)
 
 
-_MEMORY: weakref.WeakKeyDictionary[SessionStore, MemoryTurnStore] = weakref.WeakKeyDictionary()
-
-
 def turn_store_for(sessions: SessionStore, *, ttl_seconds: float | None = None) -> TurnStore:
-    """The turn store that keeps records with ``sessions``' data (the backend it wraps, for a lazy store)."""
-    from ..sessions.cosmos import CosmosSessionStore
-    from ..sessions.lazy import LazySessionStore
-    from ..sessions.memory import MemorySessionStore
-    from ..sessions.sqlite import SqliteSessionStore
-
-    backend = sessions.store if isinstance(sessions, LazySessionStore) else sessions
-    if isinstance(backend, SqliteSessionStore):
-        return SqliteTurnStore(backend, ttl_seconds)
-    if isinstance(backend, CosmosSessionStore):
-        return CosmosTurnStore(backend, ttl_seconds)
-    if isinstance(backend, MemorySessionStore):
-        # One per session store, so every part of a process sees the same records.
-        if backend not in _MEMORY:
-            _MEMORY[backend] = MemoryTurnStore(ttl_seconds)
-        return _MEMORY[backend]
-    return SessionItemTurnStore(backend, ttl_seconds)
+    """The turn store that keeps records with ``sessions``' data: in its document store, or as session items
+    for a store that has none."""
+    documents = sessions.documents()
+    if documents is None:
+        return SessionItemTurnStore(sessions, ttl_seconds)
+    return DocumentTurnStore(documents, ttl_seconds)

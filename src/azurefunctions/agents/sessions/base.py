@@ -18,11 +18,14 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import SessionBusyError
 from ..messages import Message, history_window
 from .events import StreamEvent, TurnLog
+
+if TYPE_CHECKING:
+    from ..storage import DocumentStore
 
 
 @dataclass
@@ -179,6 +182,17 @@ class SessionStore(ABC):
         end = None if limit is None else offset + limit
         return HistoryPage(session=session, messages=session.messages[offset:end], offset=offset,
                            total=len(session.messages))
+
+    @property
+    def idle_ttl_seconds(self) -> float | None:
+        """How long an idle session lives (``None``: for ever, or unknown): records kept with sessions,
+        such as A2A tasks, expire alike."""
+        return None
+
+    def documents(self) -> DocumentStore | None:
+        """The document store that keeps other records with this store's sessions (same partitions, same
+        file or container), or ``None`` for a store that has none (records then fall back to session items)."""
+        return None
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -34,6 +34,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import time
 import uuid
 from collections import OrderedDict
@@ -52,6 +53,15 @@ from ..errors import (
     require_extra,
 )
 from ..messages import Message
+from ..storage.documents import (
+    NEW,
+    Document,
+    DocumentConflictError,
+    DocumentStore,
+    IfNew,
+    check_document,
+    check_key,
+)
 from ._records import (
     FROM_SETTINGS,
     FromSettings,
@@ -202,6 +212,17 @@ class CosmosSessionStore(SessionStore):
         self._open_lock = asyncio.Lock()
         # What a turn's write needs of the session item its load saw, by (session id, etag): no second read.
         self._heads: OrderedDict[tuple[str, str], _Head] = OrderedDict()
+        self._documents: CosmosDocumentStore | None = None
+
+    @property
+    def idle_ttl_seconds(self) -> float | None:
+        return self._ttl
+
+    def documents(self) -> CosmosDocumentStore:
+        """Other records as items of this container, in their sessions' partitions."""
+        if self._documents is None:
+            self._documents = CosmosDocumentStore(self)
+        return self._documents
 
     # -- connection ---------------------------------------------------------------------------------------
 
@@ -685,3 +706,117 @@ def _too_large(session_id: str, size: int) -> InvalidRequestError:
 def is_local_endpoint(endpoint: str) -> bool:
     """True for a Cosmos DB endpoint on this machine (an emulator or test server)."""
     return urlparse(endpoint).hostname in ("localhost", "127.0.0.1", "::1")
+
+
+class CosmosDocumentStore(DocumentStore):
+    """Documents as items ``{"id", "pk", "type": kind, **body}`` of a session store's container.
+
+    A document written with a TTL carries ``ttl`` (whole seconds, rounded up, so the service never removes it
+    before it reads as expired) and ``expires_at`` (the writer's clock, like the other backends); an item
+    without ``expires_at`` expires ``ttl`` seconds after its ``updated_at`` (or ``_ts``), as items of earlier
+    versions were written.
+    """
+
+    def __init__(self, sessions: CosmosSessionStore) -> None:
+        self._sessions = sessions
+
+    def _live(self, item: dict[str, Any]) -> bool:
+        expires_at = item.get("expires_at")
+        if isinstance(expires_at, int | float) and not isinstance(expires_at, bool):
+            return float(expires_at) > self._sessions._clock()
+        return not self._sessions._expired(item)
+
+    @staticmethod
+    def _document(partition: str, item: dict[str, Any]) -> Document:
+        body = {key: value for key, value in item.items()
+                if key not in ("id", "pk", "type", "ttl", "expires_at") and not key.startswith("_")}
+        return Document(partition, str(item["id"]), str(item.get("type") or ""), body,
+                        str(item.get("_etag") or ""))
+
+    async def get(self, partition: str, id: str) -> Document | None:
+        from azure.cosmos import exceptions
+
+        check_key(partition, id)
+        container = await self._sessions._get_container()
+        try:
+            item = await container.read_item(id, partition_key=partition)
+        except exceptions.CosmosResourceNotFoundError:
+            return None
+        return self._document(partition, item) if self._live(item) else None
+
+    async def put(self, partition: str, id: str, body: dict[str, Any], *, kind: str,
+                  if_match: str | IfNew | None = None, ttl_seconds: float | None = None) -> Document:
+        from azure.core import MatchConditions
+        from azure.cosmos import exceptions
+
+        check_key(partition, id)
+        check_document(kind, body, ttl_seconds)
+        item: dict[str, Any] = {"id": id, "pk": partition, "type": kind, **body}
+        if ttl_seconds is not None:
+            item["ttl"] = max(1, math.ceil(ttl_seconds))
+            item["expires_at"] = self._sessions._clock() + ttl_seconds
+        if (size := _size(item)) > MAX_ITEM_BYTES - _ITEM_OVERHEAD_BYTES:
+            raise ValueError(f"body of {id} is {size} bytes; a document must stay under "
+                             f"{MAX_ITEM_BYTES - _ITEM_OVERHEAD_BYTES} bytes")
+        container = await self._sessions._get_container()
+        conflict = DocumentConflictError(f"{id} in {partition} was created, changed or deleted by someone else")
+        try:
+            if if_match is None:
+                stored = await container.upsert_item(item)
+            elif if_match is NEW:
+                try:
+                    stored = await container.create_item(item)
+                except exceptions.CosmosResourceExistsError:
+                    # An expired item the service has not removed yet counts as absent.
+                    current = await container.read_item(id, partition_key=partition)
+                    if self._live(current):
+                        raise conflict from None
+                    stored = await container.replace_item(id, item, etag=current.get("_etag"),
+                                                          match_condition=MatchConditions.IfNotModified)
+            else:
+                # An expired item the service has not removed yet is no version to write over.
+                current = await container.read_item(id, partition_key=partition)
+                if not self._live(current) or current.get("_etag") != if_match:
+                    raise conflict
+                stored = await container.replace_item(id, item, etag=if_match,
+                                                      match_condition=MatchConditions.IfNotModified)
+        except (exceptions.CosmosAccessConditionFailedError, exceptions.CosmosResourceNotFoundError):
+            raise conflict from None
+        return self._document(partition, {**item, "_etag": self._sessions._etag_of(stored)})
+
+    async def delete(self, partition: str, id: str, *, if_match: str | None = None) -> bool:
+        from azure.core import MatchConditions
+        from azure.cosmos import exceptions
+
+        check_key(partition, id)
+        container = await self._sessions._get_container()
+        try:
+            item = await container.read_item(id, partition_key=partition)
+        except exceptions.CosmosResourceNotFoundError:
+            item = None
+        live = item is not None and self._live(item)
+        if if_match is not None and (item is None or not live or item.get("_etag") != if_match):
+            raise DocumentConflictError(f"{id} in {partition} was changed or deleted by someone else")
+        if item is None:
+            return False
+        try:
+            if if_match is None:
+                await container.delete_item(id, partition_key=partition)
+            else:
+                await container.delete_item(id, partition_key=partition, etag=if_match,
+                                            match_condition=MatchConditions.IfNotModified)
+        except exceptions.CosmosResourceNotFoundError:
+            return False
+        except exceptions.CosmosAccessConditionFailedError:
+            raise DocumentConflictError(f"{id} in {partition} was changed by someone else") from None
+        return live
+
+    async def list(self, partition: str, prefix: str = "") -> list[Document]:
+        check_key(partition, prefix or "-")
+        container = await self._sessions._get_container()
+        items = [item async for item in container.query_items(
+            "SELECT * FROM c WHERE c.pk = @pk AND STARTSWITH(c.id, @prefix)",
+            parameters=[{"name": "@pk", "value": partition}, {"name": "@prefix", "value": prefix}],
+            partition_key=partition)]
+        return sorted((self._document(partition, item) for item in items if self._live(item)),
+                      key=lambda document: document.id)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ..messages import Message
 from .base import HistoryPage, Session, SessionStore
 from .events import StreamEvent, TurnLog
+
+if TYPE_CHECKING:
+    from ..storage import DocumentStore
 
 
 class LazySessionStore(SessionStore):
@@ -20,6 +24,13 @@ class LazySessionStore(SessionStore):
 
             self._store = create_session_store()
         return self._store
+
+    @property
+    def idle_ttl_seconds(self) -> float | None:
+        return self.store.idle_ttl_seconds
+
+    def documents(self) -> DocumentStore | None:
+        return self.store.documents()
 
     async def load(self, session_id: str) -> Session | None:
         return await self.store.load(session_id)

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..errors import SessionBusyError
 from ..messages import Message
+from ..storage import MemoryDocumentStore
 from ._records import check_session_id
 from .base import HistoryPage, Session, SessionStore, check_page, check_whole
 from .events import (
@@ -46,6 +47,15 @@ class MemorySessionStore(SessionStore):
         self._lock = asyncio.Lock()
         self._ttl = ttl_seconds if ttl_seconds is not None and ttl_seconds > 0 else None
         self._clock = clock
+        self._documents = MemoryDocumentStore(clock=clock)
+
+    @property
+    def idle_ttl_seconds(self) -> float | None:
+        return self._ttl
+
+    def documents(self) -> MemoryDocumentStore:
+        """Other records kept with these sessions; a session's partition goes when it is deleted."""
+        return self._documents
 
     def _expired(self, session: Session) -> bool:
         return self._ttl is not None and session.updated_at + self._ttl <= self._clock()
@@ -145,6 +155,7 @@ class MemorySessionStore(SessionStore):
         session_id = check_session_id(session_id)
         async with self._lock:
             self._events.pop(session_id, None)
+            self._documents.drop_partition(session_id)
             existed = self._current(session_id) is not None
             self._items.pop(session_id, None)
             self._history.pop(session_id, None)

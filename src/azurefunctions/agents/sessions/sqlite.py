@@ -32,6 +32,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .. import settings
 from ..errors import ConfigurationError, SessionBusyError, missing_extra
 from ..messages import Message
+from ..storage.documents import (
+    NEW,
+    Document,
+    DocumentConflictError,
+    DocumentStore,
+    IfNew,
+    check_document,
+    check_key,
+)
 from ._records import (
     FROM_SETTINGS,
     FromSettings,
@@ -234,6 +243,17 @@ class SqliteSessionStore(SessionStore):
         self._db: aiosqlite.Connection | None = None
         self._open_lock = asyncio.Lock()
         self._last_sweep = float("-inf")
+        self._documents: SqliteDocumentStore | None = None
+
+    @property
+    def idle_ttl_seconds(self) -> float | None:
+        return self._ttl
+
+    def documents(self) -> SqliteDocumentStore:
+        """Other records as rows of this file's ``items`` table, in their sessions' partitions."""
+        if self._documents is None:
+            self._documents = SqliteDocumentStore(self)
+        return self._documents
 
     async def _connection(self) -> aiosqlite.Connection:
         if self._db is not None:
@@ -444,3 +464,82 @@ class SqliteSessionStore(SessionStore):
         db, self._db = self._db, None
         if db is not None:
             await db.close()
+
+
+# Documents (``DocumentStore``): rows of the same table, beside the sessions. A write replaces an expired row
+# as if it were absent; the sweep deletes expired rows now and then.
+_DOC_UPSERT = """
+INSERT INTO items (pk, id, kind, etag, body, updated_at, expires_at)
+VALUES (:pk, :id, :kind, :etag, :body, :now, :expires_at)
+ON CONFLICT (pk, id) DO UPDATE SET
+    kind = excluded.kind, etag = excluded.etag, body = excluded.body, updated_at = excluded.updated_at,
+    expires_at = excluded.expires_at
+"""
+_DOC_CREATE = _DOC_UPSERT + "WHERE items.expires_at IS NOT NULL AND items.expires_at <= :now\n"
+_DOC_REPLACE = """
+UPDATE items SET kind = :kind, etag = :etag, body = :body, updated_at = :now, expires_at = :expires_at
+WHERE pk = :pk AND id = :id AND etag = :if_match AND (expires_at IS NULL OR expires_at > :now)
+"""
+_DOC_GET = "SELECT kind, etag, body FROM items WHERE pk = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?)"
+_DOC_LIST = """
+SELECT id, kind, etag, body FROM items
+WHERE pk = ? AND substr(id, 1, ?) = ? AND (expires_at IS NULL OR expires_at > ?)
+ORDER BY id
+"""
+
+
+class SqliteDocumentStore(DocumentStore):
+    """Documents as rows ``(pk, id, kind, etag, body, updated_at, expires_at)`` of a session store's file."""
+
+    def __init__(self, sessions: SqliteSessionStore) -> None:
+        self._sessions = sessions
+
+    async def get(self, partition: str, id: str) -> Document | None:
+        check_key(partition, id)
+        db = await self._sessions._connection()
+        async with db.execute(_DOC_GET, (partition, id, self._sessions._clock())) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else Document(partition, id, row[0], json.loads(row[2]), row[1])
+
+    async def put(self, partition: str, id: str, body: dict[str, Any], *, kind: str,
+                  if_match: str | IfNew | None = None, ttl_seconds: float | None = None) -> Document:
+        check_key(partition, id)
+        check_document(kind, body, ttl_seconds)
+        db = await self._sessions._connection()
+        now = self._sessions._clock()
+        etag = uuid.uuid4().hex
+        text = json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str)
+        params: dict[str, Any] = {"pk": partition, "id": id, "kind": kind, "etag": etag, "body": text, "now": now,
+                                  "expires_at": None if ttl_seconds is None else now + ttl_seconds}
+        if if_match is None:
+            statement = _DOC_UPSERT
+        elif if_match is NEW:
+            statement = _DOC_CREATE
+        else:
+            statement, params["if_match"] = _DOC_REPLACE, if_match
+        cursor = await db.execute(statement, params)
+        changed = cursor.rowcount
+        await cursor.close()
+        if changed != 1:
+            raise DocumentConflictError(f"{id} in {partition} was created, changed or deleted by someone else")
+        return Document(partition, id, kind, json.loads(text), etag)
+
+    async def delete(self, partition: str, id: str, *, if_match: str | None = None) -> bool:
+        check_key(partition, id)
+        db = await self._sessions._connection()
+        now = self._sessions._clock()
+        async with db.execute("DELETE FROM items WHERE pk = ? AND id = ? RETURNING etag, expires_at",
+                              (partition, id)) if if_match is None else db.execute(
+                "DELETE FROM items WHERE pk = ? AND id = ? AND (etag = ? OR (expires_at IS NOT NULL AND "
+                "expires_at <= ?)) RETURNING etag, expires_at", (partition, id, if_match, now)) as cursor:
+            rows = await cursor.fetchall()
+        live = [etag for etag, expires_at in rows if expires_at is None or expires_at > now]
+        if if_match is not None and (not live or live[0] != if_match):
+            raise DocumentConflictError(f"{id} in {partition} was changed or deleted by someone else")
+        return bool(live)
+
+    async def list(self, partition: str, prefix: str = "") -> list[Document]:
+        check_key(partition, prefix or "-")
+        db = await self._sessions._connection()
+        rows = await db.execute_fetchall(_DOC_LIST, (partition, len(prefix), prefix, self._sessions._clock()))
+        return [Document(partition, row[0], row[1], json.loads(row[3]), row[2]) for row in rows]
