@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from azurefunctions.agents import settings
-from azurefunctions.agents.functions.routes import STANDARD_ROUTES
+from azurefunctions.agents.http.routes import STANDARD_ROUTES
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

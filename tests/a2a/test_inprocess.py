@@ -20,7 +20,7 @@ from tests.servers.scripted import Reply, ScriptedToolCall
 
 from azurefunctions.agents import Agent, AgentFunctionApp, AgentMode
 from azurefunctions.agents.a2a.store import SessionPushConfigStore, SessionTaskStore
-from azurefunctions.agents.functions.http import HttpCall
+from azurefunctions.agents.http.calls import HttpCall
 from azurefunctions.agents.sessions import MemorySessionStore, Session
 from azurefunctions.agents.types import LLMConfig
 
@@ -114,7 +114,7 @@ def test_the_a2a_sdk_loads_on_the_first_a2a_request_only() -> None:
     code = """
 import asyncio, sys, json
 from azurefunctions.agents import Agent, AgentFunctionApp, AgentMode
-from azurefunctions.agents.functions.http import HttpCall
+from azurefunctions.agents.http.calls import HttpCall
 from azurefunctions.agents.types import LLMConfig
 app = AgentFunctionApp(agents=[Agent(name="A", llm_config=LLMConfig(provider="offline"))], mode=AgentMode.A2A,
                        route_prefix="")

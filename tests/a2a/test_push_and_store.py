@@ -28,7 +28,7 @@ from azurefunctions.agents.a2a.store import SessionPushConfigStore, SessionTaskS
 from azurefunctions.agents.a2a.stream import StoreEventStream
 from azurefunctions.agents.a2a.work import A2A_TASKS
 from azurefunctions.agents.background.records import TurnRecord
-from azurefunctions.agents.functions.http import HttpCall
+from azurefunctions.agents.http.calls import HttpCall
 from azurefunctions.agents.sessions import MemorySessionStore
 from azurefunctions.agents.types import LLMConfig
 

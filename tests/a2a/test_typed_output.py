@@ -12,7 +12,7 @@ from tests.servers.openai_server import OpenAIServer
 from tests.servers.scripted import Reply
 
 from azurefunctions.agents import Agent, AgentFunctionApp, AgentMode
-from azurefunctions.agents.functions.http import HttpCall
+from azurefunctions.agents.http.calls import HttpCall
 from azurefunctions.agents.sessions import MemorySessionStore
 from azurefunctions.agents.types import LLMConfig
 

@@ -18,7 +18,7 @@ from azurefunctions.agents.functions.openapi import (
     UsageReply,
     build_openapi,
 )
-from azurefunctions.agents.functions.routes import STANDARD_ROUTES
+from azurefunctions.agents.http.routes import STANDARD_ROUTES
 from azurefunctions.agents.messages import Usage
 from azurefunctions.agents.runner import normalize_request
 from azurefunctions.agents.types import ChatRequest, ChatResponse, ToolCallRecord

@@ -6,7 +6,7 @@ from openapi_spec_validator import validate
 from pydantic import BaseModel
 
 from azurefunctions.agents.functions.openapi import build_openapi
-from azurefunctions.agents.functions.routes import STANDARD_ROUTES
+from azurefunctions.agents.http.routes import STANDARD_ROUTES
 from azurefunctions.agents.structured_output import StructuredOutput
 
 

@@ -19,9 +19,9 @@ import pytest
 
 from azurefunctions.agents import Agent, AgentFunctionApp
 from azurefunctions.agents.errors import ConfigurationError
-from azurefunctions.agents.functions.hostjson import discover_route_prefix, read_route_prefix
-from azurefunctions.agents.functions.http import HttpCall
-from azurefunctions.agents.functions.routes import function_route, public_path
+from azurefunctions.agents.http.calls import HttpCall
+from azurefunctions.agents.http.hostjson import discover_route_prefix, read_route_prefix
+from azurefunctions.agents.http.routes import function_route, public_path
 from azurefunctions.agents.sessions.memory import MemorySessionStore
 from azurefunctions.agents.types import LLMConfig
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from azurefunctions.agents.a2a.routes import RPC_ROUTE
-from azurefunctions.agents.functions.routes import ROUTES_BY_NAME, public_path, url_for
+from azurefunctions.agents.http.routes import ROUTES_BY_NAME, public_path, url_for
 
 
 @pytest.mark.parametrize("prefix", ["", "api", "v1"])

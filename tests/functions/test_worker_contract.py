@@ -10,7 +10,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from azurefunctions.agents import Agent, AgentFunctionApp
-from azurefunctions.agents.functions.routes import STANDARD_ROUTES
+from azurefunctions.agents.http.routes import STANDARD_ROUTES
 from azurefunctions.agents.localhost.context import LocalContext
 from azurefunctions.agents.types import LLMConfig
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from azurefunctions.agents import Agent, AgentFunctionApp
-from azurefunctions.agents.functions.auth import EntraAuth
+from azurefunctions.agents.http.auth import EntraAuth
 from azurefunctions.agents.localhost.context import LocalContext
 from azurefunctions.agents.types import LLMConfig
 from tests.playground.conftest import missing

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from azurefunctions.agents.errors import ConfigurationError
-from azurefunctions.agents.functions.auth import AuthError, EntraAuth, encode_principal
+from azurefunctions.agents.http.auth import AuthError, EntraAuth, encode_principal
 from tests.security.apps.entra.function_app import AUDIENCE, CLIENTS, TENANT
 from tests.security.conftest import ENTRA_APP
 from tests.servers.localhost import LocalHostProcess

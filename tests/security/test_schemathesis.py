@@ -17,7 +17,7 @@ from openapi_spec_validator import validate
 from schemathesis.checks import not_a_server_error
 
 from azurefunctions.agents.a2a.routes import A2A_ROUTES
-from azurefunctions.agents.functions.routes import STANDARD_ROUTES
+from azurefunctions.agents.http.routes import STANDARD_ROUTES
 from tests.security.conftest import LEAKS, TALLY
 from tests.servers.localhost import LocalHostProcess
 

@@ -4,7 +4,7 @@ chat route: Entra ID with the caller's principal (a forged ``X-MS-CLIENT-PRINCIP
 
 The local host stands in for App Service Authentication as in tests/security/test_entra.py: with
 ``WEBSITE_AUTH_ENABLED=True`` the identity headers a test sends are what the platform would have passed on;
-with it off, the same headers are forged (functions/auth.py ``EntraAuth.authenticate``).
+with it off, the same headers are forged (http/auth.py ``EntraAuth.authenticate``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from tests.servers.localhost import LocalHostProcess, app_env
 from tests.servers.openai_server import OpenAIServer
 from tests.servers.scripted import Reply
 
-from azurefunctions.agents.functions.auth import encode_principal
+from azurefunctions.agents.http.auth import encode_principal
 
 SAMPLE = Path(__file__).resolve().parents[1]
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"

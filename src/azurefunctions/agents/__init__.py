@@ -38,7 +38,7 @@ _EXPORTS: dict[str, str] = {
     "SessionStore": ".sessions.base",
     "Session": ".sessions.base",
     "SecretRef": ".azure",
-    "EntraAuth": ".functions.auth",
+    "EntraAuth": ".http.auth",
     "RemoteA2AAgent": ".a2a.remote",
     "InputRequired": ".interrupts",
     "ask_user": ".interrupts",
@@ -51,9 +51,9 @@ if TYPE_CHECKING:
     from .agent import Agent
     from .azure import SecretRef
     from .functions.app import AgentFunctionApp
-    from .functions.auth import EntraAuth
     from .functions.modes import AgentMode
     from .handoff.config import ControlReturn, HandoffConfig, HandoffMode, HandoffStrategy, HandoffTarget
+    from .http.auth import EntraAuth
     from .interrupts import InputRequired, ask_user
     from .mcp.config import (
         MCPServer,

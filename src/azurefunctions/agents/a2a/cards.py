@@ -31,7 +31,7 @@ from a2a.utils.constants import PROTOCOL_VERSION_0_3, PROTOCOL_VERSION_1_0, Tran
 from google.protobuf.json_format import MessageToDict
 
 from ..agent import Agent
-from ..functions.routes import url_for
+from ..http.routes import url_for
 from .routes import RPC_ROUTE
 
 #: ``Cache-Control`` of card responses: clients may reuse a card for five minutes, then revalidate (ETag).

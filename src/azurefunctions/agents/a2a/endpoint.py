@@ -53,7 +53,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .. import settings
-from ..functions.http import JSON_TYPE, SSE_TYPE, HttpCall, HttpReply, json_reply
+from ..http.calls import JSON_TYPE, SSE_TYPE, HttpCall, HttpReply, json_reply
 from ..interrupts import METADATA_KEY as INPUT_REQUIRED_KEY
 from ..runner import Runner
 from ..sessions.base import SessionStore

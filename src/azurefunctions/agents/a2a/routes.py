@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..functions.routes import RouteSpec
+from ..http.routes import RouteSpec
 
 #: Methods of the card routes and of the JSON-RPC route (others get 405).
 CARD_METHODS = ("GET",)

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 
 from .. import settings
 from ..errors import AgentNotFoundError, require_extra
-from ..functions.http import HttpCall, HttpReply, error_envelope
-from ..functions.pipeline import Handler, bounded
-from ..functions.routes import RouteSpec
+from ..http.calls import HttpCall, HttpReply, error_envelope
+from ..http.pipeline import Handler, bounded
+from ..http.routes import RouteSpec
 from .routes import A2A_ROUTES
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ class A2AServer:
         return card
 
     async def dispatch(self, spec: RouteSpec, call: HttpCall) -> HttpReply:
-        """Run the route's handler behind the method check and the error boundary (functions/pipeline.py)."""
+        """Run the route's handler behind the method check and the error boundary (http/pipeline.py)."""
         return await bounded(spec, self.handler_for(spec))(call)
 
     # Handlers ---------------------------------------------------------------------------------------------

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidRequestError
-from ..functions.http import HttpCall, HttpReply, error_reply, json_reply
-from ..functions.routes import ROUTES_BY_NAME, url_for
+from ..http.calls import HttpCall, HttpReply, error_reply, json_reply
+from ..http.routes import ROUTES_BY_NAME, url_for
 from ..messages import SESSION_ID_PATTERN, SESSION_ID_RULE
 
 if TYPE_CHECKING:

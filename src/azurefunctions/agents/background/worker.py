@@ -358,7 +358,7 @@ def _end(record: TurnRecord, status: Any, *, response: dict[str, Any] | None = N
 async def run_turn(runner: Runner, record: TurnRecord, store: SessionStore) -> ChatResponse:
     """Run the turn through the Runner's event stream, keeping its events with the session like a streamed
     HTTP turn, so ``GET /api/sessions/{id}/stream`` follows a background turn too."""
-    from ..functions.live import StreamedTurn
+    from ..streaming.live import StreamedTurn
 
     final: list[ChatResponse] = []
 

@@ -26,16 +26,16 @@ from ..errors import (
     owned_by,
     require_extra,
 )
+from ..http.calls import JSON_TYPE, SSE_TYPE, HttpCall, HttpReply, error_envelope, error_reply, json_reply
+from ..http.pipeline import Handler, bounded
+from ..http.routes import ALIAS_OF, RouteSpec, alias_reserved_names, public_path, template_regex
 from ..messages import SESSION_ID_PATTERN, SESSION_ID_RULE
 from ..runner import normalize_request
+from ..streaming.live import StreamedTurn
+from ..streaming.sse import SSE_HEADERS
 from ..types import ChatRequest, ChatResponse
-from .http import JSON_TYPE, SSE_TYPE, HttpCall, HttpReply, error_envelope, error_reply, json_reply
-from .live import StreamedTurn
-from .pipeline import Handler, bounded
 from .resume import StreamResumer
-from .routes import ALIAS_OF, RouteSpec, alias_reserved_names, public_path, template_regex
 from .session_pages import history_page_query
-from .sse import SSE_HEADERS
 
 if TYPE_CHECKING:
     from ..agent import Agent

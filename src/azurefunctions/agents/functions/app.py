@@ -12,21 +12,12 @@ from .. import __version__, settings
 from ..a2a.server import A2AServer
 from ..agent import Agent
 from ..errors import missing_extra
-from ..limits import Limits
-from ..redaction import install_log_redaction, register_secret
-from ..runner import Runner
-from ..sessions.base import SessionStore
-from ..sessions.lazy import LazySessionStore
-from .api import AgentHttpApi
-from .app_routes import AppHandler, app_handler
-from .auth import EntraAuth
-from .guard import CHAT_GROUP, PUBLIC_GROUPS, RouteGuard
-from .hostjson import RoutePrefix, caller_file, discover_route_prefix
-from .http import HttpCall
-from .modes import AgentMode
-from .openapi import build_openapi
-from .pipeline import Handler, pipeline
-from .routes import (
+from ..http.auth import EntraAuth
+from ..http.calls import HttpCall
+from ..http.guard import CHAT_GROUP, PUBLIC_GROUPS, RouteGuard
+from ..http.hostjson import RoutePrefix, caller_file, discover_route_prefix
+from ..http.pipeline import Handler, pipeline
+from ..http.routes import (
     ALIAS_ROUTES,
     ALL_METHODS,
     APP_ROUTE,
@@ -38,6 +29,15 @@ from .routes import (
     normalize_prefix,
     public_path,
 )
+from ..limits import Limits
+from ..redaction import install_log_redaction, register_secret
+from ..runner import Runner
+from ..sessions.base import SessionStore
+from ..sessions.lazy import LazySessionStore
+from .api import AgentHttpApi
+from .app_routes import AppHandler, app_handler
+from .modes import AgentMode
+from .openapi import build_openapi
 
 if TYPE_CHECKING:
     from ..background.service import BackgroundTurns

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from ..errors import InvalidRequestError, PayloadTooLargeError
-from .http import HttpCall, HttpReply, json_reply
+from ..http.calls import HttpCall, HttpReply, json_reply
 
 #: What an app route's handler may return: a reply, or a JSON value answered with 200.
 AppResult = HttpReply | Mapping[str, Any] | list[Any]

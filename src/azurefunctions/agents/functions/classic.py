@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import azure.functions as func
 
-from .http import HttpCall, HttpReply
+from ..http.calls import HttpCall, HttpReply
 
 
 def to_call(req: func.HttpRequest) -> HttpCall:

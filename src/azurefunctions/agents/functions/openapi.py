@@ -15,10 +15,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from ..http.routes import RouteSpec, alias_reserved_names, public_path
 from ..messages import SESSION_ID_PATTERN
 from ..sessions.events import EVENT_ID_PATTERN
 from ..types import MESSAGE_PATTERN, TEXT_PATTERN, ChatRequest
-from .routes import RouteSpec, alias_reserved_names, public_path
 
 
 class ChatCall(ChatRequest):
@@ -113,7 +113,7 @@ TURN_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 _ERROR = {"$ref": "#/components/schemas/Error"}
 #: Route groups that speak JSON-RPC (MCP, A2A): their bodies and errors are JSON-RPC's.
 JSON_RPC_GROUPS = frozenset({"mcp", "a2a"})
-#: One server-sent event of a streamed turn (functions/sse.py): ``data`` is the event's JSON.
+#: One server-sent event of a streamed turn (streaming/sse.py): ``data`` is the event's JSON.
 _SSE_EVENT = {"$ref": "#/components/schemas/StreamEvent"}
 _PARAM = re.compile(r"{(\w+)}")
 

@@ -20,10 +20,10 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from ..errors import InvalidRequestError, SessionNotFoundError, owned_by
+from ..http.calls import SSE_TYPE, HttpCall, HttpReply, error_envelope, error_reply
 from ..messages import SESSION_ID_PATTERN, SESSION_ID_RULE
 from ..sessions.events import TurnLog, parse_event_id
-from .http import SSE_TYPE, HttpCall, HttpReply, error_envelope, error_reply
-from .sse import KEEP_ALIVE, SSE_HEADERS, encode
+from ..streaming.sse import KEEP_ALIVE, SSE_HEADERS, encode
 
 if TYPE_CHECKING:
     from ..sessions.base import SessionStore

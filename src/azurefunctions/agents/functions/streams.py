@@ -11,8 +11,8 @@ from collections.abc import Awaitable, Callable
 import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response, StreamingResponse
 
+from ..http.calls import HttpCall, HttpReply
 from .classic import trace_headers
-from .http import HttpCall, HttpReply
 
 
 async def to_call(req: Request) -> HttpCall:

@@ -13,8 +13,8 @@ from typing import Any
 import azure.functions as func
 
 from ..errors import ConfigurationError
-from ..functions.hostjson import read_route_prefix
-from ..functions.routes import DEFAULT_ROUTE_PREFIX
+from ..http.hostjson import read_route_prefix
+from ..http.routes import DEFAULT_ROUTE_PREFIX
 
 
 @dataclass

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..functions.routes import template_regex
+from ..http.routes import template_regex
 
 __all__ = ["HttpFunction", "template_regex"]
 

@@ -119,7 +119,7 @@ class LocalHost:
 
     def _playground(self) -> Response:
         """The playground page (docs/playground.md), told where this host serves the app's agents routes."""
-        from ..functions.routes import STANDARD_ROUTES
+        from ..http.routes import STANDARD_ROUTES
         from ..playground import HTML_TYPE, render_page
 
         listing = next(spec.name for spec in STANDARD_ROUTES if spec.handler == "list_agents")

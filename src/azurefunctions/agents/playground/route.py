@@ -7,8 +7,8 @@ caller, like ``GET /api/agents``. It is not in the OpenAPI description: it is a 
 
 from __future__ import annotations
 
-from ..functions.http import HttpCall, HttpReply
-from ..functions.routes import STANDARD_ROUTES, RouteSpec
+from ..http.calls import HttpCall, HttpReply
+from ..http.routes import STANDARD_ROUTES, RouteSpec
 from . import HTML_TYPE, ROUTE_NAME, render_page
 
 

@@ -1,7 +1,7 @@
 """Entra ID through App Service Authentication: one tenant, one audience, two allowed client applications."""
 
 from azurefunctions.agents import Agent, AgentFunctionApp, AgentMode
-from azurefunctions.agents.functions.auth import EntraAuth
+from azurefunctions.agents.http.auth import EntraAuth
 from azurefunctions.agents.types import LLMConfig
 
 TENANT = "11111111-2222-3333-4444-555555555555"

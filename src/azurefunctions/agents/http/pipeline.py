@@ -14,8 +14,8 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from ..errors import INTERNAL_ERROR_MESSAGE, AgentFrameworkError, MethodNotAllowedError
+from .calls import HttpCall, HttpReply, error_envelope, error_reply
 from .guard import RouteGuard
-from .http import HttpCall, HttpReply, error_envelope, error_reply
 from .routes import RouteSpec
 from .tracing import traced
 

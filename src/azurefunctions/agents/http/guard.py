@@ -25,7 +25,7 @@ from ..errors import AgentFrameworkError, TurnTimeoutError
 from ..limits import Limits, TurnSlots, check_message
 from ..redaction import known_secrets, redact_bytes
 from .auth import EntraAuth
-from .http import HttpCall, HttpReply, error_envelope
+from .calls import HttpCall, HttpReply, error_envelope
 from .routes import DEFAULT_GROUP_AUTH, RouteSpec
 
 logger = logging.getLogger("azurefunctions.agents.http")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
 from ..telemetry import instrumentation
-from .http import HttpCall, HttpReply
+from .calls import HttpCall, HttpReply
 
 
 async def traced(call: HttpCall, dispatch: Callable[[HttpCall], Awaitable[HttpReply]]) -> HttpReply:
