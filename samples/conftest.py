@@ -2,20 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from tests.servers.model_fixtures import model, script
 
-import pytest
-from tests.servers.openai_server import OpenAIServer
-
-
-@pytest.fixture(scope="module")
-def model() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
-def script(model: OpenAIServer) -> OpenAIServer:
-    """The module's model with an empty script."""
-    model.script.clear()
-    return model
+__all__ = ["model", "script"]

@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
-from tests.servers.openai_server import OpenAIServer
+from tests.servers.model_fixtures import model, script
+
+__all__ = ["model", "script"]
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,13 +95,3 @@ def page(browser: Any) -> Iterator[Any]:
     assert not errors, f"the page reported errors: {errors}"
 
 
-@pytest.fixture(scope="module")
-def model() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
-def script(model: OpenAIServer) -> OpenAIServer:
-    model.script.clear()
-    return model
