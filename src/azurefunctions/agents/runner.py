@@ -17,8 +17,8 @@ from typing import Any
 from .agent import Agent
 from .errors import AGENT_ERROR, InvalidRequestError
 from .events import AgentEvent, TextDelta, TurnCompleted, TurnFailed, TurnStarted
-from .handoff.override import overrides_process_request
 from .run.execute import TurnExecutor, collect
+from .run.overrides import overrides_process_request
 from .run.request import as_response, normalize_request
 from .sessions.base import SessionStore
 from .types import ChatRequest, ChatResponse

@@ -12,10 +12,9 @@ import contextvars
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from .. import settings
-from ..agent import Agent
 from ..errors import (
     AGENT_FAILED_MESSAGE,
     INTERNAL_ERROR,
@@ -26,16 +25,19 @@ from ..errors import (
     owned_by,
 )
 from ..events import AgentEvent, TurnCompleted, TurnFailed, TurnStarted
-from ..handoff.engine import HandoffEngine
-from ..handoff.override import continue_step, current_step_for
 from ..limits import check_message
 from ..messages import Message, Usage
 from ..sessions.base import Session, SessionStore
 from ..telemetry import instrumentation
 from ..types import ChatRequest, ChatResponse
+from .handoffs import HandoffEngine
 from .loop import AgentLoop
+from .overrides import continue_step, current_step_for
 from .request import normalize_request
 from .turn import FinalText, Turn
+
+if TYPE_CHECKING:
+    from ..agent import Agent
 
 logger = logging.getLogger("azurefunctions.agents")
 
