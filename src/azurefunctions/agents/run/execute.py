@@ -103,6 +103,7 @@ class TurnExecutor:
 
     async def events(self, raw: ChatRequest | Mapping[str, Any] | str, *,
                       stream: bool) -> AsyncIterator[AgentEvent]:
+        """The turn's events, ending with ``TurnCompleted`` or ``TurnFailed`` (a failed turn never raises)."""
         turn: Turn | None = None
         try:
             request = normalize_request(raw)
