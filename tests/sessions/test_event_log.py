@@ -126,7 +126,8 @@ async def test_batches_are_documents_of_the_sessions_partition(backend: Backend,
     await store.append_events(session_id, turn, 1, events(turn, 3, 1, "done"), owner="ann", final=True)
     documents = store.documents()
     assert documents is not None
-    kept = await documents.list(session_id)
+    head, *kept = await documents.list(session_id)
+    assert (head.id, head.kind, head.body) == (f"{session_id}:e", "events_head", {"turn": turn})
     assert [(d.id, d.kind) for d in kept] == [(f"{session_id}:e:{turn}:000000", "events"),
                                               (f"{session_id}:e:{turn}:000001", "events")]
     assert kept[1].body["final"] is True and kept[1].body["owner"] == "ann" and kept[1].body["last"] == 3
@@ -147,7 +148,7 @@ class CountingDocuments(MemoryDocumentStore):
         return found
 
 
-async def test_resuming_after_an_event_reads_from_its_turn_on_only(new_id: Callable[[], str]) -> None:
+async def test_resuming_reads_the_batches_of_one_turn_on_not_the_whole_log(new_id: Callable[[], str]) -> None:
     documents = CountingDocuments()
     log = DocumentEventLog(documents, ttl_seconds=None)
     session_id, clock = new_id(), Clock()
@@ -160,7 +161,12 @@ async def test_resuming_after_an_event_reads_from_its_turn_on_only(new_id: Calla
                              final=batch == 2)
     resumed = await log.read(session_id, f"{turns[-1]}-2")
     assert ids(resumed) == [f"{turns[-1]}-{n}" for n in range(3, 7)]
-    assert documents.listed == [3]  # the last turn's batches, not the 60 the log holds
+    latest = await log.read(session_id)  # no event id: the turn the log's head names
+    assert ids(latest) == [f"{turns[-1]}-{n}" for n in range(1, 7)]
+    assert documents.listed == [3, 3]  # the last turn's batches, not the 60 the log holds
+    # Without its head (expired, or a log written before there was one) the latest turn is still found.
+    await documents.delete(session_id, f"{session_id}:e")
+    assert ids(await log.read(session_id)) == ids(latest) and documents.listed[-1] == 60
 
 
 class NoEventsStore(SessionStore):

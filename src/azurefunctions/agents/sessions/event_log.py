@@ -4,7 +4,10 @@ Each batch of a turn's events is one document (``pk`` = session id, ``id`` = ``<
 6 digits>``, kind ``events``, body ``EventBatch.to_record()``; see ``sessions/events.py``), beside the session,
 its history and its turn records (DESIGN.md "Store layout"), so deleting a session deletes its events. The ids
 sort by (turn, batch) and turn keys sort by time, so a reader that resumes after an event lists the batches
-from that event's turn on (``list(..., start=...)``), never the older turns the log still holds.
+from that event's turn on (``list(..., start=...)``), never the older turns the log still holds. A reader
+without an event id wants the latest turn: the log's head (``<session id>:e``, kind ``events_head``, written
+after a turn's first batch) names the latest turn that started, and the reader lists from that turn on. A head
+that is missing (expired, or never written) only costs a read of the whole log.
 
 Batches expire on their own (``SessionStore.events_ttl_seconds``, a day by default; as long as the session
 when that is ``None``). Writing a batch again replaces it, so a retried write never duplicates events.
@@ -54,6 +57,7 @@ class DocumentEventLog(EventLog):
     """Batches as documents of kind ``events`` in their session's partition of a ``DocumentStore``."""
 
     KIND = "events"
+    HEAD_KIND = "events_head"
 
     def __init__(self, documents: DocumentStore, ttl_seconds: float | None, *,
                  clock: Callable[[], float] = time.time) -> None:
@@ -69,15 +73,27 @@ class DocumentEventLog(EventLog):
                             written_at=self._clock()).to_record()
         await self.documents.put(session_id, batch_item_id(session_id, turn, batch), record, kind=self.KIND,
                                  ttl_seconds=self.ttl_seconds)
+        if batch == 0:  # after the batch, so the head never names a turn with nothing kept
+            await self.documents.put(session_id, head_item_id(session_id), {"turn": turn}, kind=self.HEAD_KIND,
+                                     ttl_seconds=self.ttl_seconds)
 
     async def read(self, session_id: str, after: str | None = None) -> list[TurnLog]:
         session_id = check_session_id(session_id)
-        # The batches of the turn of ``after`` and of the later turns; without ``after``, every kept turn
-        # (``turns_from_batches`` keeps the latest).
-        start = turn_prefix(session_id, parse_event_id(after)[0]) if after is not None else ""
+        # The batches of the turn of ``after`` (without it, of the turn the head names) and of later turns.
+        if after is not None:
+            start = turn_prefix(session_id, parse_event_id(after)[0])
+        else:
+            head = await self.documents.get(session_id, head_item_id(session_id))
+            turn = head.body.get("turn") if head is not None and head.kind == self.HEAD_KIND else None
+            start = turn_prefix(session_id, turn) if isinstance(turn, str) else ""
         found = await self.documents.list(session_id, f"{session_id}:e:", start=start)
         return turns_from_batches([EventBatch.from_record(document.body) for document in found
                                    if document.kind == self.KIND], after)
+
+
+def head_item_id(session_id: str) -> str:
+    """Id of the log's head: outside the batches' ``<session id>:e:`` prefix, so listing them never meets it."""
+    return f"{session_id}:e"
 
 
 class StoreEventLog(EventLog):
