@@ -9,12 +9,11 @@ import sys
 import uuid
 from typing import Any
 
-from a2a.auth.user import User
 from a2a.server.cluster.version import TaskVersion
 from a2a.server.context import ServerCallContext
 from a2a.types.a2a_pb2 import ListTasksRequest, Task, TaskPushNotificationConfig, TaskState, TaskStatus
 from google.protobuf.json_format import MessageToDict
-from google.protobuf.timestamp_pb2 import Timestamp
+from tests.a2a.stored_tasks import NamedUser, put, read, task_at
 from tests.servers.openai_server import OpenAIServer
 from tests.servers.scripted import Reply, ScriptedToolCall
 
@@ -131,37 +130,6 @@ print(json.dumps({"functions": functions, "before": before, "after": "a2a" in sy
     assert result["before"] == [] and result["after"] is True and result["status"] == 200
 
 
-class _Named(User):
-    def __init__(self, name: str) -> None:
-        self._name = name
-
-    @property
-    def is_authenticated(self) -> bool:
-        return True
-
-    @property
-    def user_name(self) -> str:
-        return self._name
-
-
-async def put(store: SessionTaskStore, task: Task, context: ServerCallContext) -> TaskVersion:
-    """A task write as the SDK makes it: from the version last read."""
-    stored = await store.get(task.id, context)
-    return await store.save(task, event=None, prev=stored.task if stored else None,
-                            prev_version=stored.version if stored else TaskVersion.MISSING, context=context)
-
-
-async def read(store: SessionTaskStore, task_id: str, context: ServerCallContext) -> Task | None:
-    stored = await store.get(task_id, context)
-    return stored.task if stored is not None else None
-
-
-def _task(context_id: str, state: int, seconds: int) -> Task:
-    stamp = Timestamp()
-    stamp.FromSeconds(1_800_000_000 + seconds)
-    return Task(id=uuid.uuid4().hex, context_id=context_id, status=TaskStatus(state=state, timestamp=stamp))
-
-
 class SessionItemsOnly(MemorySessionStore):
     """A session store that offers no document store (as a custom one may not)."""
 
@@ -171,8 +139,8 @@ class SessionItemsOnly(MemorySessionStore):
 
 async def test_tasks_an_earlier_version_kept_as_session_items_stay_readable_listed_and_writable() -> None:
     sessions = MemorySessionStore()
-    alice = ServerCallContext(user=_Named("alice"))
-    task = _task("ctx", TaskState.TASK_STATE_WORKING, 5)
+    alice = ServerCallContext(user=NamedUser("alice"))
+    task = task_at(TaskState.TASK_STATE_WORKING, 5)
     # The layout an earlier version wrote: the task as a session item's metadata, the index as another one.
     await sessions.save(Session(id=task.id, metadata={"a2a": {
         "kind": "task", "agent": "Cities", "owner": "alice", "task": MessageToDict(task), "version": 3}}))
@@ -197,10 +165,10 @@ async def test_tasks_an_earlier_version_kept_as_session_items_stay_readable_list
 
 async def test_store_owner_scope_index_cap_and_concurrent_writers() -> None:
     sessions = MemorySessionStore()
-    alice, bob = ServerCallContext(user=_Named("alice")), ServerCallContext(user=_Named("bob"))
+    alice, bob = ServerCallContext(user=NamedUser("alice")), ServerCallContext(user=NamedUser("bob"))
     # Two instances (separate processes in Azure) write one agent's index at the same time: nothing is lost.
     first, second = SessionTaskStore(sessions, "Cities"), SessionTaskStore(sessions, "Cities")
-    tasks = [_task("ctx", TaskState.TASK_STATE_COMPLETED, n) for n in range(12)]
+    tasks = [task_at(TaskState.TASK_STATE_COMPLETED, n) for n in range(12)]
     await asyncio.gather(*(put(first if n % 2 else second, t, alice) for n, t in enumerate(tasks)))
     listed = await first.list(ListTasksRequest(), alice)
     assert [t.id for t in listed.tasks] == [t.id for t in reversed(tasks)] and listed.total_size == 12
@@ -209,7 +177,7 @@ async def test_store_owner_scope_index_cap_and_concurrent_writers() -> None:
     assert await SessionTaskStore(sessions, "Other").get(tasks[0].id, alice) is None
     # A store with documents keeps an index entry per task: none falls out of the list.
     uncapped = SessionTaskStore(sessions, "Capped", max_indexed=3)
-    kept = [_task("c2", TaskState.TASK_STATE_WORKING, n) for n in range(5)]
+    kept = [task_at(TaskState.TASK_STATE_WORKING, n, context_id="c2") for n in range(5)]
     for task in kept:
         await put(uncapped, task, alice)
     assert [t.id for t in (await uncapped.list(ListTasksRequest(), alice)).tasks] == [t.id for t in kept[::-1]]
@@ -226,9 +194,9 @@ async def test_store_owner_scope_index_cap_and_concurrent_writers() -> None:
 
 async def test_push_configs_live_with_their_task_per_owner() -> None:
     sessions = MemorySessionStore()
-    alice, bob = ServerCallContext(user=_Named("alice")), ServerCallContext(user=_Named("bob"))
+    alice, bob = ServerCallContext(user=NamedUser("alice")), ServerCallContext(user=NamedUser("bob"))
     tasks, configs = SessionTaskStore(sessions, "Cities"), SessionPushConfigStore(sessions, "Cities")
-    task = _task("ctx", TaskState.TASK_STATE_WORKING, 1)
+    task = task_at(TaskState.TASK_STATE_WORKING, 1)
     await asyncio.gather(put(tasks, task, alice),
                          configs.set_info(task.id, TaskPushNotificationConfig(url="https://a.example/h"), alice),
                          configs.set_info(task.id, TaskPushNotificationConfig(id="b", url="https://b.example"), bob))

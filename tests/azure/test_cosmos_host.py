@@ -12,9 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ import pytest
 from tests.servers.azurite import AzuriteQueues
 from tests.servers.cosmos import CosmosServer
 from tests.servers.identity import IdentityServer
-from tests.servers.localhost import LocalHostProcess
+from tests.servers.localhost import LocalHostProcess, wait_for
 from tests.servers.openai_server import OpenAIServer
 from tests.servers.scripted import Reply, ScriptedToolCall
 
@@ -109,16 +108,6 @@ def model(stack: Stack) -> OpenAIServer:
     return stack.model
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
-
-
 def test_chat_and_a_second_turn_live_in_cosmos(host: LocalHostProcess, stack: Stack, model: OpenAIServer) -> None:
     model.script.add(Reply(tool_calls=[ScriptedToolCall("lookup", {"code": "Z9"})]))
     tokens_before = len(stack.identity.requests)
@@ -168,7 +157,7 @@ def test_a_background_turn_completes_through_cosmos(host: LocalHostProcess, mode
         assert accepted.status_code == 202, accepted.text
         location = accepted.json()["location"]
         done = wait_for(lambda: (s := client.get(location, params={"user_id": "ana"}).json())["status"]
-                        not in ("queued", "running") and s)
+                        not in ("queued", "running") and s, timeout=30)
         assert done["status"] == "completed", done
         assert done["response"]["response"] == "Done in the background."
         session = client.get(f"/api/sessions/{accepted.json()['session_id']}", params={"user_id": "ana"}).json()

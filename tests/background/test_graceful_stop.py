@@ -7,12 +7,10 @@ ones)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.servers.azurite import AzuriteQueues
 from tests.servers.localhost import LocalHostProcess
@@ -21,12 +19,6 @@ from tests.servers.scripted import Reply
 
 APP = Path(__file__).parent / "apps" / "turns"
 SLOW = "Slow agent"
-
-
-@pytest.fixture
-def model() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
 
 
 def status_of(client: httpx.Client, location: str) -> dict[str, Any]:

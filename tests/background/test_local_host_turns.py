@@ -8,7 +8,6 @@ import asyncio
 import base64
 import json
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,19 +15,13 @@ import httpx
 import pytest
 
 from tests.servers.azurite import AzuriteQueues
-from tests.servers.localhost import LocalHostProcess
+from tests.servers.localhost import LocalHostProcess, wait_for
 from tests.servers.openai_server import OpenAIServer
 from tests.servers.scripted import Reply
 
 APP = Path(__file__).parent / "apps" / "turns"
 SLOW = "Slow agent"
 QUICK = "Quick agent"
-
-
-@pytest.fixture(scope="module")
-def model() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
 
 
 @pytest.fixture
@@ -40,16 +33,6 @@ def host_env(model: OpenAIServer, storage: AzuriteQueues, queue_name: str, tmp_p
             # Short leases and visibility, so a killed host's turn is taken over within seconds.
             "AGENTS_TURN_LEASE_SECONDS": "2", "AGENTS_LOCAL_QUEUE_VISIBILITY_SECONDS": "2",
             "AGENTS_LOCAL_QUEUE_POLL_SECONDS": "0.5"}
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def turn_status(client: httpx.Client, location: str) -> dict[str, Any]:

@@ -10,11 +10,11 @@ from pathlib import Path
 import httpx
 
 from tests.servers.azurite import AzuriteQueues
-from tests.servers.localhost import LocalHostProcess, app_env
+from tests.servers.localhost import LocalHostProcess, app_env, wait_for
 from tests.servers.openai_server import OpenAIServer
 from tests.servers.scripted import Reply
 
-from .test_local_host_turns import turn_status, wait_for
+from .test_local_host_turns import turn_status
 
 APP = """
 from azurefunctions.agents import Agent, AgentFunctionApp

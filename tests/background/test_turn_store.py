@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,32 +20,9 @@ from azurefunctions.agents.background.store import (
     turn_store_for,
 )
 from azurefunctions.agents.sessions.base import Session, SessionStore
-from azurefunctions.agents.sessions.events import StreamEvent, TurnLog
 from azurefunctions.agents.sessions.lazy import LazySessionStore
 from azurefunctions.agents.sessions.memory import MemorySessionStore
-
-
-class PlainStore(SessionStore):
-    """A session store the runtime has no adapter for (it has etags, as every store must)."""
-
-    def __init__(self) -> None:
-        self.inner = MemorySessionStore()
-
-    async def load(self, session_id: str) -> Session | None:
-        return await self.inner.load(session_id)
-
-    async def save(self, session: Session) -> Session:
-        return await self.inner.save(session)
-
-    async def delete(self, session_id: str) -> bool:
-        return await self.inner.delete(session_id)
-
-    async def append_events(self, session_id: str, turn: str, batch: int, events: Sequence[StreamEvent], *,
-                            owner: str | None, final: bool) -> None:
-        await self.inner.append_events(session_id, turn, batch, events, owner=owner, final=final)
-
-    async def read_events(self, session_id: str, after: str | None = None) -> list[TurnLog]:
-        return await self.inner.read_events(session_id, after)
+from tests.sessions.custom_store import PlainStore
 
 
 def make_sessions(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> SessionStore:

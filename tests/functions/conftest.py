@@ -6,15 +6,12 @@ from pathlib import Path
 import pytest
 
 from tests.servers.localhost import LocalHostProcess
+from tests.servers.model_fixtures import model, script
 from tests.servers.openai_server import OpenAIServer
 
+__all__ = ["model", "script"]
+
 BASIC_APP = Path(__file__).parent / "apps" / "basic"
-
-
-@pytest.fixture(scope="module")
-def model() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
@@ -24,9 +21,3 @@ def host(model: OpenAIServer, tmp_path_factory: pytest.TempPathFactory) -> Itera
            "AGENTS_SESSION_DB": str(tmp_path_factory.mktemp("sessions") / "s.sqlite3")}
     with LocalHostProcess(BASIC_APP, env=env) as process:
         yield process
-
-
-@pytest.fixture
-def script(model: OpenAIServer):  # type: ignore[no-untyped-def]
-    model.script.clear()
-    return model.script

@@ -1,15 +1,13 @@
 """Errors of ``azurefunctions.agents.errors`` raised by the app's own code (here its session store) reach the
-caller with the class's status and code in the JSON error envelope, never as a 500 with stack text.
-
-``FeatureNotAvailableError`` (501 ``not_available``) is raised by no part of the runtime; it is there for an
-app's own code, and this is the only way a caller meets it."""
+caller with their status and code in the JSON error envelope, never as a 500 with stack text: an app names
+its own with ``AgentFrameworkError(message, code=..., status=...)``."""
 
 from __future__ import annotations
 
 import json
 
 from azurefunctions.agents import Agent, AgentFunctionApp
-from azurefunctions.agents.errors import FeatureNotAvailableError
+from azurefunctions.agents.errors import AgentFrameworkError
 from azurefunctions.agents.sessions.base import Session
 from azurefunctions.agents.sessions.memory import MemorySessionStore
 from azurefunctions.agents.types import LLMConfig
@@ -22,8 +20,8 @@ class ArchiveOnlyStore(MemorySessionStore):
     @staticmethod
     def _check(session_id: str) -> None:
         if session_id.startswith("archived-"):
-            raise FeatureNotAvailableError(f"session {session_id} is archived; reading archives is not "
-                                           "available in this deployment")
+            raise AgentFrameworkError(f"session {session_id} is archived; reading archives is not available in "
+                                      "this deployment", code="not_available", status=501)
 
     async def load(self, session_id: str) -> Session | None:
         self._check(session_id)
@@ -34,7 +32,7 @@ class ArchiveOnlyStore(MemorySessionStore):
         return await super().load_recent(session_id, limit)
 
 
-async def test_a_feature_not_available_error_from_the_apps_own_store_is_a_501_not_available() -> None:
+async def test_an_error_the_apps_own_store_raises_reaches_the_caller_with_its_status_and_code() -> None:
     agent = Agent(name="Helper", instructions="Help.", llm_config=LLMConfig(provider="offline"))
     app = AgentFunctionApp(agents=[agent], session_store=ArchiveOnlyStore())
     client = Client(app)

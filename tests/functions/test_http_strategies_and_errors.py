@@ -20,24 +20,12 @@ TOOL_LIMIT = 2
 
 
 @pytest.fixture(scope="module")
-def model() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def host(model: OpenAIServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHostProcess]:
     env = {"OPENAI_API_KEY": model.api_key, "OPENAI_BASE_URL": model.base_url,
            "AGENTS_SESSION_DB": str(tmp_path_factory.mktemp("strategies") / "sessions.sqlite3"),
            "AGENTS_MAX_TOOL_CALLS_PER_MODEL_TURN": str(TOOL_LIMIT)}
     with LocalHostProcess(APP, env=env) as process:
         yield process
-
-
-@pytest.fixture
-def script(model: OpenAIServer) -> Script:
-    model.script.clear()
-    return model.script
 
 
 def chat(host: LocalHostProcess, agent: str, body: dict[str, object]) -> httpx.Response:

@@ -70,12 +70,6 @@ def readme_curl_commands() -> list[list[str]]:
     return commands
 
 
-@pytest.fixture(scope="module")
-def model() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
-
-
 @pytest.fixture(scope="module", params=PROJECTS, ids=[p[0] for p in PROJECTS])
 def project(request: pytest.FixtureRequest, model: OpenAIServer,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalHostProcess, str]]:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 from tests.servers.mcp_peers import EverythingServer, time_server_command
+from tests.servers.model_fixtures import scripted_model
 from tests.servers.openai_server import OpenAIServer
 from tests.servers.scripted import Reply, ScriptedToolCall
 
@@ -24,10 +24,7 @@ from .conftest import everything_server, requires_node
 pytestmark = pytest.mark.timeout(90)
 
 
-@pytest.fixture
-def model() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
+model = scripted_model(scope="function")
 
 
 def make_agent(model: OpenAIServer, *servers: MCPServer) -> Agent:

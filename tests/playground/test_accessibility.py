@@ -13,7 +13,7 @@ import pytest
 from tests.playground.conftest import AXE, missing
 from tests.servers.localhost import LocalHostProcess, app_env
 from tests.servers.openai_server import OpenAIServer
-from tests.servers.scripted import Reply, ScriptedToolCall
+from tests.servers.scripted import Reply, Script, ScriptedToolCall
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "advanced-features"
 #: WCAG 2.1 A and AA: labels, names, roles, contrast, landmarks, language.
@@ -26,10 +26,10 @@ def host(model: OpenAIServer, tmp_path_factory: pytest.TempPathFactory) -> Itera
         yield host
 
 
-def converse(page: Any, script: OpenAIServer) -> None:
+def converse(page: Any, script: Script) -> None:
     """A turn with a tool card and an answer, then a failed turn with its error card."""
-    script.script.add(Reply(tool_calls=[ScriptedToolCall("local_time", {"timezone": "Europe/Paris"})]),
-                      Reply(text="It is mid-afternoon in Paris."), *[Reply(status=400) for _ in range(3)])
+    script.add(Reply(tool_calls=[ScriptedToolCall("local_time", {"timezone": "Europe/Paris"})]),
+               Reply(text="It is mid-afternoon in Paris."), *[Reply(status=400) for _ in range(3)])
     page.get_by_label("Message", exact=True).fill("Time in Paris?")
     page.keyboard.press("Enter")
     page.locator(".bubble.agent .text", has_text="mid-afternoon").wait_for()
@@ -39,7 +39,7 @@ def converse(page: Any, script: OpenAIServer) -> None:
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_axe_finds_no_violations(host: LocalHostProcess, script: OpenAIServer, browser: Any, scheme: str) -> None:
+def test_axe_finds_no_violations(host: LocalHostProcess, script: Script, browser: Any, scheme: str) -> None:
     if not AXE.exists():
         missing(f"axe-core is not installed ({AXE} is missing; npm ci in tests/playground/node)")
     # The page's policy admits only its own script; axe is injected by the test, so this context bypasses it.
@@ -60,8 +60,8 @@ def test_axe_finds_no_violations(host: LocalHostProcess, script: OpenAIServer, b
         context.close()
 
 
-def test_keyboard_only(host: LocalHostProcess, script: OpenAIServer, page: Any) -> None:
-    script.script.add(Reply(text="Hello from the keyboard test."))
+def test_keyboard_only(host: LocalHostProcess, script: Script, page: Any) -> None:
+    script.add(Reply(text="Hello from the keyboard test."))
     page.goto(f"{host.url}/playground")
     page.get_by_text("Tools: local_time").wait_for()
     page.keyboard.press("Tab")
@@ -88,7 +88,7 @@ def test_keyboard_only(host: LocalHostProcess, script: OpenAIServer, page: Any) 
                      "message", "send"]
 
 
-def test_narrow_window(host: LocalHostProcess, script: OpenAIServer, browser: Any, screenshot: Any) -> None:
+def test_narrow_window(host: LocalHostProcess, script: Script, browser: Any, screenshot: Any) -> None:
     context = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True,
                                   has_touch=True)
     try:

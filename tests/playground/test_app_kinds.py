@@ -16,7 +16,7 @@ from starlette.routing import Route
 from tests.servers.base import LocalServer
 from tests.servers.localhost import LocalHostProcess, app_env
 from tests.servers.openai_server import OpenAIServer
-from tests.servers.scripted import Reply, ScriptedToolCall
+from tests.servers.scripted import Reply, Script, ScriptedToolCall
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 WEATHER_KEY = "playground-weather-key"
@@ -49,9 +49,9 @@ def mcp_host(model: OpenAIServer, tmp_path_factory: pytest.TempPathFactory) -> I
             yield host
 
 
-def test_a2a_mode_app(a2a_host: LocalHostProcess, script: OpenAIServer, page: Any) -> None:
-    script.script.add(Reply(tool_calls=[ScriptedToolCall("kilometres_to_miles", {"kilometres": 42.195})]),
-                      Reply(text="A marathon is about 26.2 miles."))
+def test_a2a_mode_app(a2a_host: LocalHostProcess, script: Script, page: Any) -> None:
+    script.add(Reply(tool_calls=[ScriptedToolCall("kilometres_to_miles", {"kilometres": 42.195})]),
+               Reply(text="A marathon is about 26.2 miles."))
     page.goto(f"{a2a_host.url}/playground")
     page.locator("#app-status", has_text="mode a2a").wait_for()
     assert page.locator("#agent option").all_inner_texts() == ["UnitConverter", "Glossary"]
@@ -60,9 +60,9 @@ def test_a2a_mode_app(a2a_host: LocalHostProcess, script: OpenAIServer, page: An
     assert "26.2" in page.locator(".tool-card[data-tool=kilometres_to_miles] .tool-result").inner_text()
 
 
-def test_mcp_tools_show_as_tool_calls(mcp_host: LocalHostProcess, script: OpenAIServer, page: Any) -> None:
-    script.script.add(Reply(tool_calls=[ScriptedToolCall("get_weather", {"city": "Oslo"})]),
-                      Reply(text="Light rain in Oslo, 11.5 °C."))
+def test_mcp_tools_show_as_tool_calls(mcp_host: LocalHostProcess, script: Script, page: Any) -> None:
+    script.add(Reply(tool_calls=[ScriptedToolCall("get_weather", {"city": "Oslo"})]),
+               Reply(text="Light rain in Oslo, 11.5 °C."))
     page.goto(f"{mcp_host.url}/playground")
     page.get_by_text("MCP servers: weather").wait_for()
     ask(page, "Weather in Oslo?")

@@ -22,7 +22,7 @@ from tests.playground.conftest import missing
 from tests.servers.azurite import AzuriteQueues
 from tests.servers.localhost import LocalHostProcess, app_env
 from tests.servers.openai_server import OpenAIServer
-from tests.servers.scripted import Reply, ScriptedToolCall
+from tests.servers.scripted import Reply, Script, ScriptedToolCall
 
 APP = Path(__file__).parent / "apps" / "desk"
 KEY = "playground-test-function-key"
@@ -91,10 +91,10 @@ def test_key_required_on_the_app_route(host: LocalHostProcess) -> None:
     assert httpx.post(f"{host.url}/api/playground", params={"code": KEY}, timeout=10).status_code == 405
 
 
-def test_page_on_the_app_route_uses_the_key_from_its_url(host: LocalHostProcess, script: OpenAIServer,
+def test_page_on_the_app_route_uses_the_key_from_its_url(host: LocalHostProcess, script: Script,
                                                          page: Any) -> None:
-    script.script.add(Reply(tool_calls=[ScriptedToolCall("order_status", {"order_id": "A-1001"})]),
-                      Reply(text="Your order A-1001 arrives Thursday."))
+    script.add(Reply(tool_calls=[ScriptedToolCall("order_status", {"order_id": "A-1001"})]),
+               Reply(text="Your order A-1001 arrives Thursday."))
     page.goto(f"{host.url}/api/playground?code={KEY}")
     page.get_by_text("Answers questions about orders.").wait_for()
     page.get_by_label("Message", exact=True).fill("Where is order A-1001?")
@@ -115,10 +115,10 @@ def test_local_page_asks_for_the_key(host: LocalHostProcess, page: Any) -> None:
     assert page.get_by_label("Agent").input_value() == "Desk"
 
 
-def test_background_turn_shows_its_status_until_done(host: LocalHostProcess, script: OpenAIServer,
+def test_background_turn_shows_its_status_until_done(host: LocalHostProcess, script: Script,
                                                      page: Any, screenshot: Any) -> None:
-    script.script.add(Reply(tool_calls=[ScriptedToolCall("order_status", {"order_id": "B-7"})], delay=2.5),
-                      Reply(text="Order B-7 arrives Thursday."))
+    script.add(Reply(tool_calls=[ScriptedToolCall("order_status", {"order_id": "B-7"})], delay=2.5),
+               Reply(text="Order B-7 arrives Thursday."))
     page.goto(f"{host.url}/api/playground?code={KEY}")
     page.get_by_text("Answers questions about orders.").wait_for()
     page.get_by_label("Background turn").check()
@@ -138,8 +138,8 @@ def test_background_turn_shows_its_status_until_done(host: LocalHostProcess, scr
     assert page.get_by_role("button", name="Cancel turn").is_hidden()
 
 
-def test_background_turn_can_be_cancelled(host: LocalHostProcess, script: OpenAIServer, page: Any) -> None:
-    script.script.add(Reply(text="Too late.", delay=8))
+def test_background_turn_can_be_cancelled(host: LocalHostProcess, script: Script, page: Any) -> None:
+    script.add(Reply(text="Too late.", delay=8))
     page.goto(f"{host.url}/api/playground?code={KEY}")
     page.get_by_text("Answers questions about orders.").wait_for()
     page.get_by_label("Background turn").check()

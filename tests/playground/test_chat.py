@@ -13,7 +13,7 @@ import pytest
 
 from tests.servers.localhost import LocalHostProcess, app_env
 from tests.servers.openai_server import OpenAIServer
-from tests.servers.scripted import Reply, ScriptedToolCall
+from tests.servers.scripted import Reply, Script, ScriptedToolCall
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "advanced-features"
 
@@ -39,13 +39,13 @@ def test_page_is_served_with_the_api_base_and_a_strict_policy(host: LocalHostPro
     assert "Playground: " in host.output
 
 
-def test_streamed_answer_and_tool_card(host: LocalHostProcess, script: OpenAIServer, page: Any,
+def test_streamed_answer_and_tool_card(host: LocalHostProcess, script: Script, page: Any,
                                       screenshot: Any) -> None:
-    script.script.add(
-        Reply(tool_calls=[ScriptedToolCall("convert_temperature", {"value": 21, "to_unit": "fahrenheit"})],
-              input_tokens=40, output_tokens=9),
-        Reply(text="21 °C is 69.8 °F: a light jacket is enough for the evening.", chunk_delay=0.03,
-              input_tokens=60, output_tokens=15))
+    script.add(
+ Reply(tool_calls=[ScriptedToolCall("convert_temperature", {"value": 21, "to_unit": "fahrenheit"})],
+       input_tokens=40, output_tokens=9),
+ Reply(text="21 °C is 69.8 °F: a light jacket is enough for the evening.", chunk_delay=0.03,
+       input_tokens=60, output_tokens=15))
     page.goto(f"{host.url}/playground")
     assert page.get_by_label("Agent").input_value() == "TravelGuide"
     page.get_by_text("Tools: local_time, convert_temperature").wait_for()
@@ -63,17 +63,17 @@ def test_streamed_answer_and_tool_card(host: LocalHostProcess, script: OpenAISer
     session = page.get_by_label("Session id").input_value()
     assert len(session) >= 8
     # The same session continues: the model sees the first turn in the second turn's request.
-    script.script.add(Reply(text="You are welcome."))
+    script.add(Reply(text="You are welcome."))
     send(page, "Thanks!")
     page.locator(".bubble.agent .text", has_text="You are welcome.").wait_for()
     assert page.get_by_label("Session id").input_value() == session
-    assert any("Is 21 degrees warm" in str(m.get("content")) for m in script.script.requests[-1]["messages"])
+    assert any("Is 21 degrees warm" in str(m.get("content")) for m in script.requests[-1]["messages"])
     screenshot(page, "playground-chat.png")
 
 
-def test_reload_mid_stream_resumes_the_answer(host: LocalHostProcess, script: OpenAIServer, page: Any) -> None:
+def test_reload_mid_stream_resumes_the_answer(host: LocalHostProcess, script: Script, page: Any) -> None:
     words = " ".join(f"word{i}" for i in range(40))
-    script.script.add(Reply(text=words, chunk_size=6, chunk_delay=0.12))
+    script.add(Reply(text=words, chunk_size=6, chunk_delay=0.12))
     page.goto(f"{host.url}/playground")
     page.get_by_label("Agent").wait_for()
     page.get_by_text("Tools: local_time").wait_for()
@@ -95,8 +95,8 @@ def test_reload_mid_stream_resumes_the_answer(host: LocalHostProcess, script: Op
     assert any(f"/api/sessions/{session}/stream?user_id=playground&after=" in url for url in requested), requested
 
 
-def test_error_shows_its_code_and_message(host: LocalHostProcess, script: OpenAIServer, page: Any) -> None:
-    script.script.add(*[Reply(status=400) for _ in range(3)])
+def test_error_shows_its_code_and_message(host: LocalHostProcess, script: Script, page: Any) -> None:
+    script.add(*[Reply(status=400) for _ in range(3)])
     page.goto(f"{host.url}/playground")
     page.get_by_text("Tools: local_time").wait_for()
     send(page, "Fail please")
@@ -117,9 +117,9 @@ def test_background_turn_on_an_app_without_background_work(host: LocalHostProces
     assert "background=True" in alert.inner_text()
 
 
-def test_json_mode_and_opening_a_session(host: LocalHostProcess, script: OpenAIServer, page: Any) -> None:
-    script.script.add(Reply(tool_calls=[ScriptedToolCall("local_time", {"timezone": "Asia/Tokyo"})]),
-                      Reply(text="It is evening in Tokyo."))
+def test_json_mode_and_opening_a_session(host: LocalHostProcess, script: Script, page: Any) -> None:
+    script.add(Reply(tool_calls=[ScriptedToolCall("local_time", {"timezone": "Asia/Tokyo"})]),
+               Reply(text="It is evening in Tokyo."))
     page.goto(f"{host.url}/playground")
     page.get_by_text("Tools: local_time").wait_for()
     page.get_by_label("One JSON response").check()
@@ -141,9 +141,9 @@ def test_json_mode_and_opening_a_session(host: LocalHostProcess, script: OpenAIS
     page.locator("#app-status", has_text="session_not_found").wait_for()
 
 
-def test_reload_during_a_json_turn_points_to_the_session(host: LocalHostProcess, script: OpenAIServer,
+def test_reload_during_a_json_turn_points_to_the_session(host: LocalHostProcess, script: Script,
                                                          page: Any) -> None:
-    script.script.add(Reply(text="First answer."), Reply(text="Slow answer.", delay=2.5))
+    script.add(Reply(text="First answer."), Reply(text="Slow answer.", delay=2.5))
     page.goto(f"{host.url}/playground")
     page.get_by_text("Tools: local_time").wait_for()
     page.get_by_label("One JSON response").check()

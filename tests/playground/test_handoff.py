@@ -11,7 +11,7 @@ import pytest
 
 from tests.servers.localhost import LocalHostProcess, app_env
 from tests.servers.openai_server import OpenAIServer
-from tests.servers.scripted import Reply, ScriptedToolCall
+from tests.servers.scripted import Reply, Script, ScriptedToolCall
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "handoff-swarm"
 WEATHER, ADVICE = "You are the weather", "You are the travel advice"
@@ -28,12 +28,12 @@ def call(name: str, **arguments: Any) -> Reply:
 
 
 @pytest.mark.parametrize("mode", ["Stream (server-sent events)", "One JSON response"])
-def test_handoff_path_tools_and_answer(host: LocalHostProcess, script: OpenAIServer, page: Any, mode: str,
+def test_handoff_path_tools_and_answer(host: LocalHostProcess, script: Script, page: Any, mode: str,
                                        screenshot: Any) -> None:
-    script.script.add_for(WEATHER, call("get_weather_outlook", city="Paris", month="July"),
-                          call("transfer_to_advice", reason="the user asks what to pack"))
-    script.script.add_for(ADVICE, call("packing_advice", high_c=26, low_c=16, rain_days=7),
-                          Reply(text="Pack light: t-shirts, sunglasses and sun cream."))
+    script.add_for(WEATHER, call("get_weather_outlook", city="Paris", month="July"),
+                   call("transfer_to_advice", reason="the user asks what to pack"))
+    script.add_for(ADVICE, call("packing_advice", high_c=26, low_c=16, rain_days=7),
+                   Reply(text="Pack light: t-shirts, sunglasses and sun cream."))
     page.goto(f"{host.url}/playground")
     assert page.get_by_label("Agent").input_value() == "weather"
     page.get_by_text("Hands off to: temperature_converter, advice (swarm)").wait_for()

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.servers.localhost import LocalHostProcess
+from tests.servers.model_fixtures import script, scripted_model  # noqa: F401 - the shared fixtures
 from tests.servers.openai_server import OpenAIServer
 
 APPS = Path(__file__).parent / "apps"
@@ -66,10 +67,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
                                 f"(replay: AGENTS_TEST_HOSTILE_SEED={SEED})")
 
 
-@pytest.fixture(scope="module")
-def model() -> Iterator[OpenAIServer]:
-    with OpenAIServer(api_key="security-model-key-0001") as server:
-        yield server
+model = scripted_model(api_key="security-model-key-0001")
 
 
 def surface_env(model: OpenAIServer, tmp: Path, **extra: str) -> dict[str, str]:

@@ -30,12 +30,6 @@ def host(model: OpenAIServer, tmp_path_factory: pytest.TempPathFactory) -> Itera
         yield process
 
 
-@pytest.fixture
-def script(model: OpenAIServer):  # type: ignore[no-untyped-def]
-    model.script.clear()
-    return model.script
-
-
 def test_every_limit_is_documented_with_its_setting_and_default() -> None:
     rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| ([a-z ]+) \|.*$", DOC, re.MULTILINE)}
     for limit in limits.LIMITS:

@@ -15,7 +15,7 @@ import threading
 import uuid
 from typing import Any
 
-from .base import LocalServer
+from .base import LocalServer, read_body, respond_json
 from .keyvault import make_certificate
 
 
@@ -74,25 +74,20 @@ class AppInsightsSink:
     async def _handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         path = "/" + "/".join(part for part in scope["path"].split("/") if part)  # the service tolerates "//"
         if scope["method"] != "POST" or path != "/v2.1/track":
             with self._lock:
                 self.other_paths.append(f"{scope['method']} {scope['path']}")
-            await _respond(send, 404, {"error": "not found"})
+            await respond_json(send, 404, {"error": "not found"})
             return
         if headers.get("content-encoding") == "gzip":
             body = gzip.decompress(body)
         try:
             items = json.loads(body)
         except ValueError:
-            await _respond(send, 400, {"itemsReceived": 0, "itemsAccepted": 0,
+            await respond_json(send, 400, {"itemsReceived": 0, "itemsAccepted": 0,
                                        "errors": [{"index": 0, "statusCode": 400, "message": "bad json"}]})
             return
         if isinstance(items, dict):
@@ -101,14 +96,4 @@ class AppInsightsSink:
             self.bodies.append(body)
             self.headers.append(headers)
             self.envelopes.extend(items)
-        await _respond(send, 200, {"itemsReceived": len(items), "itemsAccepted": len(items), "errors": []})
-
-
-async def _respond(send: Any, status: int, body: dict[str, Any]) -> None:
-    payload = json.dumps(body).encode()
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
-    })
-    await send({"type": "http.response.body", "body": payload})
+        await respond_json(send, 200, {"itemsReceived": len(items), "itemsAccepted": len(items), "errors": []})

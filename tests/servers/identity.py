@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from .base import LocalServer
+from .base import LocalServer, respond_json
 
 
 @dataclass
@@ -84,20 +84,20 @@ class IdentityServer:
         headers = {key.decode().lower(): value.decode() for key, value in scope["headers"]}
         query = {key: values[0] for key, values in parse_qs(scope["query_string"].decode()).items()}
         if scope["path"] != "/msi/token" or scope["method"] != "GET":
-            await _respond(send, 404, {"error": "not_found"})
+            await respond_json(send, 404, {"error": "not_found"})
             return
         if headers.get("x-identity-header") != self.header_secret:
-            await _respond(send, 401, {"error": "invalid_identity_header"})
+            await respond_json(send, 401, {"error": "invalid_identity_header"})
             return
         resource = query.get("resource")
         if not resource or not query.get("api-version"):
-            await _respond(send, 400, {"error": "invalid_request", "error_description": "resource required"})
+            await respond_json(send, 400, {"error": "invalid_request", "error_description": "resource required"})
             return
         token = self._token_for(resource)
         with self._lock:
             self.requests.append(TokenRequest(resource, query.get("client_id"), query["api-version"]))
             self.tokens.append(token)
-        await _respond(send, 200, {
+        await respond_json(send, 200, {
             "access_token": token,
             "expires_on": str(int(time.time()) + self.token_lifetime),
             "resource": resource,
@@ -122,13 +122,3 @@ def jwt_token(claims: dict[str, Any], key: bytes) -> str:
     body = _b64url(json.dumps(claims, separators=(",", ":")).encode())
     signature = hmac.new(key, f"{header}.{body}".encode(), hashlib.sha256).digest()
     return f"{header}.{body}.{_b64url(signature)}"
-
-
-async def _respond(send: Any, status: int, body: dict[str, Any]) -> None:
-    payload = json.dumps(body).encode()
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
-    })
-    await send({"type": "http.response.body", "body": payload})

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from .base import LocalServer
+from .base import LocalServer, read_body, respond_json
 
 TENANT_ID = "72f988bf-0000-0000-0000-000000000000"
 VAULT_RESOURCE = "https://vault.azure.net"
@@ -198,7 +198,7 @@ class KeyVaultServer:
                            extra=[(b"www-authenticate", challenge)])
             return
         if method == "PUT":
-            await self._put(parts[1], query["api-version"], token, await _body(receive), send)
+            await self._put(parts[1], query["api-version"], token, await read_body(receive), send)
             return
         name = parts[1]
         version = parts[2] if len(parts) == 3 else None
@@ -264,29 +264,11 @@ class KeyVaultServer:
         })
 
 
-async def _body(receive: Any) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            break
-    return b"".join(chunks)
-
-
 def _error(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
 async def _respond(send: Any, status: int, body: dict[str, Any],
                    extra: list[tuple[bytes, bytes]] | None = None) -> None:
-    payload = json.dumps(body).encode()
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", b"application/json; charset=utf-8"),
-                    (b"content-length", str(len(payload)).encode()), *(extra or [])],
-    })
-    await send({"type": "http.response.body", "body": payload})
+    """Key Vault's answers name their charset."""
+    await respond_json(send, status, body, content_type=b"application/json; charset=utf-8", headers=extra)

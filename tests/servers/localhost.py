@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -88,3 +89,15 @@ def app_env(state_dir: Path, model: Any = None) -> dict[str, str]:
     if model is not None:
         env.update({"OPENAI_API_KEY": model.api_key, "OPENAI_BASE_URL": model.base_url})
     return env
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:
+    """Polls ``check`` until it returns something true (and returns that), for state a host changes in the
+    background; fails the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")

@@ -100,6 +100,17 @@ async def test_list_gives_a_partitions_documents_by_id_prefix_in_id_order(backen
     assert await documents.list(partition(), "task:") == []
 
 
+async def test_list_from_an_id_on_skips_the_ids_before_it(backend: Backend) -> None:
+    documents, pk = documents_of(backend), partition()
+    for item_id in ("s:e:1:000000", "s:e:1:000001", "s:e:2:000000", "s:e:3:000000", "s:f:0"):
+        await documents.put(pk, item_id, {}, kind="note")
+    assert [d.id for d in await documents.list(pk, "s:e:", start="s:e:2:")] == ["s:e:2:000000", "s:e:3:000000"]
+    assert [d.id for d in await documents.list(pk, "s:e:", start="s:e:1:000001")] == [
+        "s:e:1:000001", "s:e:2:000000", "s:e:3:000000"]
+    assert await documents.list(pk, "s:e:", start="s:e:4:") == []
+    assert [d.id for d in await documents.list(pk, start="s:f")] == ["s:f:0"]  # with no prefix too
+
+
 async def test_a_document_with_a_ttl_reads_as_missing_once_it_has_passed(backend: Backend) -> None:
     clock = Clock()
     documents, pk = documents_of(backend, clock=clock), partition()

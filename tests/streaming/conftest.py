@@ -16,16 +16,13 @@ from tests.providers.conftest import (  # noqa: F401 - fixtures used by the prov
     provider_case,
 )
 from tests.servers.localhost import LocalHostProcess
+from tests.servers.model_fixtures import script, scripted_model  # noqa: F401 - the shared fixtures
 from tests.servers.openai_server import OpenAIServer
-from tests.servers.scripted import Script
 
 STREAMS_APP = Path(__file__).parent / "apps" / "streams"
 
-
-@pytest.fixture(scope="package")
-def model() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
+#: One model for the package: the local host below, started once, is configured with its address.
+model = scripted_model(scope="package")
 
 
 @pytest.fixture(scope="package")
@@ -35,9 +32,3 @@ def host(model: OpenAIServer, tmp_path_factory: pytest.TempPathFactory) -> Itera
            "AGENTS_SESSION_DB": str(tmp_path_factory.mktemp("sessions") / "s.sqlite3")}
     with LocalHostProcess(STREAMS_APP, env=env) as process:
         yield process
-
-
-@pytest.fixture
-def script(model: OpenAIServer) -> Script:
-    model.script.clear()
-    return model.script

@@ -9,7 +9,7 @@ from typing import Any
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from tests.servers.base import LocalServer
+from tests.servers.base import LocalServer, read_body
 
 
 class OTLPCollector:
@@ -35,12 +35,7 @@ class OTLPCollector:
     async def _handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         if headers.get("content-encoding") == "gzip":
             body = gzip.decompress(body)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +39,6 @@ def worker_python() -> str:
     if reason is not None:
         pytest.skip(reason)  # a failure under CI=true: the test command prepares it
     return str(prepare.venv_python())
-
-
-@pytest.fixture(scope="module")
-def model() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
 
 
 def run_worker(python: str, sample: str, env: dict[str, str], requests: list[dict[str, Any]]) -> dict[str, Any]:

@@ -47,7 +47,7 @@ from a2a.types.a2a_pb2 import (
 from google.protobuf.json_format import ParseDict
 from tests.servers.localhost import LocalHostProcess, app_env
 from tests.servers.openai_server import OpenAIServer
-from tests.servers.scripted import Reply, ScriptedToolCall
+from tests.servers.scripted import Reply, Script, ScriptedToolCall
 
 SAMPLE = Path(__file__).resolve().parents[1]
 DIALECTS = ["1.0", "0.3"]
@@ -106,8 +106,8 @@ def v03_message(text: str, **extra: Any) -> dict[str, Any]:
 # Non-blocking send, then cancel --------------------------------------------------------------------------
 @pytest.mark.parametrize("dialect", DIALECTS)
 async def test_sdk_client_non_blocking_send_answers_within_a_second_then_cancel_cancels(
-        sample: LocalHostProcess, script: OpenAIServer, dialect: str) -> None:
-    script.script.add(Reply(text="Far too late.", delay=SLOW))
+        sample: LocalHostProcess, script: Script, dialect: str) -> None:
+    script.add(Reply(text="Far too late.", delay=SLOW))
     client = await client_for(sample.url, dialect)
     try:
         started = time.monotonic()
@@ -125,8 +125,8 @@ async def test_sdk_client_non_blocking_send_answers_within_a_second_then_cancel_
 
 
 def test_raw_json_rpc_non_blocking_send_then_cancel_in_both_dialects(sample: LocalHostProcess,
-                                                                      script: OpenAIServer) -> None:
-    script.script.add(Reply(text="Too late.", delay=SLOW), Reply(text="Also too late.", delay=SLOW))
+                                                                      script: Script) -> None:
+    script.add(Reply(text="Too late.", delay=SLOW), Reply(text="Also too late.", delay=SLOW))
     started = time.monotonic()
     v1 = rpc(sample, "SendMessage", {"message": v1_message("Convert 4 km"),
                                      "configuration": {"returnImmediately": True}}, v1=True)["result"]["task"]
@@ -148,8 +148,8 @@ def test_raw_json_rpc_non_blocking_send_then_cancel_in_both_dialects(sample: Loc
 # Streaming -----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("dialect", DIALECTS)
 async def test_sdk_client_stream_delivers_the_first_event_within_a_second(
-        sample: LocalHostProcess, script: OpenAIServer, dialect: str) -> None:
-    script.script.add(Reply(text="21.5 °C is 70.7 °F.", delay=SLOW))
+        sample: LocalHostProcess, script: Script, dialect: str) -> None:
+    script.add(Reply(text="21.5 °C is 70.7 °F.", delay=SLOW))
     client = await client_for(sample.url, dialect, streaming=True)
     events: list[tuple[float, StreamResponse]] = []
     try:
@@ -167,10 +167,10 @@ async def test_sdk_client_stream_delivers_the_first_event_within_a_second(
     assert answer.parts[0].text == "21.5 °C is 70.7 °F."
 
 
-def test_raw_json_rpc_stream_is_live_in_both_dialects(sample: LocalHostProcess, script: OpenAIServer) -> None:
+def test_raw_json_rpc_stream_is_live_in_both_dialects(sample: LocalHostProcess, script: Script) -> None:
     for method, headers, message in (("SendStreamingMessage", V1, v1_message("Convert 1 km")),
                                      ("message/stream", {}, v03_message("Convert 2 km"))):
-        script.script.add(Reply(text="Done converting.", delay=SLOW))
+        script.add(Reply(text="Done converting.", delay=SLOW))
         body = {"jsonrpc": "2.0", "id": 7, "method": method, "params": {"message": message}}
         started = time.monotonic()
         arrivals: list[tuple[float, dict[str, Any]]] = []
@@ -196,10 +196,10 @@ def ask(question: str) -> Reply:
 
 @pytest.mark.parametrize("dialect", DIALECTS)
 async def test_sdk_client_multi_turn_task_through_input_required(
-        sample: LocalHostProcess, script: OpenAIServer, dialect: str) -> None:
-    script.script.add(ask("Which temperature, in degrees Celsius?"),
-                      Reply(tool_calls=[ScriptedToolCall("celsius_to_fahrenheit", {"celsius": 21.5})]),
-                      Reply(text="21.5 °C is 70.7 °F."))
+        sample: LocalHostProcess, script: Script, dialect: str) -> None:
+    script.add(ask("Which temperature, in degrees Celsius?"),
+               Reply(tool_calls=[ScriptedToolCall("celsius_to_fahrenheit", {"celsius": 21.5})]),
+               Reply(text="21.5 °C is 70.7 °F."))
     client = await client_for(sample.url, dialect)
     try:
         first = [e async for e in client.send_message(user_message("Convert a temperature for me"))]
@@ -232,17 +232,17 @@ async def test_sdk_client_multi_turn_task_through_input_required(
     finally:
         await client.close()
     # The model saw the question and the answer: one conversation, continued.
-    last = script.script.requests[-1]["messages"]
+    last = script.requests[-1]["messages"]
     assert {"role": "assistant", "content": "Which temperature, in degrees Celsius?"} in [
         {k: m.get(k) for k in ("role", "content")} for m in last]
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
-def test_raw_json_rpc_multi_turn_task_through_input_required(sample: LocalHostProcess, script: OpenAIServer,
+def test_raw_json_rpc_multi_turn_task_through_input_required(sample: LocalHostProcess, script: Script,
                                                               dialect: str) -> None:
-    script.script.add(ask("How many kilometres?"),
-                      Reply(tool_calls=[ScriptedToolCall("kilometres_to_miles", {"kilometres": 10})]),
-                      Reply(text="10 km is 6.21 miles."))
+    script.add(ask("How many kilometres?"),
+               Reply(tool_calls=[ScriptedToolCall("kilometres_to_miles", {"kilometres": 10})]),
+               Reply(text="10 km is 6.21 miles."))
     v1 = dialect == "1.0"
     method, message = ("SendMessage", v1_message) if v1 else ("message/send", v03_message)
 
@@ -267,12 +267,12 @@ def test_raw_json_rpc_multi_turn_task_through_input_required(sample: LocalHostPr
     assert again["error"]["code"] == -32004
 
 
-def test_the_reply_to_a_waiting_task_may_reach_another_instance(model: OpenAIServer, script: OpenAIServer,
+def test_the_reply_to_a_waiting_task_may_reach_another_instance(model: OpenAIServer, script: Script,
                                                                  tmp_path: Path) -> None:
     """Scaled out, the reply may land on an instance that never saw the task: it continues it from the store."""
-    script.script.add(ask("Which temperature?"),
-                      Reply(tool_calls=[ScriptedToolCall("celsius_to_fahrenheit", {"celsius": 30})]),
-                      Reply(text="30 °C is 86.0 °F."))
+    script.add(ask("Which temperature?"),
+               Reply(tool_calls=[ScriptedToolCall("celsius_to_fahrenheit", {"celsius": 30})]),
+               Reply(text="30 °C is 86.0 °F."))
     env = app_env(tmp_path, model)
     with LocalHostProcess(SAMPLE, env=env) as first, LocalHostProcess(SAMPLE, env=env) as second:
         waiting = rpc(first, "SendMessage", {"message": v1_message("Convert a temperature")}, v1=True)["result"]["task"]
@@ -286,8 +286,8 @@ def test_the_reply_to_a_waiting_task_may_reach_another_instance(model: OpenAISer
         assert got["status"]["state"] == "TASK_STATE_COMPLETED"
 
 
-def test_the_chat_route_of_the_a2a_app_streams_live(sample: LocalHostProcess, script: OpenAIServer) -> None:
-    script.script.add(Reply(text="Done.", delay=SLOW))
+def test_the_chat_route_of_the_a2a_app_streams_live(sample: LocalHostProcess, script: Script) -> None:
+    script.add(Reply(text="Done.", delay=SLOW))
     started = time.monotonic()
     arrivals: list[float] = []
     with httpx.stream("POST", f"{sample.url}/api/agents/UnitConverter/chat", timeout=30,
@@ -299,11 +299,11 @@ def test_the_chat_route_of_the_a2a_app_streams_live(sample: LocalHostProcess, sc
     assert arrivals[0] < 1.0 and arrivals[-1] >= SLOW
 
 
-def test_a_task_whose_instance_stopped_is_reported_failed(model: OpenAIServer, script: OpenAIServer,
+def test_a_task_whose_instance_stopped_is_reported_failed(model: OpenAIServer, script: Script,
                                                           tmp_path: Path) -> None:
     """No queue: a non-blocking task runs in the instance that answered. Kill that instance mid-task (as a
     scale-in or recycle would): once its lease has run out, another instance reports the task failed."""
-    script.script.add(Reply(text="Never delivered.", delay=30))
+    script.add(Reply(text="Never delivered.", delay=30))
     env = {**app_env(tmp_path, model), "A2A_TASK_LEASE_SECONDS": "1"}
     with LocalHostProcess(SAMPLE, env=env) as first:
         task = rpc(first, "SendMessage", {"message": v1_message("Convert 6 km"),

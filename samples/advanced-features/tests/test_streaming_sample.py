@@ -20,12 +20,6 @@ ANSWER = "It is early evening in Paris, a good time for a walk along the Seine."
 
 
 @pytest.fixture(scope="module")
-def model() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def sample(model: OpenAIServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHostProcess]:
     env = {"OPENAI_API_KEY": model.api_key, "OPENAI_BASE_URL": model.base_url,
            "AGENTS_SESSION_DB": str(tmp_path_factory.mktemp("af") / "sessions.sqlite3")}

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from tests.servers.localhost import LocalHostProcess, app_env
 from tests.servers.openai_server import OpenAIServer
-from tests.servers.scripted import Reply, ScriptedToolCall
+from tests.servers.scripted import Reply, Script, ScriptedToolCall
 
 from azurefunctions.agents.tools import ToolContext, ToolError
 
@@ -45,8 +45,8 @@ def demo(host: LocalHostProcess, message: str, **context: Any) -> dict[str, Any]
     return reply.json()  # type: ignore[no-any-return]
 
 
-def systems(model: OpenAIServer) -> list[str]:
-    return [str(r["messages"][0]["content"]).split(".")[0] for r in model.script.requests]
+def systems(script: Script) -> list[str]:
+    return [str(r["messages"][0]["content"]).split(".")[0] for r in script.requests]
 
 
 def test_listing_and_health(hub: LocalHostProcess) -> None:
@@ -57,8 +57,8 @@ def test_listing_and_health(hub: LocalHostProcess) -> None:
 
 
 def test_a_technical_problem_routes_by_condition_without_a_model_call(hub: LocalHostProcess,
-                                                                     script: OpenAIServer) -> None:
-    script.script.add_for("You are technical support", call("search_troubleshooting", query="login fails E1001"))
+                                                                     script: Script) -> None:
+    script.add_for("You are technical support", call("search_troubleshooting", query="login fails E1001"))
     flow = demo(hub, "I get error E1001 when I log in")
     answer = ("Here is what I found: KB-101 Sign-in fails with E1001: 1. Reset the password from the sign-in page. "
               "2. Clear the browser's cookies for the app. 3. If single sign-on is on, ask your administrator to "
@@ -78,15 +78,15 @@ def test_a_technical_problem_routes_by_condition_without_a_model_call(hub: Local
     assert systems(script) == ["You are technical support", "You are technical support"]
 
 
-def test_repeated_failure_escalates_automatically(hub: LocalHostProcess, script: OpenAIServer) -> None:
-    script.script.add_for("You are technical support", call("search_troubleshooting", query="login E1001"))
+def test_repeated_failure_escalates_automatically(hub: LocalHostProcess, script: Script) -> None:
+    script.add_for("You are technical support", call("search_troubleshooting", query="login E1001"))
     once = demo(hub, "Still not working, E1001 again", failed_attempts=1)
     assert once["analysis"]["routed_to"] == "technical"
 
-    script.script.clear()
-    script.script.add_for("You are the escalation manager",
-                          call("plan_escalation", summary="E1001 sign-in failure persists after the KB-101 steps"),
-                          Reply(text="I'm sorry. Our enterprise success team will call you within the hour (P1)."))
+    script.clear()
+    script.add_for("You are the escalation manager",
+                   call("plan_escalation", summary="E1001 sign-in failure persists after the KB-101 steps"),
+                   Reply(text="I'm sorry. Our enterprise success team will call you within the hour (P1)."))
     flow = demo(hub, "Still not working, E1001 again", failed_attempts=2)
     assert flow["answer"] == "I'm sorry. Our enterprise success team will call you within the hour (P1)."
     assert flow["handoff_path"] == ["customer_service", "escalation"]
@@ -97,14 +97,14 @@ def test_repeated_failure_escalates_automatically(hub: LocalHostProcess, script:
         "Escalation for C-1001 (enterprise, 2 failed attempt(s)): priority P1, enterprise success team, first "
         "response within 1 hour(s). Case summary: E1001 sign-in failure persists after the KB-101 steps")
     # transform_input gave the manager a brief with the customer context before the model ran.
-    request = script.script.requests[0]
+    request = script.requests[0]
     assert request["messages"][-1]["content"] == (
         "Escalation brief: customer C-1001, tier enterprise, 2 failed attempt(s); triggers: 2 failed attempts "
         "(limit 2). Customer's message: Still not working, E1001 again")
 
 
-def test_chat_route_billing_uses_the_customer_context(hub: LocalHostProcess, script: OpenAIServer) -> None:
-    script.script.add_for("You are the billing specialist", call("calculate_refund", days_used=12))
+def test_chat_route_billing_uses_the_customer_context(hub: LocalHostProcess, script: Script) -> None:
+    script.add_for("You are the billing specialist", call("calculate_refund", days_used=12))
     reply = httpx.post(f"{hub.url}/api/agents/customer_service/chat", timeout=30, json={
         "message": "I was charged this month but we stopped using it after 12 days. Refund?",
         "context": {"customer_id": "C-2002", "plan": "pro", "seats": 5, "tier": "pro"}})
@@ -117,23 +117,23 @@ def test_chat_route_billing_uses_the_customer_context(hub: LocalHostProcess, scr
     assert body["contributions"] == [{"agent": "billing", "response": answer}]
 
 
-def test_no_condition_matches_so_the_routing_model_chooses(hub: LocalHostProcess, script: OpenAIServer) -> None:
-    script.script.add_for(ROUTER, Reply(text='{"agent": "sales"}'))
-    script.script.add_for("You are the sales specialist", call("quote_plan", plan="business", seats=40, annual=True))
+def test_no_condition_matches_so_the_routing_model_chooses(hub: LocalHostProcess, script: Script) -> None:
+    script.add_for(ROUTER, Reply(text='{"agent": "sales"}'))
+    script.add_for("You are the sales specialist", call("quote_plan", plan="business", seats=40, annual=True))
     flow = demo(hub, "Could we move all 40 of our people onto the business tier?")
     assert flow["analysis"]["routed_by"] == "ai_router" and flow["analysis"]["routed_to"] == "sales"
     assert not any(c["matched"] for c in flow["analysis"]["conditions"])
     assert flow["handoffs"][0]["reason"] == "best match chosen by the routing model"
     assert flow["answer"] == ("Here is what I found: business plan, 40 seat(s), 10% volume discount: $9000.00 per "
                               "year ($900.00/month, 2 months free). Today: pro plan at $144.00 per month.")
-    routing = script.script.requests[0]
+    routing = script.requests[0]
     assert routing["response_format"] == {"type": "json_object"}
     assert "- sales: sales: plans, pricing, quotes, upgrades, more seats" in routing["messages"][0]["content"]
 
 
-def test_the_front_desk_answers_when_no_team_is_needed(hub: LocalHostProcess, script: OpenAIServer) -> None:
-    script.script.add_for(ROUTER, Reply(text='{"agent": null}'))
-    script.script.add_for("You are the customer service front desk", Reply(text="Hello! How can I help today?"))
+def test_the_front_desk_answers_when_no_team_is_needed(hub: LocalHostProcess, script: Script) -> None:
+    script.add_for(ROUTER, Reply(text='{"agent": null}'))
+    script.add_for("You are the customer service front desk", Reply(text="Hello! How can I help today?"))
     flow = demo(hub, "Hello there")
     assert flow["answer"] == "Hello! How can I help today?"
     assert flow["handoff_path"] == ["customer_service"] and flow["handoffs"] == []

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from tests.servers.localhost import LocalHostProcess, app_env
 from tests.servers.openai_server import OpenAIServer
-from tests.servers.scripted import Reply, ScriptedToolCall
+from tests.servers.scripted import Reply, Script, ScriptedToolCall
 
 SAMPLE = Path(__file__).resolve().parents[1]
 COORDINATOR = "You are the travel coordinator"
@@ -52,13 +52,13 @@ def travel(model: OpenAIServer, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 
-def script_specialists(model: OpenAIServer) -> None:
+def script_specialists(script: Script) -> None:
     """Each specialist calls its tool once; the scripted model's default then answers quoting the result."""
-    model.script.add_for("You are the flight", call("search_flights", destination="Tokyo", origin="Seattle"))
-    model.script.add_for("You are the hotel",
-                         call("search_hotels", city="Tokyo", nights=4, max_price_per_night_usd=200))
-    model.script.add_for("You are the weather", call("get_weather_outlook", city="Tokyo", month="May"))
-    model.script.add_for("You are the restaurant", call("find_restaurants", city="Tokyo", dietary="vegetarian"))
+    script.add_for("You are the flight", call("search_flights", destination="Tokyo", origin="Seattle"))
+    script.add_for("You are the hotel",
+                   call("search_hotels", city="Tokyo", nights=4, max_price_per_night_usd=200))
+    script.add_for("You are the weather", call("get_weather_outlook", city="Tokyo", month="May"))
+    script.add_for("You are the restaurant", call("find_restaurants", city="Tokyo", dietary="vegetarian"))
 
 
 def test_listing_and_health(travel: LocalHostProcess) -> None:
@@ -69,13 +69,13 @@ def test_listing_and_health(travel: LocalHostProcess) -> None:
     assert [t["name"] for t in info["tools"]] == ["find_restaurants"]
 
 
-def test_demo_consolidates_all_four_specialists(travel: LocalHostProcess, script: OpenAIServer) -> None:
-    script.script.add_for(COORDINATOR, ask(("flight_agent", "Flights Seattle to Tokyo"),
-                                           ("hotel_agent", "Hotels in Tokyo, 4 nights, under $200"),
-                                           ("weather_agent", "Tokyo weather in May"),
-                                           ("restaurant_agent", "Vegetarian restaurants in Tokyo")),
-                          Reply(text="Plan: fly NW75 ($689), stay at Asakusa Riverside Inn ($448), expect ~23°C "
-                                     "and rain, eat at Tofu-ya Shiba."))
+def test_demo_consolidates_all_four_specialists(travel: LocalHostProcess, script: Script) -> None:
+    script.add_for(COORDINATOR, ask(("flight_agent", "Flights Seattle to Tokyo"),
+                                    ("hotel_agent", "Hotels in Tokyo, 4 nights, under $200"),
+                                    ("weather_agent", "Tokyo weather in May"),
+                                    ("restaurant_agent", "Vegetarian restaurants in Tokyo")),
+                   Reply(text="Plan: fly NW75 ($689), stay at Asakusa Riverside Inn ($448), expect ~23°C "
+                              "and rain, eat at Tofu-ya Shiba."))
     script_specialists(script)
     reply = httpx.post(f"{travel.url}/api/travel-coordinator-demo", timeout=30, json={
         "destination": "Tokyo", "origin": "Seattle", "month": "May", "nights": 4, "travellers": 2,
@@ -97,17 +97,17 @@ def test_demo_consolidates_all_four_specialists(travel: LocalHostProcess, script
         "weather_agent": f"Here is what I found: {WEATHER}",
         "restaurant_agent": f"Here is what I found: {RESTAURANTS}", "travel_coordinator": flow["answer"]}
     # The coordinator wrote its plan with every specialist's answer in front of it.
-    final_request = [r for r in script.script.requests if r["messages"][0]["content"].startswith(COORDINATOR)][-1]
+    final_request = [r for r in script.requests if r["messages"][0]["content"].startswith(COORDINATOR)][-1]
     seen = [m["content"] for m in final_request["messages"] if m["role"] == "tool"]
     assert sorted(seen) == sorted(f"Here is what I found: {text}" for text in (FLIGHTS, HOTELS, WEATHER, RESTAURANTS))
-    specialist = next(r for r in script.script.requests if r["messages"][0]["content"].startswith("You are the hotel"))
+    specialist = next(r for r in script.requests if r["messages"][0]["content"].startswith("You are the hotel"))
     assert specialist["messages"][1] == {"role": "user", "content": "Hotels in Tokyo, 4 nights, under $200"}
 
 
-def test_chat_route_of_the_coordinator(travel: LocalHostProcess, script: OpenAIServer) -> None:
-    script.script.add_for(COORDINATOR, ask(("flight_agent", "Flights Seattle to Tokyo"),
-                                           ("hotel_agent", "Hotels in Tokyo for 4 nights")),
-                          Reply(text="Fly NW75 and stay at Asakusa Riverside Inn."))
+def test_chat_route_of_the_coordinator(travel: LocalHostProcess, script: Script) -> None:
+    script.add_for(COORDINATOR, ask(("flight_agent", "Flights Seattle to Tokyo"),
+                                    ("hotel_agent", "Hotels in Tokyo for 4 nights")),
+                   Reply(text="Fly NW75 and stay at Asakusa Riverside Inn."))
     script_specialists(script)
     reply = httpx.post(f"{travel.url}/api/agents/travel_coordinator/chat", timeout=30,
                        json={"message": "Plan a trip to Tokyo with flights and hotels"})

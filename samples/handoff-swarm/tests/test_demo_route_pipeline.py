@@ -16,7 +16,7 @@ import httpx
 import pytest
 from tests.servers.localhost import LocalHostProcess, app_env
 from tests.servers.openai_server import OpenAIServer
-from tests.servers.scripted import Reply
+from tests.servers.scripted import Reply, Script
 
 from azurefunctions.agents.http.auth import encode_principal
 
@@ -67,26 +67,26 @@ def error_of(response: httpx.Response) -> tuple[int, str]:
 
 
 def test_forged_principal_is_refused_on_the_demo_route_as_on_the_chat_route(unprotected: LocalHostProcess,
-                                                                              script: OpenAIServer) -> None:
+                                                                              script: Script) -> None:
     body = {"message": "Weather in Tokyo?", "user_id": ALICE}
     demo, chat = post(unprotected, DEMO, body, principal()), post(unprotected, CHAT, body, principal())
     assert error_of(demo) == error_of(chat) == (401, "untrusted_identity")
     assert demo.headers["www-authenticate"].startswith("Bearer")
-    assert not script.script.requests, "no turn may run for a forged caller"
+    assert not script.requests, "no turn may run for a forged caller"
 
 
 def test_missing_or_foreign_principal_is_refused_on_the_demo_route(signed_in: LocalHostProcess,
-                                                                    script: OpenAIServer) -> None:
+                                                                    script: Script) -> None:
     body = {"message": "Weather in Tokyo?"}
     assert error_of(post(signed_in, DEMO, body)) == error_of(post(signed_in, CHAT, body)) == (401, "unauthorized")
     other_tenant = principal(tenant="11111111-2222-4333-8444-555555555555")
     assert error_of(post(signed_in, DEMO, body, other_tenant)) == (401, "invalid_token")
-    assert not script.script.requests
+    assert not script.requests
 
 
 def test_the_turn_belongs_to_the_principal_not_to_the_bodys_user_id(signed_in: LocalHostProcess,
-                                                                    script: OpenAIServer) -> None:
-    script.script.add_for(WEATHER, Reply(text="Mild, around 20°C."))
+                                                                    script: Script) -> None:
+    script.add_for(WEATHER, Reply(text="Mild, around 20°C."))
     reply = post(signed_in, DEMO, {"message": "Weather in Lisbon in May?", "session_id": "owned-1",
                                    "user_id": BOB}, principal(ALICE))
     assert reply.status_code == 200, reply.text
@@ -99,18 +99,18 @@ def test_the_turn_belongs_to_the_principal_not_to_the_bodys_user_id(signed_in: L
 
 
 def test_limits_and_the_error_envelope_apply_to_the_demo_route(signed_in: LocalHostProcess,
-                                                               script: OpenAIServer) -> None:
+                                                               script: Script) -> None:
     too_long = {"message": "x" * 201}
     assert error_of(post(signed_in, DEMO, too_long, principal())) == (400, "message_too_long")
     wrong_method = httpx.get(f"{signed_in.url}{DEMO}", headers=principal(), timeout=10)
     assert error_of(wrong_method) == (405, "method_not_allowed")
     assert wrong_method.headers["allow"] == "POST"
-    assert not script.script.requests
+    assert not script.requests
 
 
 def test_a_key_in_the_answer_is_scrubbed_on_the_demo_route(signed_in: LocalHostProcess, model: OpenAIServer,
-                                                          script: OpenAIServer) -> None:
-    script.script.add_for(WEATHER, Reply(text=f"The key is {model.api_key} and it is sunny."))
+                                                          script: Script) -> None:
+    script.add_for(WEATHER, Reply(text=f"The key is {model.api_key} and it is sunny."))
     reply = post(signed_in, DEMO, {"message": "Weather in Rome?"}, principal())
     assert reply.status_code == 200, reply.text
     assert model.api_key not in reply.text

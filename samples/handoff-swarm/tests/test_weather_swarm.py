@@ -17,7 +17,7 @@ import httpx
 import pytest
 from tests.servers.localhost import LocalHostProcess, app_env
 from tests.servers.openai_server import OpenAIServer
-from tests.servers.scripted import Reply, ScriptedToolCall
+from tests.servers.scripted import Reply, Script, ScriptedToolCall
 
 SAMPLE = Path(__file__).resolve().parents[1]
 WEATHER, CONVERTER, ADVICE = "You are the weather", "You are the temperature", "You are the travel advice"
@@ -46,12 +46,12 @@ def test_listing_and_health(swarm: LocalHostProcess) -> None:
     assert "get_weather_outlook" in {t["name"] for t in info["tools"]}
 
 
-def test_demo_route_shows_weather_to_converter_to_advice(swarm: LocalHostProcess, script: OpenAIServer) -> None:
-    script.script.add_for(WEATHER, call("get_weather_outlook", city="Tokyo", month="May"),
-                          call("transfer_to_temperature_converter", reason="wants Fahrenheit"))
-    script.script.add_for(CONVERTER, call("convert_temperature", value=23, from_unit="C", to_unit="F"),
-                          call("transfer_to_advice", reason="wants packing advice"))
-    script.script.add_for(ADVICE, call("packing_advice", high_c=23, low_c=15, rain_days=11))
+def test_demo_route_shows_weather_to_converter_to_advice(swarm: LocalHostProcess, script: Script) -> None:
+    script.add_for(WEATHER, call("get_weather_outlook", city="Tokyo", month="May"),
+                   call("transfer_to_temperature_converter", reason="wants Fahrenheit"))
+    script.add_for(CONVERTER, call("convert_temperature", value=23, from_unit="C", to_unit="F"),
+                   call("transfer_to_advice", reason="wants packing advice"))
+    script.add_for(ADVICE, call("packing_advice", high_c=23, low_c=15, rain_days=11))
     reply = post(swarm, "/api/weather-swarm",
                  {"message": "Weather in Tokyo in May, in Fahrenheit, and what should I pack?", "session_id": "s-1"})
     assert reply.status_code == 200, reply.text
@@ -71,14 +71,14 @@ def test_demo_route_shows_weather_to_converter_to_advice(swarm: LocalHostProcess
                                               "23°C, lows around 15°C, 138 mm of rain over about 11 days.")
     assert results["convert_temperature"] == ("temperature_converter", "23°C = 73.4°F")
     # The advice agent answered with the whole conversation in view, the earlier agents' tool results included.
-    advice_request = next(r for r in script.script.requests if r["messages"][0]["content"].startswith(ADVICE))
+    advice_request = next(r for r in script.requests if r["messages"][0]["content"].startswith(ADVICE))
     assert any(m.get("content") == "23°C = 73.4°F" for m in advice_request["messages"])
 
 
-def test_loop_detection_stops_a_ping_pong(swarm: LocalHostProcess, script: OpenAIServer) -> None:
-    script.script.add_for(WEATHER, call("transfer_to_temperature_converter"), call("transfer_to_temperature_converter"),
-                          Reply(text="I will answer myself: Paris in March is mild, around 13°C by day."))
-    script.script.add_for(CONVERTER, call("transfer_to_weather"))
+def test_loop_detection_stops_a_ping_pong(swarm: LocalHostProcess, script: Script) -> None:
+    script.add_for(WEATHER, call("transfer_to_temperature_converter"), call("transfer_to_temperature_converter"),
+                   Reply(text="I will answer myself: Paris in March is mild, around 13°C by day."))
+    script.add_for(CONVERTER, call("transfer_to_weather"))
     flow = post(swarm, "/api/weather-swarm", {"message": "Paris in March?"}).json()
     assert flow["handoff_path"] == ["weather", "temperature_converter", "weather"]
     assert flow["handoff_stopped"] == "cycle detected: weather -> temperature_converter again"
@@ -87,11 +87,11 @@ def test_loop_detection_stops_a_ping_pong(swarm: LocalHostProcess, script: OpenA
     assert refused[0]["result"].startswith("Handoff refused: cycle detected")
 
 
-def test_chat_route_of_the_entry_agent(swarm: LocalHostProcess, script: OpenAIServer) -> None:
-    script.script.add_for(WEATHER, call("get_weather_outlook", city="Seattle", month="July"),
-                          call("transfer_to_temperature_converter"))
-    script.script.add_for(CONVERTER, call("convert_temperature", value=26, to_unit="kelvin"),
-                          Reply(text="Seattle in July: about 26°C, which is 299.15 K."))
+def test_chat_route_of_the_entry_agent(swarm: LocalHostProcess, script: Script) -> None:
+    script.add_for(WEATHER, call("get_weather_outlook", city="Seattle", month="July"),
+                   call("transfer_to_temperature_converter"))
+    script.add_for(CONVERTER, call("convert_temperature", value=26, to_unit="kelvin"),
+                   Reply(text="Seattle in July: about 26°C, which is 299.15 K."))
     reply = post(swarm, "/api/agents/weather/chat", {"message": "Seattle in July, in Kelvin?"})
     body = reply.json()
     assert reply.status_code == 200, body

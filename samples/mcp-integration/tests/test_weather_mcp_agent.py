@@ -34,12 +34,6 @@ async def current_weather(request: Request) -> JSONResponse:
 
 
 @pytest.fixture(scope="module")
-def model() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def host(model: OpenAIServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHostProcess]:
     with LocalServer(Starlette(routes=[Route("/data/2.5/weather", current_weather)])) as weather_api:
         env = {"OPENAI_API_KEY": "test-openai-key", "OPENAI_BASE_URL": model.base_url,

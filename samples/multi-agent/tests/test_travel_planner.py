@@ -16,7 +16,7 @@ import httpx
 import pytest
 from tests.servers.localhost import LocalHostProcess, app_env
 from tests.servers.openai_server import OpenAIServer
-from tests.servers.scripted import Reply, ScriptedToolCall
+from tests.servers.scripted import Reply, Script, ScriptedToolCall
 
 SAMPLE = Path(__file__).resolve().parents[1]
 # Settings that would otherwise leak into the app from the developer's environment.
@@ -52,12 +52,12 @@ def test_listing_health_and_info(planner: LocalHostProcess) -> None:
 
 
 def test_flight_agent_hands_the_budget_question_to_budget_agent(planner: LocalHostProcess,
-                                                                 script: OpenAIServer) -> None:
-    script.script.add_for("You are FlightAgent",
-                          call("search_flights", origin="Seattle", destination="Tokyo"),
-                          call("transfer_to_BudgetAgent", reason="The user asks whether the trip fits $2000"))
-    script.script.add_for("You are BudgetAgent",
-                          call("cheapest_trip", origin="Seattle", destination="Tokyo", nights=5, budget_usd=2000))
+                                                                 script: Script) -> None:
+    script.add_for("You are FlightAgent",
+                   call("search_flights", origin="Seattle", destination="Tokyo"),
+                   call("transfer_to_BudgetAgent", reason="The user asks whether the trip fits $2000"))
+    script.add_for("You are BudgetAgent",
+                   call("cheapest_trip", origin="Seattle", destination="Tokyo", nights=5, budget_usd=2000))
     body = chat(planner, "FlightAgent", {
         "message": "Flights from Seattle to Tokyo, and can I do 5 nights on $2000?", "session_id": "trip-1"})
     answer = ("Here is what I found: Cheapest: flight NW75 ($689) and Shibuya Capsule Stay ($48/night): total "
@@ -72,29 +72,29 @@ def test_flight_agent_hands_the_budget_question_to_budget_agent(planner: LocalHo
         "3 flight(s) Seattle to Tokyo, cheapest first:",
         "- NW75 Northwind Airlines: SEA 08:15 -> NRT 15:40+1, 14h25m, 1 stop, $689"]
     # BudgetAgent saw the conversation so far, including FlightAgent's search.
-    budget_request = next(r for r in script.script.requests if system_of(r).startswith("You are BudgetAgent"))
+    budget_request = next(r for r in script.requests if system_of(r).startswith("You are BudgetAgent"))
     assert any("NW75 Northwind Airlines" in str(m.get("content")) for m in budget_request["messages"])
 
     # The session is the app's: the next turn, to HotelAgent, continues the same conversation.
-    script.script.add_for("You are HotelAgent", call("search_hotels", city="Tokyo", max_price_per_night_usd=120))
+    script.add_for("You are HotelAgent", call("search_hotels", city="Tokyo", max_price_per_night_usd=120))
     follow_up = chat(planner, "HotelAgent", {"message": "Something nicer than a capsule?", "session_id": "trip-1"})
     assert follow_up["handoff_path"] == ["HotelAgent"] and "contributions" not in follow_up
     assert follow_up["response"] == ("Here is what I found: 2 hotel(s) in Tokyo, best rated first:\n"
                                      "- Asakusa Riverside Inn (Asakusa, 3*, rated 8.9): $112/night; wifi, laundry\n"
                                      "- Shibuya Capsule Stay (Shibuya, 2*, rated 8.1): $48/night; wifi")
-    hotel_request = next(r for r in script.script.requests if system_of(r).startswith("You are HotelAgent"))
+    hotel_request = next(r for r in script.requests if system_of(r).startswith("You are HotelAgent"))
     assert any(m.get("content") == "Flights from Seattle to Tokyo, and can I do 5 nights on $2000?"
                for m in hotel_request["messages"])
 
 
 def test_budget_agent_finds_the_trip_over_budget_and_asks_hotel_agent(planner: LocalHostProcess,
-                                                                     script: OpenAIServer) -> None:
-    script.script.add_for("You are BudgetAgent",
-                          call("plan_budget", total_budget_usd=1500, flight_price_usd=249,
-                               hotel_price_per_night_usd=289, nights=3, travellers=2),
-                          call("transfer_to_HotelAgent", reason="cheaper hotel needed"))
-    script.script.add_for("You are HotelAgent", call("search_hotels", city="New York", max_price_per_night_usd=200),
-                          Reply(text="Brooklyn Bridge Inn at $179/night brings you under budget."))
+                                                                     script: Script) -> None:
+    script.add_for("You are BudgetAgent",
+                   call("plan_budget", total_budget_usd=1500, flight_price_usd=249,
+                        hotel_price_per_night_usd=289, nights=3, travellers=2),
+                   call("transfer_to_HotelAgent", reason="cheaper hotel needed"))
+    script.add_for("You are HotelAgent", call("search_hotels", city="New York", max_price_per_night_usd=200),
+                   Reply(text="Brooklyn Bridge Inn at $179/night brings you under budget."))
     body = chat(planner, "BudgetAgent", {"message": "2 of us, 3 nights in New York at Midtown Loft, flights $249 "
                                                     "each, budget $1500. Does it work?"})
     budget = body["tool_calls"][0]
@@ -109,8 +109,8 @@ def test_budget_agent_finds_the_trip_over_budget_and_asks_hotel_agent(planner: L
 
 
 def test_an_unknown_city_goes_back_to_the_model_as_a_tool_error(planner: LocalHostProcess,
-                                                                script: OpenAIServer) -> None:
-    script.script.add_for("You are FlightAgent", call("search_flights", destination="Atlantis"))
+                                                                script: Script) -> None:
+    script.add_for("You are FlightAgent", call("search_flights", destination="Atlantis"))
     body = chat(planner, "FlightAgent", {"message": "Flights to Atlantis?"})
     assert body["tool_calls"][0]["is_error"] is True
     assert body["response"].startswith("Here is what I found: No airport known for 'Atlantis'; the catalogue "

@@ -24,12 +24,6 @@ def load_rubric():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def model() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def writer(model: OpenAIServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHostProcess]:
     env = {"OPENAI_API_KEY": model.api_key, "OPENAI_BASE_URL": model.base_url,
            "AGENTS_SESSION_DB": str(tmp_path_factory.mktemp("writer") / "s.sqlite3")}

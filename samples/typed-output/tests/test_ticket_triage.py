@@ -15,7 +15,7 @@ import pytest
 from openapi_spec_validator import validate
 from tests.servers.localhost import LocalHostProcess
 from tests.servers.openai_server import OpenAIServer
-from tests.servers.scripted import Reply
+from tests.servers.scripted import Reply, Script
 
 SAMPLE = Path(__file__).resolve().parents[1]
 TRIAGE = {"category": "billing", "priority": 1, "summary": "The customer was charged twice for March.",
@@ -35,22 +35,22 @@ def chat(host: LocalHostProcess, **body: Any) -> httpx.Response:
     return httpx.post(f"{host.url}/api/agents/TicketTriage/chat", json={"message": TICKET, **body}, timeout=30)
 
 
-def test_the_reply_carries_the_typed_triage(triage: LocalHostProcess, script: OpenAIServer) -> None:
-    script.script.add(Reply(text=json.dumps(TRIAGE)))
+def test_the_reply_carries_the_typed_triage(triage: LocalHostProcess, script: Script) -> None:
+    script.add(Reply(text=json.dumps(TRIAGE)))
     response = chat(triage)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["output"] == TRIAGE
     assert json.loads(body["response"]) == TRIAGE
-    sent = script.script.requests[0]["response_format"]
+    sent = script.requests[0]["response_format"]
     assert sent["type"] == "json_schema" and sent["json_schema"]["name"] == "Triage"
     assert sent["json_schema"]["strict"] is True
     assert sent["json_schema"]["schema"]["properties"]["category"]["enum"] == [
         "billing", "bug", "account", "feature_request", "other"]
 
 
-def test_the_sse_final_event_carries_the_typed_triage(triage: LocalHostProcess, script: OpenAIServer) -> None:
-    script.script.add(Reply(text=json.dumps(TRIAGE), chunk_size=10))
+def test_the_sse_final_event_carries_the_typed_triage(triage: LocalHostProcess, script: Script) -> None:
+    script.add(Reply(text=json.dumps(TRIAGE), chunk_size=10))
     events: list[tuple[str, dict[str, Any]]] = []
     with httpx.stream("POST", f"{triage.url}/api/agents/TicketTriage/chat", timeout=30,
                       json={"message": TICKET, "stream": True}) as response:
@@ -72,15 +72,15 @@ def test_the_sse_final_event_carries_the_typed_triage(triage: LocalHostProcess, 
 
 
 def test_an_answer_that_never_matches_fails_with_invalid_output(triage: LocalHostProcess,
-                                                                script: OpenAIServer) -> None:
-    script.script.add(Reply(text=json.dumps({**TRIAGE, "priority": 7})),
-                      Reply(text=json.dumps({**TRIAGE, "category": "refund"})))
+                                                                script: Script) -> None:
+    script.add(Reply(text=json.dumps({**TRIAGE, "priority": 7})),
+               Reply(text=json.dumps({**TRIAGE, "category": "refund"})))
     response = chat(triage)
     assert response.status_code == 502
     error = response.json()["error"]
     assert error["code"] == "invalid_output"
     assert "Triage" in error["message"] and "category" in error["message"]
-    retry = script.script.requests[1]["messages"]
+    retry = script.requests[1]["messages"]
     assert retry[-1]["role"] == "user" and "priority" in retry[-1]["content"]
 
 
@@ -103,10 +103,10 @@ def test_offline_the_labelled_model_answers_with_a_valid_example(tmp_path: Path)
     assert body["output"]["category"] == "billing" and 1 <= body["output"]["priority"] <= 4
 
 
-async def test_the_python_api_returns_a_triage_instance(script: OpenAIServer,
+async def test_the_python_api_returns_a_triage_instance(model: OpenAIServer, script: Script,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", script.api_key)
-    monkeypatch.setenv("OPENAI_BASE_URL", script.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", model.api_key)
+    monkeypatch.setenv("OPENAI_BASE_URL", model.base_url)
     monkeypatch.syspath_prepend(str(SAMPLE))
     spec = importlib.util.spec_from_file_location("typed_output_app", SAMPLE / "function_app.py")
     assert spec and spec.loader
@@ -115,7 +115,7 @@ async def test_the_python_api_returns_a_triage_instance(script: OpenAIServer,
     spec.loader.exec_module(module)
     from azurefunctions.agents import Runner
 
-    script.script.add(Reply(text=json.dumps(TRIAGE)))
+    script.add(Reply(text=json.dumps(TRIAGE)))
     response = await Runner(module.triage_agent).run(TICKET)
     await module.triage_agent.aclose()
     assert isinstance(response.output, module.Triage)

@@ -103,13 +103,6 @@ class SessionBusyError(AgentFrameworkError):
     code = "session_busy"
 
 
-class FeatureNotAvailableError(AgentFrameworkError):
-    """A documented feature this build does not provide; the message names it."""
-
-    status = 501
-    code = "not_available"
-
-
 class MaxTurnsExceededError(AgentFrameworkError):
     status = 500
     code = "max_turns_exceeded"

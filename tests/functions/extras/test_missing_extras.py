@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -39,12 +38,6 @@ agent = Agent(
 )
 app = AgentFunctionApp(agents={{"WeatherBot": agent}}, mode=OPTIONS.get("mode", AgentMode.AZURE_FUNCTION_AGENT))
 """
-
-
-@pytest.fixture(scope="module")
-def model() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
 
 
 def blocked_host(folder: Path, blocked: list[str], env: dict[str, str], *, provider: str = "OPENAI",

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from ..errors import InvalidRequestError, SessionNotFoundError, owned_by
 from ..http.calls import SSE_TYPE, HttpCall, HttpReply, error_envelope, error_reply
 from ..messages import SESSION_ID_PATTERN, SESSION_ID_RULE
+from ..sessions.event_log import event_log_for
 from ..sessions.events import TurnLog, parse_event_id
 from ..streaming.sse import KEEP_ALIVE, SSE_HEADERS, encode
 
@@ -57,7 +58,7 @@ class StreamResumer:
         session = await self.store.load_recent(session_id, 0)  # the owner only, not the history
         if session is not None and not owned_by(session.user_id, user_id):
             return _not_found(session_id)
-        turns = _visible(await self.store.read_events(session_id, after), user_id)
+        turns = _visible(await event_log_for(self.store).read(session_id, after), user_id)
         if not turns:
             if session is None:
                 return _not_found(session_id)
@@ -91,7 +92,7 @@ class StreamResumer:
                 yield KEEP_ALIVE
                 last_sent = now
             await asyncio.sleep(self.poll_interval)
-            turns = _visible(await self.store.read_events(session_id, last), user_id)
+            turns = _visible(await event_log_for(self.store).read(session_id, last), user_id)
             if not turns:  # the session was deleted (or its log expired) meanwhile
                 return
 

@@ -321,7 +321,7 @@ class MCPClient:
             if isinstance(exc, TimeoutError) or timed_out:
                 return ToolOutput(
                     content=f"MCP server '{self.server.name}' did not answer the call to '{name}' within "
-                            f"{timeout:.0f} s.", is_error=True)
+                            f"{timeout:g} s.", is_error=True)
             if await self._check(connection, exc):
                 return ToolOutput(content=f"MCP server '{self.server.name}' rejected the call to '{name}': "
                                           f"{problem}", is_error=True)

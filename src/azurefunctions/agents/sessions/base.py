@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import SessionBusyError
 from ..messages import Message, history_window
-from .events import StreamEvent, TurnLog
+from .events import DEFAULT_EVENTS_TTL_SECONDS, StreamEvent, TurnLog
 
 if TYPE_CHECKING:
     from ..storage import DocumentStore
+    from .event_log import EventLog
 
 
 @dataclass
@@ -122,22 +123,39 @@ class SessionStore(ABC):
     async def delete(self, session_id: str) -> bool:
         """Delete the session and everything kept with it; ``False`` when there was nothing to delete."""
 
-    # The event log of streamed turns (see ``sessions/events.py``) ------------------------------------------
-    @abstractmethod
+    # The event log of streamed turns (see ``sessions/events.py`` and ``sessions/event_log.py``) ------------
     async def append_events(self, session_id: str, turn: str, batch: int, events: Sequence[StreamEvent], *,
                             owner: str | None, final: bool) -> None:
         """Keep batch number ``batch`` of turn ``turn`` (its events' ids are ``<turn>-<n>``) with the session.
 
         Writing the same batch again replaces it. ``owner`` is the user the turn ran for; ``final`` marks the
-        turn's last batch. Event batches expire on their own (a day by default), whatever the session's TTL.
+        turn's last batch. Event batches expire on their own (``events_ttl_seconds``), whatever the session's
+        TTL. They are kept in ``documents()``; a store without a document store overrides this and
+        ``read_events``.
         """
+        await self._event_log().append(session_id, turn, batch, events, owner=owner, final=final)
 
-    @abstractmethod
     async def read_events(self, session_id: str, after: str | None = None) -> list[TurnLog]:
         """The kept turns a stream resumes from, oldest first (see ``events.turns_from_batches``).
 
         ``after`` None: the latest turn, whole. An event id: the rest of its turn, then every later turn.
         """
+        return await self._event_log().read(session_id, after)
+
+    def _event_log(self) -> EventLog:
+        from .event_log import StoreEventLog, event_log_for  # it reads session ids as this module's records do
+
+        log = event_log_for(self)
+        if isinstance(log, StoreEventLog):  # this store has no document store, and no event methods of its own
+            raise NotImplementedError(
+                f"{type(self).__name__} keeps no stream events: offer documents() or override append_events "
+                "and read_events")
+        return log
+
+    @property
+    def events_ttl_seconds(self) -> float | None:
+        """How long stream event batches are kept (``None``: as long as the session, ``idle_ttl_seconds``)."""
+        return DEFAULT_EVENTS_TTL_SECONDS
 
     # Turn-sized access (see the module doc) ----------------------------------------------------------------
     async def load_recent(self, session_id: str, limit: int | None) -> Session | None:

@@ -72,16 +72,7 @@ from ._records import (
     session_from_records,
 )
 from .base import HistoryPage, Session, SessionStore, check_page, check_whole
-from .events import (
-    DEFAULT_EVENTS_TTL_SECONDS,
-    EventBatch,
-    StreamEvent,
-    TurnLog,
-    batch_item_id,
-    check_events,
-    parse_event_id,
-    turns_from_batches,
-)
+from .events import DEFAULT_EVENTS_TTL_SECONDS
 
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
@@ -217,6 +208,10 @@ class CosmosSessionStore(SessionStore):
     @property
     def idle_ttl_seconds(self) -> float | None:
         return self._ttl
+
+    @property
+    def events_ttl_seconds(self) -> float | None:
+        return self._events_ttl
 
     def documents(self) -> CosmosDocumentStore:
         """Other records as items of this container, in their sessions' partitions."""
@@ -639,61 +634,6 @@ class CosmosSessionStore(SessionStore):
         return existed
 
 
-    # -- event log ------------------------------------------------------------------------------------------
-
-    async def append_events(self, session_id: str, turn: str, batch: int, events: Sequence[StreamEvent], *,
-                            owner: str | None, final: bool) -> None:
-        session_id = check_session_id(session_id)
-        check_events(events, turn)
-        container = await self._get_container()
-        now = self._clock()
-        ttl = max(1, int(self._events_ttl)) if self._events_ttl is not None else self._item_ttl()
-        item = {
-            "id": batch_item_id(session_id, turn, batch),
-            "pk": session_id,
-            "type": "events",
-            "session_id": session_id,
-            **EventBatch(turn=turn, batch=batch, events=list(events), owner=owner, final=final,
-                         written_at=now).to_record(),
-            "ttl": ttl,
-        }
-        if (size := _size(item)) > MAX_ITEM_BYTES - _ITEM_OVERHEAD_BYTES:
-            raise _too_large(session_id, size)
-        await container.upsert_item(item, no_response=True)
-
-    async def read_events(self, session_id: str, after: str | None = None) -> list[TurnLog]:
-        session_id = check_session_id(session_id)
-        container = await self._get_container()
-        if after is not None:
-            start_turn = parse_event_id(after)[0]
-        else:
-            latest = [
-                row async for row in container.query_items(
-                    "SELECT TOP 1 c.turn FROM c WHERE c.pk = @pk AND c.type = 'events' ORDER BY c.turn DESC",
-                    parameters=[{"name": "@pk", "value": session_id}],
-                    partition_key=session_id,
-                )
-            ]
-            if not latest:
-                return []
-            start_turn = str(latest[0]["turn"])
-        rows = [
-            row async for row in container.query_items(
-                "SELECT * FROM c WHERE c.pk = @pk AND c.type = 'events' AND c.turn >= @turn",
-                parameters=[{"name": "@pk", "value": session_id}, {"name": "@turn", "value": start_turn}],
-                partition_key=session_id,
-            )
-        ]
-        now = self._clock()
-        batches = [EventBatch.from_record(row) for row in rows if not self._batch_expired(row, now)]
-        return turns_from_batches(batches, after)
-
-    @staticmethod
-    def _batch_expired(row: dict[str, Any], now: float) -> bool:
-        ttl = row.get("ttl")
-        return isinstance(ttl, int | float) and ttl > 0 and float(row.get("written_at") or 0) + ttl <= now
-
-
 def _too_large(session_id: str, size: int) -> InvalidRequestError:
     return InvalidRequestError(
         f"session {session_id} holds a message of about {size} bytes serialized, more than a Cosmos DB item "
@@ -811,12 +751,14 @@ class CosmosDocumentStore(DocumentStore):
             raise DocumentConflictError(f"{id} in {partition} was changed by someone else") from None
         return live
 
-    async def list(self, partition: str, prefix: str = "") -> list[Document]:
+    async def list(self, partition: str, prefix: str = "", *, start: str = "") -> list[Document]:
         check_key(partition, prefix or "-")
         container = await self._sessions._get_container()
-        items = [item async for item in container.query_items(
-            "SELECT * FROM c WHERE c.pk = @pk AND STARTSWITH(c.id, @prefix)",
-            parameters=[{"name": "@pk", "value": partition}, {"name": "@prefix", "value": prefix}],
-            partition_key=partition)]
+        query = "SELECT * FROM c WHERE c.pk = @pk AND STARTSWITH(c.id, @prefix)"
+        parameters: list[dict[str, Any]] = [{"name": "@pk", "value": partition}, {"name": "@prefix", "value": prefix}]
+        if start:
+            query += " AND c.id >= @start"
+            parameters.append({"name": "@start", "value": start})
+        items = [item async for item in container.query_items(query, parameters=parameters, partition_key=partition)]
         return sorted((self._document(partition, item) for item in items if self._live(item)),
                       key=lambda document: document.id)

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 from ..messages import Message
 from .base import HistoryPage, Session, SessionStore
-from .events import StreamEvent, TurnLog
 
 if TYPE_CHECKING:
     from ..storage import DocumentStore
@@ -29,6 +28,10 @@ class LazySessionStore(SessionStore):
     def idle_ttl_seconds(self) -> float | None:
         return self.store.idle_ttl_seconds
 
+    @property
+    def events_ttl_seconds(self) -> float | None:
+        return self.store.events_ttl_seconds
+
     def documents(self) -> DocumentStore | None:
         return self.store.documents()
 
@@ -49,13 +52,6 @@ class LazySessionStore(SessionStore):
 
     async def read_history(self, session_id: str, offset: int = 0, limit: int | None = None) -> HistoryPage | None:
         return await self.store.read_history(session_id, offset, limit)
-
-    async def append_events(self, session_id: str, turn: str, batch: int, events: Sequence[StreamEvent], *,
-                            owner: str | None, final: bool) -> None:
-        await self.store.append_events(session_id, turn, batch, events, owner=owner, final=final)
-
-    async def read_events(self, session_id: str, after: str | None = None) -> list[TurnLog]:
-        return await self.store.read_events(session_id, after)
 
     async def aclose(self) -> None:
         if self._store is not None:

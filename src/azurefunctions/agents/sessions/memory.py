@@ -23,26 +23,17 @@ from ..messages import Message
 from ..storage import MemoryDocumentStore
 from ._records import check_session_id
 from .base import HistoryPage, Session, SessionStore, check_page, check_whole
-from .events import (
-    DEFAULT_EVENTS_TTL_SECONDS,
-    EventBatch,
-    StreamEvent,
-    TurnLog,
-    check_events,
-    parse_event_id,
-    turns_from_batches,
-)
+from .events import DEFAULT_EVENTS_TTL_SECONDS
 
 
 class MemorySessionStore(SessionStore):
     def __init__(self, ttl_seconds: float | None = None, *, clock: Callable[[], float] = time.time,
                  events_ttl_seconds: float | None = DEFAULT_EVENTS_TTL_SECONDS) -> None:
         """``ttl_seconds``: idle sessions expire after this long (``None``: never); ``clock``: wall time;
-        ``events_ttl_seconds``: how long stream event batches are kept (``None``: as long as the process)."""
+        ``events_ttl_seconds``: how long stream event batches are kept (``None``: as long as the session)."""
         # The head of each session (``messages`` always empty) and its history as message records.
         self._items: dict[str, Session] = {}
         self._history: dict[str, list[dict[str, Any]]] = {}
-        self._events: dict[str, dict[tuple[str, int], EventBatch]] = {}
         self._events_ttl = events_ttl_seconds if events_ttl_seconds is not None and events_ttl_seconds > 0 else None
         self._lock = asyncio.Lock()
         self._ttl = ttl_seconds if ttl_seconds is not None and ttl_seconds > 0 else None
@@ -52,6 +43,10 @@ class MemorySessionStore(SessionStore):
     @property
     def idle_ttl_seconds(self) -> float | None:
         return self._ttl
+
+    @property
+    def events_ttl_seconds(self) -> float | None:
+        return self._events_ttl
 
     def documents(self) -> MemoryDocumentStore:
         """Other records kept with these sessions; a session's partition goes when it is deleted."""
@@ -154,28 +149,8 @@ class MemorySessionStore(SessionStore):
     async def delete(self, session_id: str) -> bool:
         session_id = check_session_id(session_id)
         async with self._lock:
-            self._events.pop(session_id, None)
             self._documents.drop_partition(session_id)
             existed = self._current(session_id) is not None
             self._items.pop(session_id, None)
             self._history.pop(session_id, None)
             return existed
-
-    async def append_events(self, session_id: str, turn: str, batch: int, events: Sequence[StreamEvent], *,
-                            owner: str | None, final: bool) -> None:
-        session_id = check_session_id(session_id)
-        check_events(events, turn)
-        record = EventBatch(turn=turn, batch=batch, events=list(events), owner=owner, final=final,
-                            written_at=self._clock())
-        self._events.setdefault(session_id, {})[(turn, batch)] = record
-
-    async def read_events(self, session_id: str, after: str | None = None) -> list[TurnLog]:
-        session_id = check_session_id(session_id)
-        if after is not None:
-            parse_event_id(after)
-        batches = self._events.get(session_id, {})
-        if self._events_ttl is not None:
-            now = self._clock()
-            for key in [k for k, b in batches.items() if b.written_at + self._events_ttl <= now]:
-                del batches[key]
-        return turns_from_batches(list(batches.values()), after)

@@ -50,17 +50,7 @@ from ._records import (
     session_from_records,
 )
 from .base import HistoryPage, Session, SessionStore, check_page, check_whole
-from .events import (
-    DEFAULT_EVENTS_TTL_SECONDS,
-    EventBatch,
-    StreamEvent,
-    TurnLog,
-    batch_item_id,
-    check_events,
-    parse_event_id,
-    turn_prefix,
-    turns_from_batches,
-)
+from .events import DEFAULT_EVENTS_TTL_SECONDS
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -153,23 +143,6 @@ DELETE FROM items WHERE kind = 'message'
 AND NOT EXISTS (SELECT 1 FROM items AS h WHERE h.pk = items.pk AND h.id = items.pk)
 """
 
-_PUT_EVENTS = """
-INSERT INTO items (pk, id, kind, etag, body, updated_at, expires_at)
-VALUES (:pk, :id, 'events', :etag, :body, :now, :expires_at)
-ON CONFLICT (pk, id) DO UPDATE SET
-    etag = excluded.etag, body = excluded.body, updated_at = excluded.updated_at, expires_at = excluded.expires_at
-"""
-
-_LATEST_TURN = """
-SELECT id FROM items WHERE pk = ? AND kind = 'events' AND (expires_at IS NULL OR expires_at > ?)
-ORDER BY id DESC LIMIT 1
-"""
-
-_EVENTS_FROM = """
-SELECT body FROM items WHERE pk = ? AND kind = 'events' AND id >= ? AND (expires_at IS NULL OR expires_at > ?)
-ORDER BY id
-"""
-
 _T = TypeVar("_T")
 _SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
 
@@ -248,6 +221,10 @@ class SqliteSessionStore(SessionStore):
     @property
     def idle_ttl_seconds(self) -> float | None:
         return self._ttl
+
+    @property
+    def events_ttl_seconds(self) -> float | None:
+        return self._events_ttl
 
     def documents(self) -> SqliteDocumentStore:
         """Other records as rows of this file's ``items`` table, in their sessions' partitions."""
@@ -429,37 +406,6 @@ class SqliteSessionStore(SessionStore):
             row_id == session_id and (expires_at is None or expires_at > now) for row_id, expires_at in rows
         )
 
-    async def append_events(self, session_id: str, turn: str, batch: int, events: Sequence[StreamEvent], *,
-                            owner: str | None, final: bool) -> None:
-        session_id = check_session_id(session_id)
-        check_events(events, turn)
-        db = await self._connection()
-        now = self._clock()
-        record = EventBatch(turn=turn, batch=batch, events=list(events), owner=owner, final=final,
-                            written_at=now).to_record()
-        expires_at = now + self._events_ttl if self._events_ttl is not None else self._expires_at(now)
-        await db.execute(_PUT_EVENTS, {
-            "pk": session_id, "id": batch_item_id(session_id, turn, batch), "etag": uuid.uuid4().hex,
-            "body": json.dumps(record, separators=(",", ":"), ensure_ascii=False), "now": now,
-            "expires_at": expires_at,
-        })
-
-    async def read_events(self, session_id: str, after: str | None = None) -> list[TurnLog]:
-        session_id = check_session_id(session_id)
-        db = await self._connection()
-        now = self._clock()
-        if after is not None:
-            start_turn = parse_event_id(after)[0]
-        else:
-            async with db.execute(_LATEST_TURN, (session_id, now)) as cursor:
-                row = await cursor.fetchone()
-            if row is None:
-                return []
-            start_turn = str(row[0])[len(session_id) + 3:].split(":", 1)[0]
-        async with db.execute(_EVENTS_FROM, (session_id, turn_prefix(session_id, start_turn), now)) as cursor:
-            rows = await cursor.fetchall()
-        return turns_from_batches([EventBatch.from_record(json.loads(body)) for (body,) in rows], after)
-
     async def aclose(self) -> None:
         db, self._db = self._db, None
         if db is not None:
@@ -483,7 +429,7 @@ WHERE pk = :pk AND id = :id AND etag = :if_match AND (expires_at IS NULL OR expi
 _DOC_GET = "SELECT kind, etag, body FROM items WHERE pk = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?)"
 _DOC_LIST = """
 SELECT id, kind, etag, body FROM items
-WHERE pk = ? AND substr(id, 1, ?) = ? AND (expires_at IS NULL OR expires_at > ?)
+WHERE pk = ? AND substr(id, 1, ?) = ? AND id >= ? AND (expires_at IS NULL OR expires_at > ?)
 ORDER BY id
 """
 
@@ -538,8 +484,9 @@ class SqliteDocumentStore(DocumentStore):
             raise DocumentConflictError(f"{id} in {partition} was changed or deleted by someone else")
         return bool(live)
 
-    async def list(self, partition: str, prefix: str = "") -> list[Document]:
+    async def list(self, partition: str, prefix: str = "", *, start: str = "") -> list[Document]:
         check_key(partition, prefix or "-")
         db = await self._sessions._connection()
-        rows = await db.execute_fetchall(_DOC_LIST, (partition, len(prefix), prefix, self._sessions._clock()))
+        rows = await db.execute_fetchall(_DOC_LIST, (partition, len(prefix), prefix, start,
+                                                     self._sessions._clock()))
         return [Document(partition, row[0], row[1], json.loads(row[3]), row[2]) for row in rows]

@@ -1,4 +1,5 @@
-"""The document-store protocol: ``get``, ``put`` with a precondition, ``delete`` and ``list`` by id prefix.
+"""The document-store protocol: ``get``, ``put`` with a precondition, ``delete`` and ``list`` by id prefix (from
+an id on).
 
 A document is a JSON object addressed by ``(partition, id)``; ``kind`` names what it is (the backends index it:
 SQLite's ``kind`` column, Cosmos DB's ``type`` field). Every write returns a new ``etag``, and ``put`` can be
@@ -88,5 +89,6 @@ class DocumentStore(ABC):
         (``DocumentConflictError`` when another is stored)."""
 
     @abstractmethod
-    async def list(self, partition: str, prefix: str = "") -> list[Document]:
-        """The live documents of ``partition`` whose id starts with ``prefix``, in id order."""
+    async def list(self, partition: str, prefix: str = "", *, start: str = "") -> list[Document]:
+        """The live documents of ``partition`` whose id starts with ``prefix``, in id order; with ``start``,
+        only those whose id sorts at or after it (so a reader skips the older part of a long run of ids)."""

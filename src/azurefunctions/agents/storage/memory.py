@@ -64,9 +64,10 @@ class MemoryDocumentStore(DocumentStore):
             del self._items[partition][id]
             return True
 
-    async def list(self, partition: str, prefix: str = "") -> list[Document]:
+    async def list(self, partition: str, prefix: str = "", *, start: str = "") -> list[Document]:
         check_key(partition, prefix or "-")
-        ids = sorted(item_id for item_id in self._items.get(partition, {}) if item_id.startswith(prefix))
+        ids = sorted(item_id for item_id in self._items.get(partition, {})
+                     if item_id.startswith(prefix) and item_id >= start)
         found = [(item_id, self._live(partition, item_id)) for item_id in ids]
         return [self._document(partition, item_id, item) for item_id, item in found if item is not None]
 

@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from ..events import AgentEvent, TurnStarted
+from ..sessions.event_log import event_log_for
 from ..sessions.events import StreamEvent, event_id, new_turn_key
 from .sse import KEEP_ALIVE, encode, to_stream_event
 
@@ -146,8 +147,8 @@ class StreamedTurn:
         assert self.session_id is not None and self._store is not None
         started = time.perf_counter()
         try:
-            await self._store.append_events(self.session_id, self.turn, self._batch, events, owner=self._owner,
-                                            final=final)
+            await event_log_for(self._store).append(self.session_id, self.turn, self._batch, events,
+                                                    owner=self._owner, final=final)
         except Exception as exc:
             logger.warning("could not keep %d stream events of session %s (turn %s) for resuming: %s",
                            len(events), self.session_id, self.turn, exc)
