@@ -63,8 +63,8 @@ from google.protobuf.json_format import MessageToDict, ParseDict
 
 from .. import settings
 from ..errors import InvalidRequestError, SessionBusyError
-from ..sessions._records import check_session_id
 from ..sessions.base import Session, SessionStore
+from ..sessions.ids import check_session_id
 from ..storage import NEW, DocumentConflictError, DocumentStore
 
 logger = logging.getLogger("azurefunctions.agents.a2a")

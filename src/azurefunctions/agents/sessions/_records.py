@@ -10,8 +10,7 @@ import enum
 from typing import Any
 
 from .. import settings
-from ..errors import InvalidRequestError
-from ..messages import SESSION_ID_PATTERN, SESSION_ID_RULE, Message
+from ..messages import Message
 from .base import Session
 
 
@@ -22,13 +21,6 @@ class FromSettings(enum.Enum):
 
 
 FROM_SETTINGS = FromSettings.TOKEN
-
-
-def check_session_id(session_id: object) -> str:
-    """The session id, or ``InvalidRequestError`` naming what a valid one looks like."""
-    if not isinstance(session_id, str) or not SESSION_ID_PATTERN.match(session_id):
-        raise InvalidRequestError(SESSION_ID_RULE)
-    return session_id
 
 
 def resolve_ttl(ttl_seconds: float | FromSettings | None) -> float | None:

@@ -65,7 +65,6 @@ from ..storage.documents import (
 from ._records import (
     FROM_SETTINGS,
     FromSettings,
-    check_session_id,
     messages_to_records,
     resolve_ttl,
     session_body,
@@ -73,6 +72,7 @@ from ._records import (
 )
 from .base import HistoryPage, Session, SessionStore, check_page, check_whole
 from .events import DEFAULT_EVENTS_TTL_SECONDS
+from .ids import check_session_id
 
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential

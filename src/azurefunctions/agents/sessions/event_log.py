@@ -24,7 +24,6 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ..storage.documents import DocumentStore
-from ._records import check_session_id
 from .events import (
     EventBatch,
     StreamEvent,
@@ -35,6 +34,7 @@ from .events import (
     turn_prefix,
     turns_from_batches,
 )
+from .ids import check_session_id
 
 if TYPE_CHECKING:
     from .base import SessionStore

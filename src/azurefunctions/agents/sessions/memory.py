@@ -21,9 +21,9 @@ from typing import Any
 from ..errors import SessionBusyError
 from ..messages import Message
 from ..storage import MemoryDocumentStore
-from ._records import check_session_id
 from .base import HistoryPage, Session, SessionStore, check_page, check_whole
 from .events import DEFAULT_EVENTS_TTL_SECONDS
+from .ids import check_session_id
 
 
 class MemorySessionStore(SessionStore):

@@ -44,13 +44,13 @@ from ..storage.documents import (
 from ._records import (
     FROM_SETTINGS,
     FromSettings,
-    check_session_id,
     resolve_ttl,
     session_body,
     session_from_records,
 )
 from .base import HistoryPage, Session, SessionStore, check_page, check_whole
 from .events import DEFAULT_EVENTS_TTL_SECONDS
+from .ids import check_session_id
 
 if TYPE_CHECKING:
     import aiosqlite
