@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import AgentFrameworkError, ConfigurationError
 from .handoff.config import HandoffConfig
 from .limits import DEFAULT_MAX_TURNS
-from .tools.base import Tool
+from .tools.base import ApprovalPolicy, ApprovalReason, Tool
 from .tools.function_tool import FunctionTool, as_tool
 from .types import ChatRequest, ChatResponse, LLMConfig
 
@@ -103,13 +103,17 @@ class Agent:
         return resolved
 
     def tool(self, func: Callable[..., Any] | None = None, *, name: str | None = None,
-             description: str | None = None) -> Any:
+             description: str | None = None, needs_approval: bool | ApprovalPolicy = False,
+             approval_reason: ApprovalReason | None = None, repeatable: bool = True) -> Any:
         """Decorator registering a function as a tool: ``@agent.tool`` or ``@agent.tool(name=...)``.
 
+        ``needs_approval=True`` (or a policy ``(arguments, context) -> bool``) makes calls wait for a person's
+        approval; ``repeatable=False`` marks side effects that must not happen twice (see ``Tool``).
         The function itself is returned, so it stays callable as before.
         """
         def register(f: Callable[..., Any]) -> Callable[..., Any]:
-            self.add_tool(FunctionTool(f, name=name, description=description))
+            self.add_tool(FunctionTool(f, name=name, description=description, needs_approval=needs_approval,
+                                       approval_reason=approval_reason, repeatable=repeatable))
             return f
 
         return register(func) if func is not None else register

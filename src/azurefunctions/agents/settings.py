@@ -234,6 +234,11 @@ TURN_TTL_SECONDS = Setting(
     "AGENTS_TURN_TTL_SECONDS", "How long the status and answer of a background turn are kept.",
     default="604800", group="background",
 )
+APPROVAL_TIMEOUT_SECONDS = Setting(
+    "AGENTS_APPROVAL_TIMEOUT_SECONDS",
+    "How long a tool call waits for a person's approval; after that it counts as refused (docs/approvals.md).",
+    default="86400", group="state",
+)
 LOCAL_QUEUE_VISIBILITY_SECONDS = Setting(
     "AGENTS_LOCAL_QUEUE_VISIBILITY_SECONDS",
     "Local host: how long a received queue message stays invisible while its function runs (renewed "
