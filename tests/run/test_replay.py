@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.servers.openai_server import OpenAIServer
-from tests.servers.scripted import Reply, ScriptedToolCall
 
 from azurefunctions.agents import Agent, FunctionTool, Runner
 from azurefunctions.agents.sessions import MemorySessionStore, SessionStore
 from azurefunctions.agents.tools.base import ToolContext
 from azurefunctions.agents.types import LLMConfig
+from tests.servers.openai_server import OpenAIServer
+from tests.servers.scripted import Reply, ScriptedToolCall
 
 
 class WorkerStopped(BaseException):
