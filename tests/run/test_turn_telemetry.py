@@ -10,8 +10,6 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from tests.servers.openai_server import OpenAIServer
-from tests.servers.scripted import Reply, ScriptedToolCall
 
 from azurefunctions.agents import Agent, FunctionTool, Runner
 from azurefunctions.agents.sessions import MemorySessionStore
@@ -19,6 +17,8 @@ from azurefunctions.agents.telemetry import set_instrumentation
 from azurefunctions.agents.telemetry.otel import OTelInstrumentation
 from azurefunctions.agents.telemetry.setup import Pipeline
 from azurefunctions.agents.types import LLMConfig
+from tests.servers.openai_server import OpenAIServer
+from tests.servers.scripted import Reply, ScriptedToolCall
 
 
 @pytest.fixture
