@@ -283,3 +283,26 @@ async def test_the_lease_is_renewed_while_a_long_tool_runs(script: OpenAIServer)
     retry = await Runner(agent_for(script, [crunch]), session_store=store).run(request)
     assert retry.error_code == "turn_in_progress"  # the first worker still holds the turn
     assert (await first).response == "Crunched." and script.script.calls == 2
+
+
+async def test_a_reflecting_agent_resumes_with_its_recorded_answers_and_evaluations(script: OpenAIServer) -> None:
+    from azurefunctions.agents import ReflectionAgent
+
+    config = LLMConfig(api_key=script.api_key, base_url=script.base_url, max_retries=0)
+    reviewer = "You are a strict reviewer"
+    store = MemorySessionStore()
+
+    def agent() -> ReflectionAgent:
+        return ReflectionAgent(name="Writer", instructions="You write answers", llm_config=config)
+
+    script.script.add_for("You write answers", Reply(text="Paris."), Reply(status=500))
+    script.script.add_for(reviewer, Reply(text='{"score": 0.3, "feedback": "too short"}'))
+    request = {"message": "Capital of France?", "session_id": "s-refl", "turn_id": "refl-1"}
+    failed = await Runner(agent(), session_store=store).run(request)
+    assert failed.status == "error" and script.script.calls == 3
+    script.script.add_for("You write answers", Reply(text="Paris, on the Seine."))
+    script.script.add_for(reviewer, Reply(text='{"score": 0.9, "feedback": "good"}'))
+    done = await Runner(agent(), session_store=store).run(request)
+    assert done.response == "Paris, on the Seine."
+    assert [h["score"] for h in done.to_dict()["reflection"]["history"]] == [0.3, 0.9]
+    assert script.script.calls == 5  # the first answer and its evaluation came from the journal
