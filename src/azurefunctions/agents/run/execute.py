@@ -12,10 +12,9 @@ import contextvars
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from .. import settings
-from ..agent import Agent
 from ..errors import (
     AGENT_FAILED_MESSAGE,
     INTERNAL_ERROR,
@@ -33,8 +32,6 @@ from ..errors import (
     owned_by,
 )
 from ..events import AgentEvent, ApprovalRequired, TextDelta, TurnCompleted, TurnFailed, TurnStarted
-from ..handoff.engine import HandoffEngine
-from ..handoff.override import continue_step, current_step_for
 from ..limits import check_message
 from ..messages import Message, Usage
 from ..sessions.base import Session, SessionStore
@@ -42,11 +39,16 @@ from ..storage import DocumentConflictError
 from ..telemetry import Span, instrumentation
 from ..types import ChatRequest, ChatResponse
 from . import approvals
+from .handoffs import HandoffEngine
 from .journal import TurnHead, TurnJournal, journal_partition
 from .loop import AgentLoop
+from .overrides import continue_step, current_step_for
 from .replay import TurnClosing, TurnPaused, TurnReplay, new_owner
 from .request import normalize_request
 from .turn import FinalText, Turn
+
+if TYPE_CHECKING:
+    from ..agent import Agent
 
 logger = logging.getLogger("azurefunctions.agents")
 
@@ -112,6 +114,7 @@ class TurnExecutor:
 
     async def events(self, raw: ChatRequest | Mapping[str, Any] | str, *,
                      stream: bool) -> AsyncIterator[AgentEvent]:
+        """The turn's events, ending with ``TurnCompleted`` or ``TurnFailed`` (a failed turn never raises)."""
         turn: Turn | None = None
         replay: TurnReplay | None = None
         session: Session | None = None
