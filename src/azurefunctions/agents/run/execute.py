@@ -7,6 +7,7 @@ timer, a test) gets identical behaviour.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import logging
@@ -200,6 +201,13 @@ class TurnExecutor:
             if replay is not None and not replay.lost and failed.response is not None:
                 await _fail(replay, failed.response)
             yield failed
+        except (asyncio.CancelledError, GeneratorExit):
+            # Stopped from outside (a cancelled task, a client that went away): the completed steps are kept;
+            # give the lease back so a retry or another worker takes the turn up at once.
+            if replay is not None:
+                await replay.stop_heartbeat()
+                await _release(replay)
+            raise
         finally:
             if replay is not None:
                 await replay.stop_heartbeat()
@@ -422,6 +430,19 @@ async def _finish(replay: TurnReplay, response: ChatResponse) -> None:
         return
     if replay.head.approvals and replay.head.session_id:
         await replay.journal.clear_paused(replay.head.session_id, replay.turn_id)
+
+
+async def _release(replay: TurnReplay) -> None:
+    """Give the lease of a turn this worker stopped running back (it stays ``running``, its lease lapsed)."""
+    def change(head: TurnHead) -> None:
+        head.lease_until, head.lease_owner = 0.0, None
+
+    if replay.lost or replay.head.status != "running" or replay.head.lease_owner != replay.owner:
+        return
+    try:
+        await replay.update_head(change)
+    except BaseException:  # stopping anyway: the lease lapses by itself
+        logger.info("could not give the lease of turn %s back", replay.turn_id)
 
 
 async def _fail(replay: TurnReplay, response: ChatResponse) -> None:
