@@ -337,3 +337,30 @@ async def test_a_cancelled_turn_gives_its_lease_back_and_a_retry_continues_it_at
     retried = await Runner(agent_for(script, [quick]), session_store=store).run(request)  # no lease to wait out
     assert retried.response == "Q was found." and runs == ["Q", "quick Q"]
     assert script.script.calls == 2
+
+
+async def test_a_recorded_result_stands_when_the_new_version_of_the_agent_lacks_the_tool(
+        script: OpenAIServer) -> None:
+    stop = [True]
+
+    def reserve(item: str) -> str:
+        """Reserve stock."""
+        return f"reserved {item}"
+
+    async def notify(who: str) -> str:
+        """Notify someone."""
+        if stop.pop() if stop else False:
+            raise WorkerStopped
+        return "notified"
+
+    store = MemorySessionStore()
+    script.script.add(Reply(tool_calls=[ScriptedToolCall("reserve", {"item": "desk"})]),
+                      Reply(tool_calls=[ScriptedToolCall("notify", {"who": "bo"})]))
+    request = {"message": "reserve a desk, tell bo", "session_id": "s-v2", "turn_id": "v2-1"}
+    with pytest.raises(WorkerStopped):
+        await Runner(agent_for(script, [reserve, notify]), session_store=store).run(request)
+    await lease_lapses()
+    script.script.add(Reply(text="Done."))
+    done = await Runner(agent_for(script, [notify]), session_store=store).run(request)  # reserve was removed
+    assert done.response == "Done."
+    assert [(c.name, c.result) for c in done.tool_calls] == [("reserve", "reserved desk"), ("notify", "notified")]

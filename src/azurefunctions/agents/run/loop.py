@@ -187,6 +187,12 @@ class AgentLoop:
                         model_key: str = "") -> ToolOutput:
         """One tool call; in a journaled turn through ``TurnReplay.call`` (replayed, approved, or run once)."""
         tool = tools.get(call.name)
+        replay: TurnReplay | None = turn.replay
+        if tool is None and replay is not None:
+            # It ran before the agent's definition changed: what it did stands (docs/crash-safety.md).
+            recorded = replay.recorded_result(replay.tool_key(model_key, call.id))
+            if recorded is not None:
+                return recorded
         if tool is None:
             return ToolOutput(f"Tool {call.name!r} is not available to agent {agent.name}. "
                               f"Available tools: {', '.join(sorted(tools)) or 'none'}.", is_error=True)
@@ -199,7 +205,6 @@ class AgentLoop:
                               turn_id=turn.turn_id,
                               idempotency_key=idempotency_key(journal_partition(turn.session_id, turn.turn_id),
                                                               turn.turn_id, agent.name, call.id))
-        replay: TurnReplay | None = turn.replay
         if replay is None or isinstance(tool, HandoffTool):
             # Handoff tools are not recorded: they run again on replay and their target's calls replay.
             return (await self.run_tool(turn, agent, tool, call, context))[0]
