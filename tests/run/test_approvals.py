@@ -312,3 +312,19 @@ async def test_a_turn_paused_after_a_handoff_resumes_in_the_agent_it_was_handed_
     assert script.script.calls == 3  # the transfer and the refund request came from the journal
     session = await store.load("s-hand")
     assert session is not None and session.active_agent == "Refunds"
+
+
+async def test_a_store_that_keeps_no_turn_state_never_runs_a_call_that_needs_approval(script: OpenAIServer) -> None:
+    class NoDocuments(MemorySessionStore):
+        def documents(self) -> None:  # type: ignore[override]
+            return None
+
+    ledger = Ledger()
+    runner = Runner(agent_for(script, ledger.tools()), session_store=NoDocuments())
+    script.script.add(Reply(tool_calls=[refund_call()]))
+    failed = await runner.run({"message": "refund order 7", "session_id": "s-none"})
+    assert failed.status == "error" and failed.error_code == "configuration_error"
+    assert "needs a person's approval" in (failed.error or "") and ledger.refunds == []
+    script.script.add(Reply(tool_calls=[ScriptedToolCall("lookup", {"order": 7})]), Reply(text="Shipped."))
+    plain = await runner.run({"message": "where is order 7?", "session_id": "s-none"})
+    assert plain.response == "Shipped." and ledger.lookups == [7]  # other tools run as before
