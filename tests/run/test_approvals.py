@@ -328,3 +328,18 @@ async def test_a_store_that_keeps_no_turn_state_never_runs_a_call_that_needs_app
     script.script.add(Reply(tool_calls=[ScriptedToolCall("lookup", {"order": 7})]), Reply(text="Shipped."))
     plain = await runner.run({"message": "where is order 7?", "session_id": "s-none"})
     assert plain.response == "Shipped." and ledger.lookups == [7]  # other tools run as before
+
+
+async def test_a_resumed_turn_can_pause_again_for_the_next_call(script: OpenAIServer) -> None:
+    ledger = Ledger()
+    runner = Runner(agent_for(script, ledger.tools()), session_store=MemorySessionStore())
+    script.script.add(Reply(tool_calls=[refund_call(order=1)]), Reply(tool_calls=[refund_call(order=2)]),
+                      Reply(text="Both refunded."))
+    first = await runner.run({"message": "refund 1 then 2", "session_id": "s-twice"})
+    second = await runner.resume("s-twice", first.turn_id or "", [{"id": first.approvals[0]["id"], "approved": True}])
+    assert second.status == "awaiting_approval" and second.turn_id == first.turn_id
+    assert second.approvals[0]["arguments"]["order"] == 2 and second.approvals[0]["id"] != first.approvals[0]["id"]
+    assert [r["order"] for r in ledger.refunds] == [1]
+    done = await runner.resume("s-twice", first.turn_id or "", [{"id": second.approvals[0]["id"], "approved": True}])
+    assert done.response == "Both refunded." and [r["order"] for r in ledger.refunds] == [1, 2]
+    assert script.script.calls == 3
