@@ -20,6 +20,7 @@ from azurefunctions.agents.errors import (
     TurnNotFoundError,
 )
 from azurefunctions.agents.events import ApprovalRequired, TextDelta, ToolCallCompleted, TurnCompleted
+from azurefunctions.agents.run.journal import TurnJournal
 from azurefunctions.agents.sessions import MemorySessionStore, SessionStore
 from azurefunctions.agents.types import LLMConfig
 from tests.servers.openai_server import OpenAIServer
@@ -93,6 +94,12 @@ async def test_a_call_that_needs_approval_pauses_the_turn_and_runs_once_approved
     session = await store.load("s-1")
     assert session is not None
     assert [m.role for m in session.messages] == ["user", "assistant", "tool", "assistant"]
+    journal = TurnJournal.for_store(store)
+    assert journal is not None
+    steps = await journal.steps("s-1", paused.turn_id or "")
+    assert [s.type for s in steps] == ["model", "decision", "tool", "model"]
+    assert {k: steps[1].body[k] for k in ("approval_id", "approved", "decided_by")} == {
+        "approval_id": approval["id"], "approved": True, "decided_by": "ana"}
 
     with pytest.raises(ApprovalDecidedError) as second:  # a decision is accepted once
         await runner.resume("s-1", paused.turn_id, [{"id": approval["id"], "approved": False}], user_id="ana")
