@@ -135,8 +135,6 @@ class TurnExecutor:
                     return
                 replay = opened
                 replay.start_heartbeat()
-                if session is not None and replay.resumed:
-                    _as_when_begun(session, replay.head.history_length)
             turn = Turn(request=request, session=session, agent=self.agent,
                         turn_id=replay.turn_id if replay is not None else request.turn_id or uuid.uuid4().hex)
             turn.replay = replay
@@ -395,13 +393,6 @@ async def answered_events(response: ChatResponse, agent: str) -> AsyncIterator[A
     elif response.response:
         yield TextDelta(agent=response.agent or agent, text=response.response)
     yield TurnCompleted(response=response)
-
-
-def _as_when_begun(session: Session, history_length: int) -> None:
-    """A resumed turn sees the history it began with (messages a later turn added are not its context)."""
-    extra = session.history_length - history_length
-    if extra > 0:
-        session.messages = session.messages[:max(0, len(session.messages) - extra)]
 
 
 def _record_replay(span: Span, replay: TurnReplay) -> None:
