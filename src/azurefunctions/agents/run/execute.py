@@ -301,8 +301,11 @@ class TurnExecutor:
         if head.status == "completed" and head.response is not None:
             return self.stored_response(head.response)
         now = journal.clock()
-        if head.status == "awaiting_approval" and head.response is not None and approvals.pending(head, now):
-            return self.stored_response(head.response)
+        waiting = approvals.pending(head, now) if head.status == "awaiting_approval" else []
+        if waiting and head.response is not None:
+            paused = self.stored_response(head.response)
+            paused.approvals = [approvals.public_view(a, now) for a in waiting]
+            return paused
         if journal.lease_live(head):
             raise TurnInProgressError(f"Turn {head.turn_id} is running now; ask again later.")
         owner = new_owner()
