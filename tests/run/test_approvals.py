@@ -350,3 +350,24 @@ async def test_a_resumed_turn_can_pause_again_for_the_next_call(script: OpenAISe
     done = await runner.resume("s-twice", first.turn_id or "", [{"id": second.approvals[0]["id"], "approved": True}])
     assert done.response == "Both refunded." and [r["order"] for r in ledger.refunds] == [1, 2]
     assert script.script.calls == 3
+
+
+async def test_an_async_policy_decides_and_a_failing_policy_asks_for_approval(script: OpenAIServer) -> None:
+    ledger = Ledger()
+
+    async def ask_directory(args: dict[str, Any], ctx: Any) -> bool:
+        await asyncio.sleep(0)
+        return bool(args["order"] == 13)
+
+    def broken(args: dict[str, Any], ctx: Any) -> bool:
+        raise RuntimeError("directory down")
+
+    runner = Runner(agent_for(script, ledger.tools(needs_approval=ask_directory)), session_store=MemorySessionStore())
+    script.script.add(Reply(tool_calls=[refund_call(order=12)]), Reply(text="ok"),
+                      Reply(tool_calls=[refund_call(order=13)]))
+    assert (await runner.run({"message": "refund 12", "session_id": "s-p1"})).status == "success"
+    assert (await runner.run({"message": "refund 13", "session_id": "s-p2"})).status == "awaiting_approval"
+    guarded = Runner(agent_for(script, ledger.tools(needs_approval=broken)), session_store=MemorySessionStore())
+    script.script.add(Reply(tool_calls=[refund_call(order=14)]))
+    assert (await guarded.run({"message": "refund 14", "session_id": "s-p3"})).status == "awaiting_approval"
+    assert [r["order"] for r in ledger.refunds] == [12]
