@@ -34,17 +34,20 @@ def test_the_reply_models_have_exactly_the_keys_the_runtime_sends() -> None:
     assert set(ToolCallReply.model_fields) == set(ToolCallRecord(id="1", name="t", arguments={}).to_dict())
     ok = ChatResponse(response="hi", agent="weather").to_dict()
     failed = ChatResponse(status="error", error="no", error_code="agent_error").to_dict()
-    assert set(ChatReply.model_fields) == set(ok) | set(failed)
+    paused = ChatResponse(status="awaiting_approval", agent="weather", turn_id="t1",
+                          approvals=[{"id": "a", "tool": "refund"}]).to_dict()
+    assert set(ChatReply.model_fields) == set(ok) | set(failed) | set(paused)
     assert {name for name, field in ChatReply.model_fields.items() if field.is_required()} == set(ok)
     ChatReply.model_validate(ok)
     ChatReply.model_validate(failed)
+    ChatReply.model_validate(paused)
 
 
 def test_the_chat_body_model_is_the_request_model_plus_async() -> None:
     assert set(ChatCall.model_fields) == set(ChatRequest.model_fields) | {"run_async"}
     schema = _document()["components"]["schemas"]["ChatRequest"]
     assert set(schema["properties"]) == {"message", "user_id", "session_id", "conversation_id", "context",
-                                         "stream", "async"}
+                                         "stream", "async", "turn_id"}
     assert schema["required"] == ["message"]
 
 

@@ -15,7 +15,7 @@ from .errors import AgentFrameworkError, ConfigurationError
 from .handoff.config import HandoffConfig
 from .limits import DEFAULT_MAX_TURNS
 from .run.execute import TurnExecutor
-from .tools.base import Tool
+from .tools.base import ApprovalPolicy, ApprovalReason, Tool
 from .tools.function_tool import FunctionTool, as_tool
 from .types import ChatRequest, ChatResponse, LLMConfig
 
@@ -109,13 +109,17 @@ class Agent:
         return resolved
 
     def tool(self, func: Callable[..., Any] | None = None, *, name: str | None = None,
-             description: str | None = None) -> Any:
+             description: str | None = None, needs_approval: bool | ApprovalPolicy = False,
+             approval_reason: ApprovalReason | None = None, repeatable: bool = True) -> Any:
         """Decorator registering a function as a tool: ``@agent.tool`` or ``@agent.tool(name=...)``.
 
+        ``needs_approval=True`` (or a policy ``(arguments, context) -> bool``) makes calls wait for a person's
+        approval; ``repeatable=False`` marks side effects that must not happen twice (see ``Tool``).
         The function itself is returned, so it stays callable as before.
         """
         def register(f: Callable[..., Any]) -> Callable[..., Any]:
-            self.add_tool(FunctionTool(f, name=name, description=description))
+            self.add_tool(FunctionTool(f, name=name, description=description, needs_approval=needs_approval,
+                                       approval_reason=approval_reason, repeatable=repeatable))
             return f
 
         return register(func) if func is not None else register
@@ -177,6 +181,11 @@ class Agent:
         """The agent's answer to ``message`` (for tests and scripts); raises if the turn failed."""
         response = await self.process_request(
             {"message": message, "session_id": session_id, "user_id": user_id, "context": context or {}})
+        if response.status == "awaiting_approval":
+            tools = ", ".join(str(a.get("tool")) for a in response.approvals)
+            raise AgentFrameworkError(
+                f"The turn {response.turn_id} waits for a person's approval of {tools}; decide with "
+                "Runner.resume(session_id, turn_id, decisions).", code="awaiting_approval", status=409)
         if response.status != "success":
             raise AgentFrameworkError(response.error or "the turn failed", code=response.error_code)
         return response.response or ""

@@ -197,3 +197,79 @@ class InvalidOutputError(ProviderError):
 
     status = 502
     code = "invalid_output"
+
+
+# Persisted turns: approvals and resumed turns (run/journal.py, the Runner's resume) --------------------------
+class TurnNotFoundError(AgentFrameworkError, LookupError):
+    """The turn does not exist, has expired, or belongs to someone else (the three are not told apart)."""
+
+    status = 404
+    code = "turn_not_found"
+
+
+class TurnInProgressError(AgentFrameworkError):
+    """Another worker runs this turn now (its lease is live); the client may retry later."""
+
+    status = 409
+    code = "turn_in_progress"
+
+
+class TurnIdReusedError(AgentFrameworkError):
+    """A turn id (``Idempotency-Key``) sent again with another message: ids name one turn each."""
+
+    status = 409
+    code = "turn_id_reused"
+
+
+class TurnNotAwaitingApprovalError(AgentFrameworkError):
+    """A decision for a turn that is not waiting for one (it finished, or is running)."""
+
+    status = 409
+    code = "turn_not_awaiting_approval"
+
+
+class ApprovalNotFoundError(AgentFrameworkError, LookupError):
+    """A decision names an approval the turn does not have."""
+
+    status = 404
+    code = "approval_not_found"
+
+
+class ApprovalDecidedError(AgentFrameworkError):
+    """The approval was decided already; a decision is accepted once."""
+
+    status = 409
+    code = "approval_decided"
+
+
+class ApprovalExpiredError(AgentFrameworkError):
+    """The approval expired before the decision came (``AGENTS_APPROVAL_TIMEOUT_SECONDS``); it counts as
+    refused."""
+
+    status = 410
+    code = "approval_expired"
+
+
+class ApprovalPendingError(AgentFrameworkError):
+    """A new message in a session whose last turn waits for approval: decide that turn first.
+
+    ``turn_id``, ``session_id`` and ``approvals`` (the pending ones, as the paused turn's response lists them)
+    let the HTTP layer name the turn and the decision route in its JSON body."""
+
+    status = 409
+    code = "approval_pending"
+
+    def __init__(self, message: str, *, turn_id: str, session_id: str | None,
+                 approvals: list[dict[str, object]] | None = None) -> None:
+        super().__init__(message)
+        self.turn_id = turn_id
+        self.session_id = session_id
+        self.approvals = list(approvals or [])
+
+
+class TurnParkedError(AgentFrameworkError):
+    """This instance is stopping (drain): the turn stopped at a step boundary, every completed step kept; a turn
+    run again with its id (another worker, a retry) continues after them."""
+
+    status = 503
+    code = "turn_parked"

@@ -89,6 +89,18 @@ class UsageReported(AgentEvent):
 
 
 @dataclass
+class ApprovalRequired(AgentEvent):
+    """The turn stopped before tool calls a person must approve; it ends next with a ``TurnCompleted`` whose
+    response has ``status="awaiting_approval"``. ``approvals`` are the pending calls as the response lists them."""
+
+    type: ClassVar[str] = "approval_required"
+    turn_id: str
+    session_id: str | None
+    agent: str
+    approvals: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
 class TurnCompleted(AgentEvent):
     type: ClassVar[str] = "done"
     response: ChatResponse

@@ -219,8 +219,8 @@ WORK_QUEUE_CONNECTION = Setting(
 )
 TURN_LEASE_SECONDS = Setting(
     "AGENTS_TURN_LEASE_SECONDS",
-    "How long a running background turn's claim lasts without renewal; a turn whose worker stopped is taken "
-    "over once it lapses.",
+    "How long a running turn's claim (a background turn's record, any turn's journal) lasts without renewal; a "
+    "turn whose worker stopped is taken over once it lapses.",
     default="120",
     group="background",
 )
@@ -233,6 +233,11 @@ TURN_MAX_ATTEMPTS = Setting(
 TURN_TTL_SECONDS = Setting(
     "AGENTS_TURN_TTL_SECONDS", "How long the status and answer of a background turn are kept.",
     default="604800", group="background",
+)
+APPROVAL_TIMEOUT_SECONDS = Setting(
+    "AGENTS_APPROVAL_TIMEOUT_SECONDS",
+    "How long a tool call waits for a person's approval; after that it counts as refused (docs/approvals.md).",
+    default="86400", group="state",
 )
 LOCAL_QUEUE_VISIBILITY_SECONDS = Setting(
     "AGENTS_LOCAL_QUEUE_VISIBILITY_SECONDS",

@@ -144,6 +144,28 @@ def _check_nested_text(value: Any, field: str, depth: int = 0) -> None:
             _check_nested_text(item, f"{field}[{index}]", depth + 1)
 
 
+#: A turn id (``ChatRequest.turn_id``, the ``Idempotency-Key`` header): safe in a document id and a URL path.
+TURN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+TURN_ID_RULE = ("turn_id must be 1-128 characters: letters, digits, '.', '_', ':' or '-', starting with a letter "
+                "or digit")
+
+
+class ApprovalDecision(BaseModel):
+    """A person's answer to one pending approval (``Runner.resume``). Only yes or no and a note for the model:
+    the call's arguments cannot be changed by a decision."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: StrictStr = Field(min_length=1, max_length=128)
+    approved: StrictBool
+    message: StrictStr | None = Field(default=None, max_length=4000)
+
+    @field_validator("message")
+    @classmethod
+    def _message_text(cls, value: str | None) -> str | None:
+        return None if value is None else check_text(value, "message")
+
+
 class ChatRequest(BaseModel):
     """One user turn. Known fields of the wrong type are rejected; unknown fields are ignored."""
 
@@ -155,6 +177,9 @@ class ChatRequest(BaseModel):
                                                                                     "conversation_id"))
     context: dict[str, Any] = Field(default_factory=dict)
     stream: StrictBool = False
+    #: Names the turn: the same id again gets the finished turn's answer, or resumes it after its last
+    #: completed step, instead of running it twice (a client's retry, a redelivered queue message).
+    turn_id: StrictStr | None = None
 
     @field_validator("message")
     @classmethod
@@ -173,6 +198,13 @@ class ChatRequest(BaseModel):
     def _session_id_shape(cls, value: str | None) -> str | None:
         if value is not None and not SESSION_ID_PATTERN.match(value):
             raise ValueError(SESSION_ID_RULE)
+        return value
+
+    @field_validator("turn_id")
+    @classmethod
+    def _turn_id_shape(cls, value: str | None) -> str | None:
+        if value is not None and not TURN_ID_PATTERN.match(value):
+            raise ValueError(TURN_ID_RULE)
         return value
 
     @field_validator("context", mode="before")
@@ -212,7 +244,7 @@ class ToolCallRecord:
 class ChatResponse:
     """The outcome of one turn: the answer, or an error message, with what happened on the way."""
 
-    status: Literal["success", "error"] = "success"
+    status: Literal["success", "error", "awaiting_approval"] = "success"
     response: str | None = None
     agent: str | None = None
     context: dict[str, Any] = field(default_factory=dict)
@@ -225,6 +257,10 @@ class ChatResponse:
     metadata: dict[str, Any] = field(default_factory=dict)
     #: The typed answer of an agent with ``output_type`` (an instance of that type); ``response`` holds its JSON.
     output: Any = None
+    #: The turn's id: a retry with it gets this answer again; a paused turn is resumed under it.
+    turn_id: str | None = None
+    #: ``status="awaiting_approval"``: the tool calls waiting for a person's decision (``Runner.resume``).
+    approvals: list[dict[str, Any]] = field(default_factory=list)
     #: HTTP status of a failed turn and the provider's Retry-After, for the HTTP layer; not serialised.
     status_code: int | None = field(default=None, repr=False)
     retry_after: float | None = field(default=None, repr=False)
@@ -256,8 +292,40 @@ class ChatResponse:
         if self.error is not None:
             data["error"] = self.error
             data["error_code"] = self.error_code
+        if self.turn_id is not None:
+            data["turn_id"] = self.turn_id
+        if self.approvals:
+            data["approvals"] = [dict(approval) for approval in self.approvals]
         data.update(self.metadata)
         return data
+
+    def to_record(self) -> dict[str, Any]:
+        """The response as JSON to keep (a finished turn's answer in its journal); ``from_record`` reads it."""
+        data = self.to_dict()
+        data.pop("conversation_id", None)
+        known = {"status", "response", "agent", "session_id", "context", "usage", "tool_calls",
+                 "handoff_path", "output", "error", "error_code", "turn_id", "approvals"}
+        data["metadata"] = {key: data.pop(key) for key in list(data) if key not in known}
+        data["status_code"] = self.status_code
+        return data
+
+    @classmethod
+    def from_record(cls, data: dict[str, Any]) -> ChatResponse:
+        usage = data.get("usage") or {}
+        return cls(
+            status=data.get("status", "success"), response=data.get("response"), agent=data.get("agent"),
+            context=dict(data.get("context") or {}), error=data.get("error"), error_code=data.get("error_code"),
+            session_id=data.get("session_id"),
+            usage=Usage(input_tokens=int(usage.get("input_tokens", 0)),
+                        output_tokens=int(usage.get("output_tokens", 0)), requests=int(usage.get("requests", 0)),
+                        reasoning_tokens=int(usage.get("reasoning_tokens", 0))),
+            tool_calls=[ToolCallRecord(id=c["id"], name=c["name"], arguments=dict(c.get("arguments") or {}),
+                                       result=c.get("result"), is_error=bool(c.get("is_error")), agent=c.get("agent"))
+                        for c in data.get("tool_calls") or []],
+            handoff_path=list(data.get("handoff_path") or []), metadata=dict(data.get("metadata") or {}),
+            output=data.get("output"), turn_id=data.get("turn_id"), approvals=list(data.get("approvals") or []),
+            status_code=data.get("status_code"),
+        )
 
     def __str__(self) -> str:
         return self.response if self.status == "success" and self.response is not None else f"Error: {self.error}"

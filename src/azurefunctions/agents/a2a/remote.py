@@ -29,7 +29,16 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..azure.secrets import SecretRef
-from ..tools.base import Tool, ToolContext, ToolOutput
+from ..tools.base import (
+    ApprovalPolicy,
+    ApprovalReason,
+    Tool,
+    ToolContext,
+    ToolOutput,
+    check_approval_reason,
+    check_needs_approval,
+    check_repeatable,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -55,12 +64,16 @@ class RemoteA2AAgent:
     ``url`` is the remote app's base URL (its card is at ``<url>/.well-known/agent-card.json``, or at
     ``card_path`` under the URL's host) or the card's own URL (ending in ``.json``). ``name`` is the tool's
     name as the model sees it; ``description`` what the model is told about it (default: the remote card's
-    description once resolved). ``timeout`` bounds each call in seconds.
+    description once resolved). ``timeout`` bounds each call in seconds. ``needs_approval``,
+    ``approval_reason`` and ``repeatable`` are the ``Tool`` declarations for calls of this agent (a remote
+    agent never receives an idempotency key).
     """
 
     def __init__(self, url: str, *, name: str, description: str | None = None,
                  headers: Mapping[str, str | SecretRef] | None = None, card_path: str | None = None,
-                 timeout: float = 120.0, card_ttl_seconds: float = 300.0) -> None:
+                 timeout: float = 120.0, card_ttl_seconds: float = 300.0,
+                 needs_approval: bool | ApprovalPolicy = False, approval_reason: ApprovalReason | None = None,
+                 repeatable: bool = True) -> None:
         parsed = urllib.parse.urlsplit(url if isinstance(url, str) else "")
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValueError(f"RemoteA2AAgent url must be an http(s) URL, got {url!r}")
@@ -85,6 +98,10 @@ class RemoteA2AAgent:
         self.headers: dict[str, str | SecretRef] = dict(headers or {})
         self.timeout = float(timeout)
         self.card_ttl_seconds = float(card_ttl_seconds)
+        owner = f"RemoteA2AAgent {name!r}:"
+        self.needs_approval = check_needs_approval(needs_approval, owner)
+        self.approval_reason = check_approval_reason(approval_reason, owner)
+        self.repeatable = check_repeatable(repeatable, owner)
         self._card: AgentCard | None = None
         self._card_until = 0.0
 
@@ -198,6 +215,9 @@ class RemoteA2ATool(Tool):
     def __init__(self, remote: RemoteA2AAgent) -> None:
         self.remote = remote
         self.name = remote.name
+        self.needs_approval = remote.needs_approval
+        self.approval_reason = remote.approval_reason
+        self.repeatable = remote.repeatable
         card = remote.card
         self.description = remote.description or (
             f"Ask the remote agent {remote.name}: {card.description}" if card is not None and card.description

@@ -19,6 +19,7 @@ from ..http.routes import RouteSpec, alias_reserved_names, public_path
 from ..messages import SESSION_ID_PATTERN
 from ..sessions.events import EVENT_ID_PATTERN
 from ..types import MESSAGE_PATTERN, TEXT_PATTERN, ChatRequest
+from ..types import TURN_ID_PATTERN as REQUEST_TURN_ID_PATTERN
 
 
 class ChatCall(ChatRequest):
@@ -58,7 +59,7 @@ class ChatReply(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    status: Literal["success", "error"]
+    status: Literal["success", "error", "awaiting_approval"]
     response: str | None
     agent: str | None
     session_id: str | None
@@ -69,6 +70,11 @@ class ChatReply(BaseModel):
     handoff_path: list[str]
     error: str | None = Field(default=None, description="A failed turn's message (with status error).")
     error_code: str | None = None
+    turn_id: str | None = Field(default=None, description="The turn's id: send it again (Idempotency-Key) to get "
+                                "this answer instead of a second run.")
+    approvals: list[dict[str, Any]] | None = Field(
+        default=None, description="With status awaiting_approval: the tool calls waiting for a decision (id, call_id, "
+        "agent, tool, arguments, reason, kind, created_at, expires_at, status).")
 
 
 class ErrorDetail(BaseModel):
@@ -96,6 +102,9 @@ def _request_schemas() -> dict[str, Any]:
     props["session_id"] = {"anyOf": [session, {"type": "null"}]}
     props["conversation_id"] = {"anyOf": [session, {"type": "null"}],
                                 "description": "The older name of session_id."}
+    props["turn_id"] = {"anyOf": [{"type": "string", "pattern": REQUEST_TURN_ID_PATTERN.pattern}, {"type": "null"}],
+                        "description": "Names the turn: sent again, the finished turn's answer or the turn resumed "
+                                       "after its last completed step, never a second run."}
     # Any JSON object whose strings (keys included) follow the same text rule, at any depth.
     value = {"$ref": "#/components/schemas/ContextValue"}
     context_value = {"anyOf": [text, {"type": ["number", "boolean", "null"]}, {"type": "array", "items": value},

@@ -16,7 +16,16 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from ..azure.secrets import SecretRef
-from ..tools.base import Tool, ToolOutput
+from ..tools.base import (
+    ApprovalPolicy,
+    ApprovalReason,
+    Tool,
+    ToolOutput,
+    check_approval_reason,
+    check_needs_approval,
+    check_repeatable,
+    per_tool,
+)
 
 if TYPE_CHECKING:
     from .client import MCPClient
@@ -202,6 +211,10 @@ class MCPServer:
 
     ``cache_tools_list=True`` lists the server's tools once and reuses the list (until the server announces
     a change, or ``invalidate_tools_cache()``); otherwise the list is fetched on every turn.
+
+    ``needs_approval``, ``approval_reason`` and ``repeatable`` declare what the ``Tool`` attributes of the same
+    names declare, for every tool of the server, or per tool as ``{"tool name": value}`` (MCP names; a tool
+    not in the mapping keeps the default). MCP tools never receive an idempotency key.
     """
 
     def __init__(
@@ -213,6 +226,9 @@ class MCPServer:
         *,
         reconnect_delay: float = 1.0,
         max_reconnect_delay: float = 30.0,
+        needs_approval: bool | ApprovalPolicy | Mapping[str, bool | ApprovalPolicy] = False,
+        approval_reason: ApprovalReason | Mapping[str, ApprovalReason] | None = None,
+        repeatable: bool | Mapping[str, bool] = True,
     ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise ValueError("MCPServer.name: expected a non-empty name")
@@ -240,7 +256,17 @@ class MCPServer:
         self.max_reconnect_delay = max(
             self.reconnect_delay, _positive("MCPServer.max_reconnect_delay", max_reconnect_delay)
         )
+        self.needs_approval = per_tool(needs_approval, "MCPServer.needs_approval", check_needs_approval)
+        self.approval_reason = per_tool(approval_reason, "MCPServer.approval_reason", check_approval_reason)
+        self.repeatable = per_tool(repeatable, "MCPServer.repeatable", check_repeatable)
         self._client: MCPClient | None = None
+
+    def declared(self, tool_name: str) -> tuple[bool | ApprovalPolicy, ApprovalReason | None, bool]:
+        """``needs_approval``, ``approval_reason`` and ``repeatable`` of the server's tool ``tool_name``."""
+        def pick(value: Any, default: Any) -> Any:
+            return value.get(tool_name, default) if isinstance(value, Mapping) else value
+
+        return pick(self.needs_approval, False), pick(self.approval_reason, None), pick(self.repeatable, True)
 
     def __repr__(self) -> str:
         return f"MCPServer(name={self.name!r}, mode={self.mode.value!r}, params={self.params!r})"

@@ -51,6 +51,7 @@ class MCPTool(Tool):
         self.title = title
         self.annotations = annotations
         self._parameters = object_schema(input_schema)
+        self.needs_approval, self.approval_reason, self.repeatable = server.declared(remote_name)
 
     @property
     def parameters(self) -> dict[str, Any]:

@@ -16,28 +16,52 @@ from typing import Any, get_type_hints, overload
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from ..interrupts import InputRequired
-from .base import Tool, ToolContext, ToolError, ToolOutput
+from .base import (
+    ApprovalPolicy,
+    ApprovalReason,
+    Tool,
+    ToolContext,
+    ToolError,
+    ToolOutput,
+    check_approval_reason,
+    check_needs_approval,
+    check_repeatable,
+)
 from .docstrings import parse_docstring
 
 logger = logging.getLogger("azurefunctions.agents.tools")
 
 
 class FunctionTool(Tool):
-    """Wraps a sync or async function. A parameter annotated ``ToolContext`` receives the turn's context."""
+    """Wraps a sync or async function. A parameter annotated ``ToolContext`` receives the turn's context; a
+    parameter named ``idempotency_key`` receives the call's key (``ToolContext.idempotency_key``). Neither is
+    shown to the model.
+
+    ``needs_approval``, ``approval_reason`` and ``repeatable`` are the ``Tool`` declarations (see there).
+    """
+
+    #: The parameter that receives ``ToolContext.idempotency_key`` (not an argument the model fills in).
+    IDEMPOTENCY_KEY_PARAMETER = "idempotency_key"
 
     def __init__(self, func: Callable[..., Any], *, name: str | None = None,
-                 description: str | None = None) -> None:
+                 description: str | None = None, needs_approval: bool | ApprovalPolicy = False,
+                 approval_reason: ApprovalReason | None = None, repeatable: bool = True) -> None:
         if not callable(func):
             raise TypeError(f"tool must be callable, got {type(func).__name__}")
         self.func = func
         self.name = name or getattr(func, "__name__", None) or type(func).__name__
         if not self.name.replace("_", "a").replace("-", "a").isalnum() or len(self.name) > 64:
             raise ValueError(f"tool name {self.name!r} must be 1-64 letters, digits, '_' or '-'")
+        owner = f"tool {self.name!r}:"
+        self.needs_approval = check_needs_approval(needs_approval, owner)
+        self.approval_reason = check_approval_reason(approval_reason, owner)
+        self.repeatable = check_repeatable(repeatable, owner)
         summary, self._param_docs = parse_docstring(inspect.getdoc(func))
         self.description = description or summary or self.name
         self._is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
             type(func).__call__)
         self._context_param: str | None = None
+        self._key_param: str | None = None
         # The argument model and JSON schema are built on first use: a Function App indexes (imports
         # function_app.py) without paying for pydantic model creation of every tool.
         self._built: tuple[type[BaseModel], dict[str, Any]] | None = None
@@ -71,6 +95,9 @@ class FunctionTool(Tool):
             if annotation is ToolContext:
                 self._context_param = param.name
                 continue
+            if param.name == self.IDEMPOTENCY_KEY_PARAMETER:
+                self._key_param = param.name
+                continue
             default = ... if param.default is inspect.Parameter.empty else param.default
             fields[param.name] = (annotation, Field(default, description=param_docs.get(param.name)))
         model_name = "".join(part.capitalize() for part in self.name.split("_")) + "Arguments"
@@ -79,6 +106,11 @@ class FunctionTool(Tool):
     @property
     def parameters(self) -> dict[str, Any]:
         return self._build()[1]
+
+    @property
+    def accepts_idempotency_key(self) -> bool:
+        self._build()
+        return self._context_param is not None or self._key_param is not None
 
     async def invoke(self, arguments: dict[str, Any], context: ToolContext) -> ToolOutput:
         try:
@@ -91,6 +123,8 @@ class FunctionTool(Tool):
         kwargs = {name: getattr(validated, name) for name in type(validated).model_fields}
         if self._context_param is not None:
             kwargs[self._context_param] = context
+        if self._key_param is not None:
+            kwargs[self._key_param] = context.idempotency_key
         try:
             if self._is_async:
                 result = await self.func(**kwargs)
@@ -153,11 +187,15 @@ def as_tool(obj: Any) -> Tool:
 @overload
 def function_tool(func: Callable[..., Any], /) -> FunctionTool: ...
 @overload
-def function_tool(*, name: str | None = None,
-                  description: str | None = None) -> Callable[[Callable[..., Any]], FunctionTool]: ...
+def function_tool(*, name: str | None = None, description: str | None = None,
+                  needs_approval: bool | ApprovalPolicy = False, approval_reason: ApprovalReason | None = None,
+                  repeatable: bool = True) -> Callable[[Callable[..., Any]], FunctionTool]: ...
 def function_tool(func: Callable[..., Any] | None = None, /, *, name: str | None = None,
-                  description: str | None = None) -> Any:
+                  description: str | None = None, needs_approval: bool | ApprovalPolicy = False,
+                  approval_reason: ApprovalReason | None = None, repeatable: bool = True) -> Any:
     """Decorator turning a function into a ``FunctionTool`` (``@function_tool`` or ``@function_tool(name=...)``)."""
-    if func is not None:
-        return FunctionTool(func, name=name, description=description)
-    return lambda f: FunctionTool(f, name=name, description=description)
+    def make(f: Callable[..., Any]) -> FunctionTool:
+        return FunctionTool(f, name=name, description=description, needs_approval=needs_approval,
+                            approval_reason=approval_reason, repeatable=repeatable)
+
+    return make(func) if func is not None else make
