@@ -24,7 +24,7 @@ from azurefunctions.agents.run.journal import TurnJournal
 from azurefunctions.agents.sessions import MemorySessionStore, SessionStore
 from azurefunctions.agents.types import LLMConfig
 from tests.servers.openai_server import OpenAIServer
-from tests.servers.scripted import Reply, ScriptedToolCall
+from tests.servers.scripted import Reply, Script, ScriptedToolCall
 from tests.sessions.conftest import Backend, CosmosTarget
 
 
@@ -64,10 +64,11 @@ def tool_messages(request: dict[str, Any]) -> list[str]:
     return [m["content"] for m in request["messages"] if m["role"] == "tool"]
 
 
-async def test_a_call_that_needs_approval_pauses_the_turn_and_runs_once_approved(script: OpenAIServer) -> None:
+async def test_a_call_that_needs_approval_pauses_the_turn_and_runs_once_approved(
+        model: OpenAIServer, script: Script) -> None:
     ledger, store = Ledger(), MemorySessionStore()
-    runner = Runner(agent_for(script, ledger.tools()), session_store=store)
-    script.script.add(Reply(tool_calls=[refund_call()]), Reply(text="Order 7 was refunded."))
+    runner = Runner(agent_for(model, ledger.tools()), session_store=store)
+    script.add(Reply(tool_calls=[refund_call()]), Reply(text="Order 7 was refunded."))
     paused = await runner.run({"message": "refund order 7", "session_id": "s-1", "user_id": "ana"})
     assert paused.status == "awaiting_approval" and paused.turn_id
     [approval] = paused.approvals
@@ -76,20 +77,20 @@ async def test_a_call_that_needs_approval_pauses_the_turn_and_runs_once_approved
         "status": "pending", "reason": "Refunds wants to call refund"}
     assert len(approval["id"]) >= 32 and approval["expires_at"] > approval["created_at"]
     assert paused.to_dict()["approvals"][0]["id"] == approval["id"]
-    assert ledger.refunds == [] and script.script.calls == 1
+    assert ledger.refunds == [] and script.calls == 1
     assert await store.load("s-1") is None  # nothing of the paused turn is in the conversation yet
     retry = await runner.run({"message": "refund order 7", "session_id": "s-1", "user_id": "ana",
                               "turn_id": paused.turn_id})
     assert retry.status == "awaiting_approval" and [a["id"] for a in retry.approvals] == [approval["id"]]
-    assert script.script.calls == 1  # a retry of the paused turn gets the same pause
+    assert script.calls == 1  # a retry of the paused turn gets the same pause
 
     resumed = await runner.resume("s-1", paused.turn_id, [ApprovalDecision(id=approval["id"], approved=True)],
                                   user_id="ana")
     assert resumed.status == "success" and resumed.response == "Order 7 was refunded."
     assert resumed.turn_id == paused.turn_id
     assert ledger.refunds == [{"order": 7, "amount": 30.0}]
-    assert script.script.calls == 2  # the answer that asked for the refund was not asked for again
-    assert tool_messages(script.script.requests[1]) == ["refunded 30.0 on order 7"]
+    assert script.calls == 2  # the answer that asked for the refund was not asked for again
+    assert tool_messages(script.requests[1]) == ["refunded 30.0 on order 7"]
     assert resumed.usage.input_tokens == 22  # both model calls of the turn, each counted once
     session = await store.load("s-1")
     assert session is not None
@@ -106,27 +107,28 @@ async def test_a_call_that_needs_approval_pauses_the_turn_and_runs_once_approved
     assert second.value.status == 409 and second.value.code == "approval_decided"
     again = await runner.run({"message": "refund order 7", "session_id": "s-1", "user_id": "ana",
                               "turn_id": paused.turn_id})
-    assert again.response == "Order 7 was refunded." and script.script.calls == 2  # a retry gets the answer
+    assert again.response == "Order 7 was refunded." and script.calls == 2  # a retry gets the answer
 
 
-async def test_a_rejected_call_goes_back_to_the_model_as_a_refusal_it_explains(script: OpenAIServer) -> None:
+async def test_a_rejected_call_goes_back_to_the_model_as_a_refusal_it_explains(
+        model: OpenAIServer, script: Script) -> None:
     ledger = Ledger()
-    runner = Runner(agent_for(script, ledger.tools()), session_store=MemorySessionStore())
-    script.script.add(Reply(tool_calls=[refund_call(amount=900)]),
+    runner = Runner(agent_for(model, ledger.tools()), session_store=MemorySessionStore())
+    script.add(Reply(tool_calls=[refund_call(amount=900)]),
                       Reply(text="I could not refund order 7: the refund was not approved (too large)."))
     paused = await runner.run({"message": "refund order 7", "session_id": "s-2", "user_id": "ana"})
     decision = {"id": paused.approvals[0]["id"], "approved": False, "message": "too large"}
     answered = await runner.resume("s-2", paused.turn_id, [decision], user_id="ana")
     assert answered.status == "success" and "not approved" in (answered.response or "")
     assert ledger.refunds == []
-    assert tool_messages(script.script.requests[1]) == ["The user did not approve this call. Their message: too large"]
+    assert tool_messages(script.requests[1]) == ["The user did not approve this call. Their message: too large"]
     assert answered.tool_calls[0].is_error
 
 
-async def test_in_a_mixed_answer_the_call_without_approval_runs_once(script: OpenAIServer) -> None:
+async def test_in_a_mixed_answer_the_call_without_approval_runs_once(model: OpenAIServer, script: Script) -> None:
     ledger = Ledger()
-    runner = Runner(agent_for(script, ledger.tools()), session_store=MemorySessionStore())
-    script.script.add(Reply(tool_calls=[ScriptedToolCall("lookup", {"order": 7}), refund_call()]),
+    runner = Runner(agent_for(model, ledger.tools()), session_store=MemorySessionStore())
+    script.add(Reply(tool_calls=[ScriptedToolCall("lookup", {"order": 7}), refund_call()]),
                       Reply(text="Looked up and refunded."))
     paused = await runner.run({"message": "check and refund order 7", "session_id": "s-3"})
     assert paused.status == "awaiting_approval" and [a["tool"] for a in paused.approvals] == ["refund"]
@@ -135,11 +137,11 @@ async def test_in_a_mixed_answer_the_call_without_approval_runs_once(script: Ope
     answered = await runner.resume("s-3", paused.turn_id, [{"id": paused.approvals[0]["id"], "approved": True}])
     assert answered.response == "Looked up and refunded."
     assert ledger.lookups == [7] and len(ledger.refunds) == 1  # the lookup did not run a second time
-    assert tool_messages(script.script.requests[1]) == ["order 7: shipped", "refunded 30.0 on order 7"]
+    assert tool_messages(script.requests[1]) == ["order 7: shipped", "refunded 30.0 on order 7"]
     assert [c.name for c in answered.tool_calls] == ["lookup", "refund"]
 
 
-async def test_a_policy_sees_the_arguments_and_the_context(script: OpenAIServer) -> None:
+async def test_a_policy_sees_the_arguments_and_the_context(model: OpenAIServer, script: Script) -> None:
     ledger = Ledger()
     seen: list[dict[str, Any]] = []
 
@@ -149,20 +151,20 @@ async def test_a_policy_sees_the_arguments_and_the_context(script: OpenAIServer)
 
     tools = ledger.tools(needs_approval=over_limit,
                          approval_reason=lambda args, ctx: f"Refund of {args['amount']} on order {args['order']}")
-    runner = Runner(agent_for(script, tools), session_store=MemorySessionStore())
-    script.script.add(Reply(tool_calls=[refund_call(amount=30)]), Reply(text="Done."))
+    runner = Runner(agent_for(model, tools), session_store=MemorySessionStore())
+    script.add(Reply(tool_calls=[refund_call(amount=30)]), Reply(text="Done."))
     small = await runner.run({"message": "refund 30", "session_id": "s-4", "context": {"limit": 50}})
     assert small.status == "success" and ledger.refunds == [{"order": 7, "amount": 30}]
-    script.script.add(Reply(tool_calls=[refund_call(amount=300)]))
+    script.add(Reply(tool_calls=[refund_call(amount=300)]))
     large = await runner.run({"message": "refund 300", "session_id": "s-4", "context": {"limit": 50}})
     assert large.status == "awaiting_approval"
     assert large.approvals[0]["reason"] == "Refund of 300 on order 7"
     assert seen == [{"limit": 50}, {"limit": 50}] and len(ledger.refunds) == 1
 
 
-async def test_only_the_owner_decides_and_bad_decisions_get_clear_errors(script: OpenAIServer) -> None:
-    runner = Runner(agent_for(script, Ledger().tools()), session_store=MemorySessionStore())
-    script.script.add(Reply(tool_calls=[refund_call()]))
+async def test_only_the_owner_decides_and_bad_decisions_get_clear_errors(model: OpenAIServer, script: Script) -> None:
+    runner = Runner(agent_for(model, Ledger().tools()), session_store=MemorySessionStore())
+    script.add(Reply(tool_calls=[refund_call()]))
     paused = await runner.run({"message": "refund", "session_id": "s-5", "user_id": "ana"})
     approval_id = paused.approvals[0]["id"]
     with pytest.raises(TurnNotFoundError) as other:  # another user: as if the turn did not exist
@@ -180,15 +182,15 @@ async def test_only_the_owner_decides_and_bad_decisions_get_clear_errors(script:
                             user_id="ana")
     with pytest.raises(InvalidRequestError, match="approved"):
         await runner.resume("s-5", paused.turn_id, [{"id": approval_id, "approved": "yes"}], user_id="ana")
-    assert script.script.calls == 1  # none of these ran anything
+    assert script.calls == 1  # none of these ran anything
 
 
 async def test_a_new_message_waits_for_the_decision_until_the_approvals_expire(
-        script: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
+        model: OpenAIServer, script: Script, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AGENTS_APPROVAL_TIMEOUT_SECONDS", "1")
     ledger, store = Ledger(), MemorySessionStore()
-    runner = Runner(agent_for(script, ledger.tools()), session_store=store)
-    script.script.add(Reply(tool_calls=[refund_call()]))
+    runner = Runner(agent_for(model, ledger.tools()), session_store=store)
+    script.add(Reply(tool_calls=[refund_call()]))
     paused = await runner.run({"message": "refund order 7", "session_id": "s-6", "user_id": "ana"})
     blocked = await runner.run({"message": "hello?", "session_id": "s-6", "user_id": "ana"})
     assert blocked.status == "error" and blocked.error_code == "approval_pending" and blocked.status_code == 409
@@ -196,16 +198,16 @@ async def test_a_new_message_waits_for_the_decision_until_the_approvals_expire(
     pending = blocked.to_dict()["pending_turn"]
     assert pending["turn_id"] == paused.turn_id and pending["session_id"] == "s-6"
     assert [a["id"] for a in pending["approvals"]] == [paused.approvals[0]["id"]]
-    assert script.script.calls == 1
+    assert script.calls == 1
     await asyncio.sleep(1.2)
     with pytest.raises(ApprovalExpiredError) as late:
         await runner.resume("s-6", paused.turn_id, [{"id": paused.approvals[0]["id"], "approved": True}],
                             user_id="ana")
     assert late.value.status == 410
-    script.script.add(Reply(text="Hello again."))
+    script.add(Reply(text="Hello again."))
     answered = await runner.run({"message": "hello?", "session_id": "s-6", "user_id": "ana"})
     assert answered.status == "success" and answered.response == "Hello again."
-    assert script.script.calls == 2 and ledger.refunds == []  # the paused turn was closed without the model
+    assert script.calls == 2 and ledger.refunds == []  # the paused turn was closed without the model
     session = await store.load("s-6")
     assert session is not None
     assert [(m.role, m.content) for m in session.messages if m.role != "assistant"] == [
@@ -216,18 +218,19 @@ async def test_a_new_message_waits_for_the_decision_until_the_approvals_expire(
                             user_id="ana")
 
 
-async def test_decisions_for_some_approvals_keep_the_turn_waiting_for_the_rest(script: OpenAIServer) -> None:
+async def test_decisions_for_some_approvals_keep_the_turn_waiting_for_the_rest(
+        model: OpenAIServer, script: Script) -> None:
     ledger = Ledger()
-    runner = Runner(agent_for(script, ledger.tools()), session_store=MemorySessionStore())
-    script.script.add(Reply(tool_calls=[refund_call(order=1), refund_call(order=2)]), Reply(text="One refunded."))
+    runner = Runner(agent_for(model, ledger.tools()), session_store=MemorySessionStore())
+    script.add(Reply(tool_calls=[refund_call(order=1), refund_call(order=2)]), Reply(text="One refunded."))
     paused = await runner.run({"message": "refund 1 and 2", "session_id": "s-7"})
     first, second = paused.approvals
     partial = await runner.resume("s-7", paused.turn_id, [{"id": first["id"], "approved": True}])
     assert partial.status == "awaiting_approval" and [a["id"] for a in partial.approvals] == [second["id"]]
-    assert ledger.refunds == [] and script.script.calls == 1
+    assert ledger.refunds == [] and script.calls == 1
     done = await runner.resume("s-7", paused.turn_id, [{"id": second["id"], "approved": False}])
     assert done.response == "One refunded." and ledger.refunds == [{"order": 1, "amount": 30.0}]
-    script.script.add(Reply(text="Hi."))
+    script.add(Reply(text="Hi."))
     finished = await runner.run({"message": "hi", "session_id": "s-7b", "turn_id": "plain-turn"})
     assert finished.status == "success"
     with pytest.raises(TurnNotAwaitingApprovalError) as not_waiting:
@@ -235,10 +238,10 @@ async def test_decisions_for_some_approvals_keep_the_turn_waiting_for_the_rest(s
     assert not_waiting.value.status == 409 and not_waiting.value.code == "turn_not_awaiting_approval"
 
 
-async def test_the_stream_shows_the_pause_and_the_resumed_turn(script: OpenAIServer) -> None:
+async def test_the_stream_shows_the_pause_and_the_resumed_turn(model: OpenAIServer, script: Script) -> None:
     ledger = Ledger()
-    runner = Runner(agent_for(script, ledger.tools()), session_store=MemorySessionStore())
-    script.script.add(Reply(tool_calls=[refund_call()]), Reply(text="Refunded."))
+    runner = Runner(agent_for(model, ledger.tools()), session_store=MemorySessionStore())
+    script.add(Reply(tool_calls=[refund_call()]), Reply(text="Refunded."))
     events = [e async for e in runner.run_stream({"message": "refund", "session_id": "s-8"})]
     assert [e.type for e in events[-2:]] == ["approval_required", "done"]
     pause = events[-2]
@@ -254,93 +257,96 @@ async def test_the_stream_shows_the_pause_and_the_resumed_turn(script: OpenAISer
     assert len(ledger.refunds) == 1
 
 
-async def _pause_and_resume_elsewhere(script: OpenAIServer, first: SessionStore, second: SessionStore,
+async def _pause_and_resume_elsewhere(model: OpenAIServer, script: Script, first: SessionStore, second: SessionStore,
                                       session_id: str) -> None:
     ledger = Ledger()
-    script.script.add(Reply(tool_calls=[refund_call()]), Reply(text="Refunded after approval."))
-    paused = await Runner(agent_for(script, ledger.tools()), session_store=first).run(
+    script.add(Reply(tool_calls=[refund_call()]), Reply(text="Refunded after approval."))
+    paused = await Runner(agent_for(model, ledger.tools()), session_store=first).run(
         {"message": "refund order 7", "session_id": session_id, "user_id": "ana"})
     assert paused.status == "awaiting_approval"
     # Another instance: a new agent object, runner and store object over the same data.
-    other = Runner(agent_for(script, ledger.tools()), session_store=second)
+    other = Runner(agent_for(model, ledger.tools()), session_store=second)
     answered = await other.resume(session_id, paused.turn_id or "",
                                   [{"id": paused.approvals[0]["id"], "approved": True}], user_id="ana")
     assert answered.status == "success" and answered.response == "Refunded after approval."
-    assert len(ledger.refunds) == 1 and script.script.calls == 2
+    assert len(ledger.refunds) == 1 and script.calls == 2
     session = await second.load(session_id)
     assert session is not None and [m.role for m in session.messages] == ["user", "assistant", "tool", "assistant"]
 
 
 async def test_a_turn_paused_on_one_instance_is_resumed_on_another_with_sqlite(
-        script: OpenAIServer, tmp_path: Path) -> None:
+        model: OpenAIServer, script: Script, tmp_path: Path) -> None:
     pytest.importorskip("aiosqlite")
     from azurefunctions.agents.sessions.sqlite import SqliteSessionStore
 
     first, second = SqliteSessionStore(tmp_path / "state.sqlite3"), SqliteSessionStore(tmp_path / "state.sqlite3")
     try:
-        await _pause_and_resume_elsewhere(script, first, second, "s-sqlite")
+        await _pause_and_resume_elsewhere(model, script, first, second, "s-sqlite")
     finally:
         await first.aclose()
         await second.aclose()
 
 
 async def test_a_turn_paused_on_one_instance_is_resumed_on_another_with_cosmos_db(
-        script: OpenAIServer, cosmos: CosmosTarget, tmp_path: Path) -> None:
+        model: OpenAIServer, script: Script, cosmos: CosmosTarget, tmp_path: Path) -> None:
     backend = Backend("cosmos", tmp_path, cosmos)
     try:
-        await _pause_and_resume_elsewhere(script, backend.make(), backend.make(), "s-cosmos-" + tmp_path.name[-8:])
+        await _pause_and_resume_elsewhere(model, script, backend.make(), backend.make(),
+                                          "s-cosmos-" + tmp_path.name[-8:])
     finally:
         for store in backend.created:
             await store.aclose()
 
 
-async def test_a_turn_paused_after_a_handoff_resumes_in_the_agent_it_was_handed_to(script: OpenAIServer) -> None:
+async def test_a_turn_paused_after_a_handoff_resumes_in_the_agent_it_was_handed_to(
+        model: OpenAIServer, script: Script) -> None:
     from azurefunctions.agents import AgentFunctionApp
     from azurefunctions.agents.handoff import HandoffConfig, HandoffMode, HandoffTarget
 
     ledger = Ledger()
-    config = LLMConfig(provider="openai", model_name="gpt-4o-mini", api_key=script.api_key,
-                       base_url=script.base_url, max_retries=0)
+    config = LLMConfig(provider="openai", model_name="gpt-4o-mini", api_key=model.api_key,
+                       base_url=model.base_url, max_retries=0)
     triage = Agent(name="Triage", instructions="You route requests.", llm_config=config,
                    handoff_config=HandoffConfig(mode=HandoffMode.SWARM,
                                                 targets=[HandoffTarget(agent_name="Refunds")]))
     refunds = Agent(name="Refunds", instructions="You handle refunds.", llm_config=config, tools=ledger.tools())
     store = MemorySessionStore()
     app = AgentFunctionApp(agents=[triage, refunds], create_triggers=False, session_store=store)
-    script.script.add_for("You route", Reply(tool_calls=[ScriptedToolCall("transfer_to_Refunds", {"reason": "$"})]))
-    script.script.add_for("You handle refunds", Reply(tool_calls=[refund_call()]), Reply(text="Refunded by us."))
+    script.add_for("You route", Reply(tool_calls=[ScriptedToolCall("transfer_to_Refunds", {"reason": "$"})]))
+    script.add_for("You handle refunds", Reply(tool_calls=[refund_call()]), Reply(text="Refunded by us."))
     paused = await app.runners["Triage"].run({"message": "refund order 7", "session_id": "s-hand"})
     assert paused.status == "awaiting_approval" and paused.approvals[0]["agent"] == "Refunds"
-    assert script.script.calls == 2
+    assert script.calls == 2
     done = await app.runners["Triage"].resume("s-hand", paused.turn_id or "",
                                               [{"id": paused.approvals[0]["id"], "approved": True}])
     assert done.response == "Refunded by us." and done.agent == "Refunds"
     assert done.handoff_path == ["Triage", "Refunds"] and len(ledger.refunds) == 1
-    assert script.script.calls == 3  # the transfer and the refund request came from the journal
+    assert script.calls == 3  # the transfer and the refund request came from the journal
     session = await store.load("s-hand")
     assert session is not None and session.active_agent == "Refunds"
 
 
-async def test_a_store_that_keeps_no_turn_state_never_runs_a_call_that_needs_approval(script: OpenAIServer) -> None:
+async def test_a_store_that_keeps_no_turn_state_never_runs_a_call_that_needs_approval(
+        model: OpenAIServer, script: Script) -> None:
     class NoDocuments(MemorySessionStore):
         def documents(self) -> None:  # type: ignore[override]
             return None
 
     ledger = Ledger()
-    runner = Runner(agent_for(script, ledger.tools()), session_store=NoDocuments())
-    script.script.add(Reply(tool_calls=[refund_call()]))
+    runner = Runner(agent_for(model, ledger.tools()), session_store=NoDocuments())
+    script.add(Reply(tool_calls=[refund_call()]))
     failed = await runner.run({"message": "refund order 7", "session_id": "s-none"})
     assert failed.status == "error" and failed.error_code == "configuration_error"
     assert "needs a person's approval" in (failed.error or "") and ledger.refunds == []
-    script.script.add(Reply(tool_calls=[ScriptedToolCall("lookup", {"order": 7})]), Reply(text="Shipped."))
+    script.add(Reply(tool_calls=[ScriptedToolCall("lookup", {"order": 7})]), Reply(text="Shipped."))
     plain = await runner.run({"message": "where is order 7?", "session_id": "s-none"})
     assert plain.response == "Shipped." and ledger.lookups == [7]  # other tools run as before
 
 
-async def test_a_resumed_turn_can_pause_again_for_the_next_call(script: OpenAIServer) -> None:
+async def test_a_resumed_turn_can_pause_again_for_the_next_call(model: OpenAIServer, script: Script) -> None:
     ledger = Ledger()
-    runner = Runner(agent_for(script, ledger.tools()), session_store=MemorySessionStore())
-    script.script.add(Reply(tool_calls=[refund_call(order=1)]), Reply(tool_calls=[refund_call(order=2)]),
+    runner = Runner(agent_for(model, ledger.tools()), session_store=MemorySessionStore())
+    script.add(Reply(tool_calls=[refund_call(order=1)]), Reply(tool_calls=[refund_call(order=2)]),
                       Reply(text="Both refunded."))
     first = await runner.run({"message": "refund 1 then 2", "session_id": "s-twice"})
     second = await runner.resume("s-twice", first.turn_id or "", [{"id": first.approvals[0]["id"], "approved": True}])
@@ -349,10 +355,11 @@ async def test_a_resumed_turn_can_pause_again_for_the_next_call(script: OpenAISe
     assert [r["order"] for r in ledger.refunds] == [1]
     done = await runner.resume("s-twice", first.turn_id or "", [{"id": second.approvals[0]["id"], "approved": True}])
     assert done.response == "Both refunded." and [r["order"] for r in ledger.refunds] == [1, 2]
-    assert script.script.calls == 3
+    assert script.calls == 3
 
 
-async def test_an_async_policy_decides_and_a_failing_policy_asks_for_approval(script: OpenAIServer) -> None:
+async def test_an_async_policy_decides_and_a_failing_policy_asks_for_approval(
+        model: OpenAIServer, script: Script) -> None:
     ledger = Ledger()
 
     async def ask_directory(args: dict[str, Any], ctx: Any) -> bool:
@@ -362,12 +369,12 @@ async def test_an_async_policy_decides_and_a_failing_policy_asks_for_approval(sc
     def broken(args: dict[str, Any], ctx: Any) -> bool:
         raise RuntimeError("directory down")
 
-    runner = Runner(agent_for(script, ledger.tools(needs_approval=ask_directory)), session_store=MemorySessionStore())
-    script.script.add(Reply(tool_calls=[refund_call(order=12)]), Reply(text="ok"),
+    runner = Runner(agent_for(model, ledger.tools(needs_approval=ask_directory)), session_store=MemorySessionStore())
+    script.add(Reply(tool_calls=[refund_call(order=12)]), Reply(text="ok"),
                       Reply(tool_calls=[refund_call(order=13)]))
     assert (await runner.run({"message": "refund 12", "session_id": "s-p1"})).status == "success"
     assert (await runner.run({"message": "refund 13", "session_id": "s-p2"})).status == "awaiting_approval"
-    guarded = Runner(agent_for(script, ledger.tools(needs_approval=broken)), session_store=MemorySessionStore())
-    script.script.add(Reply(tool_calls=[refund_call(order=14)]))
+    guarded = Runner(agent_for(model, ledger.tools(needs_approval=broken)), session_store=MemorySessionStore())
+    script.add(Reply(tool_calls=[refund_call(order=14)]))
     assert (await guarded.run({"message": "refund 14", "session_id": "s-p3"})).status == "awaiting_approval"
     assert [r["order"] for r in ledger.refunds] == [12]

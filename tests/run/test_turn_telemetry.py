@@ -18,7 +18,7 @@ from azurefunctions.agents.telemetry.otel import OTelInstrumentation
 from azurefunctions.agents.telemetry.setup import Pipeline
 from azurefunctions.agents.types import LLMConfig
 from tests.servers.openai_server import OpenAIServer
-from tests.servers.scripted import Reply, ScriptedToolCall
+from tests.servers.scripted import Reply, Script, ScriptedToolCall
 
 
 @pytest.fixture
@@ -40,17 +40,17 @@ def turn_spans(exporter: InMemorySpanExporter) -> list[ReadableSpan]:
 
 
 async def test_a_resumed_turn_shows_its_replayed_steps_and_the_decision(
-        script: OpenAIServer, spans: InMemorySpanExporter) -> None:
+        model: OpenAIServer, script: Script, spans: InMemorySpanExporter) -> None:
     def transfer(account: str, amount: int) -> str:
         """Move money."""
         return "moved"
 
-    config = LLMConfig(provider="openai", model_name="gpt-4o-mini", api_key=script.api_key,
-                       base_url=script.base_url, max_retries=0)
+    config = LLMConfig(provider="openai", model_name="gpt-4o-mini", api_key=model.api_key,
+                       base_url=model.base_url, max_retries=0)
     agent = Agent(name="Bank", instructions="Move money.", llm_config=config,
                   tools=[FunctionTool(transfer, needs_approval=True)])
     runner = Runner(agent, session_store=MemorySessionStore())
-    script.script.add(Reply(tool_calls=[ScriptedToolCall("transfer", {"account": "IBAN-SECRET-1", "amount": 5})]),
+    script.add(Reply(tool_calls=[ScriptedToolCall("transfer", {"account": "IBAN-SECRET-1", "amount": 5})]),
                       Reply(text="Moved."))
     paused = await runner.run({"message": "move 5", "session_id": "s-bank", "user_id": "ana"})
     await runner.resume("s-bank", paused.turn_id or "", [{"id": paused.approvals[0]["id"], "approved": True}],
