@@ -34,6 +34,7 @@ from ..runner import normalize_request
 from ..streaming.live import StreamedTurn
 from ..streaming.sse import SSE_HEADERS
 from ..types import ChatRequest, ChatResponse
+from .idempotency import IDEMPOTENCY_HEADER, keyed_request
 from .resume import StreamResumer
 from .session_pages import history_page_query
 
@@ -156,6 +157,10 @@ class AgentHttpApi:
             return error_reply(400, exc.code, exc.message, agent=agent.name,
                                session_id=body.get("session_id") if isinstance(body.get("session_id"), str)
                                and SESSION_ID_PATTERN.match(body["session_id"]) else None)
+        try:
+            request = keyed_request(request, call.header(IDEMPOTENCY_HEADER))
+        except InvalidRequestError as exc:
+            return error_reply(400, exc.code, exc.message, agent=agent.name)
         runner = self.runners[agent.name]
         if self.turns.wants_async(call, body):
             return await self.turns.submit(agent, request)
