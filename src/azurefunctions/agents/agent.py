@@ -156,7 +156,7 @@ class Agent:
         """Run one turn. Override to pre- or post-process; call ``super().process_request`` for the turn."""
         from .runner import Runner
 
-        return await Runner.for_agent(self)._execute(request_data)
+        return await Runner.for_agent(self).execute(request_data)
 
     async def chat(self, message: str, *, session_id: str | None = None, user_id: str | None = None,
                    context: dict[str, Any] | None = None) -> str:
