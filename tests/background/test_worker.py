@@ -305,3 +305,20 @@ async def test_two_turns_of_one_session_run_one_after_the_other(app: App, openai
     assert {session.messages[0].content, session.messages[2].content} == {"One", "Two"}
     assert [session.messages[1].content, session.messages[3].content] == [
         "First answer.", "Second answer, after the first."]
+
+
+async def test_a_draining_worker_takes_no_new_turn_and_gives_the_message_back(app: App, openai: OpenAIServer) -> None:
+    from azurefunctions.agents.background.drain import request_drain, reset_drain
+
+    turn = await app.submit("Hello")
+    message = await app.receive()
+    request_drain()
+    try:
+        assert await app.background.handle_message(message.get_body(), 1) == "parked"
+    finally:
+        reset_drain()
+    untouched = await app.record(turn)
+    assert untouched.status == "queued" and untouched.attempts == 0 and untouched.claim is None
+    again = await app.receive(wait=5)  # sent back for the next worker, visible at once
+    assert again.get_body() == message.get_body()
+    assert model_calls(openai) == 0

@@ -90,6 +90,9 @@ def serve(app_dir: Path, *, host: str, port: int, enable_auth: bool, log_level: 
             return
         stopped = True
         if queues is not None:
+            from .background.drain import request_drain
+
+            request_drain()  # running background turns park at their next step (background/drain.py)
             await queues.stop()
         closer = getattr(loaded.app, "aclose", None)
         if closer is not None:

@@ -1,7 +1,9 @@
 """The record of one background turn: what was asked, where it stands, and its answer once it has one.
 
 A turn moves ``queued`` -> ``running`` -> ``completed`` | ``failed``, or to ``cancelled`` from either of the
-first two. ``kind`` says what runs: ``chat`` (a turn of the chat route) or another kind registered in
+first two; a turn whose tool calls wait for a person (an approval, or a non-repeatable call that may or may not
+have happened before its worker stopped) ends its run ``awaiting_approval``, with the pending approvals in its
+response. ``kind`` says what runs: ``chat`` (a turn of the chat route) or another kind registered in
 ``kinds.py`` (an A2A task), whose own details are in ``data``. ``running`` carries a *claim*: the id of the
 worker run that holds it and when that hold lapses (``lease_until``). A worker renews its lease while the turn
 runs; another delivery of the same queue message finds the claim held and leaves the turn alone, or finds it
@@ -15,9 +17,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-TurnStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
-STATUSES: tuple[TurnStatus, ...] = ("queued", "running", "completed", "failed", "cancelled")
-TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+TurnStatus = Literal["queued", "running", "completed", "failed", "cancelled", "awaiting_approval"]
+STATUSES: tuple[TurnStatus, ...] = ("queued", "running", "completed", "failed", "cancelled", "awaiting_approval")
+#: No worker runs a turn in these states (a paused turn resumes through its approvals, not its message).
+TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled", "awaiting_approval"})
 
 
 def new_turn_id() -> str:
@@ -95,6 +98,8 @@ class TurnRecord:
         }
         if self.response is not None:
             data["response"] = self.response
+            if self.response.get("approvals"):
+                data["approvals"] = self.response["approvals"]
         if self.error is not None:
             data["error"] = self.error
         return data

@@ -11,10 +11,16 @@ deleted, when the function fails, or when the instance running it stops. So the 
 * otherwise the delivery *claims* the record (etag compare-and-swap: of two racing deliveries exactly one
   wins), renews its lease while the turn runs, and writes the answer only while it still holds the claim.
 
-A worker that stopped mid-turn leaves a lapsed claim; the next delivery takes it over. If the first worker
-had already saved the session, the take-over finds the turn's messages in the history (after the length
-recorded at the first claim) and completes the record from them instead of running the turn again, so a
+A worker that stopped mid-turn leaves a lapsed claim; the next delivery takes it over and runs the turn again
+under the same turn id, so the Runner finds the turn's journal and *resumes* it: every model answer and tool
+result recorded before the stop is replayed, not asked for or run again (docs/crash-safety.md). A turn that
+ended meanwhile answers from its journal without running anything. Where there is no journal (a store without
+documents, another kind of work such as an A2A task), a take-over that finds the turn's messages already saved
+in the history (after the length recorded at the first claim) completes the record from them instead, so a
 session never holds a turn twice. After ``max_attempts`` starts the turn ends ``failed``.
+
+A worker that is told to stop (drain.py) parks its running turns at their next step boundary: the claim is
+released without counting as an attempt and the message is sent again for the next worker.
 
 A failure of the worker itself (the store unreachable, say) releases the claim and raises, so the platform
 redelivers the message; after ``maxDequeueCount`` deliveries it moves it to ``<queue>-poison``, whose trigger
@@ -35,9 +41,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AGENT_ERROR, AGENT_FAILED_MESSAGE, AgentFrameworkError, AgentNotFoundError
-from ..events import AgentEvent, TurnCompleted, TurnFailed
+from ..events import AgentEvent, ToolCallStarted, TurnCompleted, TurnFailed
 from ..messages import SESSION_ID_PATTERN
 from ..types import ChatResponse
+from .drain import drain_requested
 from .kinds import CHAT, TurnKind, kind_for
 from .records import TurnRecord
 
@@ -50,6 +57,10 @@ logger = logging.getLogger("azurefunctions.agents.background")
 
 #: Seconds before a turn that met another running turn of its session is tried again.
 BUSY_RETRY_SECONDS = 2
+
+
+class TurnParked(Exception):
+    """The worker is draining and the turn stopped at a step boundary; the next worker resumes it."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +131,9 @@ class TurnWorker:
         except ValueError as exc:
             logger.error("work-queue message dropped: %s", exc)
             return "invalid"
+        if drain_requested():  # this worker is stopping: the message goes back for the next one
+            await self._check_back(message, 0)
+            return "parked"
         record = await self.turns.get(message.session_id, message.turn_id)
         if record is None:
             logger.warning("turn %s of session %s has no record (deleted or expired); message dropped",
@@ -210,6 +224,12 @@ class TurnWorker:
                             claimed.session_id, BUSY_RETRY_SECONDS)
                 return "deferred"
             await self._complete(claimed, claim, response)
+        except TurnParked:
+            await self._release(claimed, claim, started=False)
+            await self._check_back(message, 0)
+            logger.info("turn %s of session %s parked at a step boundary for the next worker", claimed.turn_id,
+                        claimed.session_id)
+            return "parked"
         except BaseException:
             with contextlib.suppress(Exception):
                 await self._release(claimed, claim)
@@ -281,12 +301,13 @@ class TurnWorker:
 
     async def _complete(self, record: TurnRecord, claim: str, response: ChatResponse) -> None:
         ok = response.status == "success"
+        paused = response.status == "awaiting_approval"
 
         def finish(current: TurnRecord) -> bool:
             if current.status != "running" or current.claim != claim:
                 return False  # cancelled meanwhile, or another worker holds it now
-            _end(current, "completed" if ok else "failed", response=response.to_dict(),
-                 error=None if ok else error_of(response))
+            status = "awaiting_approval" if paused else "completed" if ok else "failed"
+            _end(current, status, response=response.to_dict(), error=None if ok or paused else error_of(response))
             return True
 
         await self.turns.update(record.session_id, record.turn_id, finish)
@@ -357,23 +378,37 @@ def _end(record: TurnRecord, status: Any, *, response: dict[str, Any] | None = N
 
 async def run_turn(runner: Runner, record: TurnRecord, store: SessionStore) -> ChatResponse:
     """Run the turn through the Runner's event stream, keeping its events with the session like a streamed
-    HTTP turn, so ``GET /api/sessions/{id}/stream`` follows a background turn too."""
+    HTTP turn, so ``GET /api/sessions/{id}/stream`` follows a background turn too.
+
+    The turn runs under the record's turn id: a take-over resumes it from its journal. When the worker drains,
+    the turn stops at the first step boundary (the model's answer recorded, its tools not yet started) and
+    ``TurnParked`` is raised.
+    """
     from ..streaming.live import StreamedTurn
 
     final: list[ChatResponse] = []
+    parked = False
 
     async def tap(events: AsyncIterator[AgentEvent]) -> AsyncIterator[AgentEvent]:
-        async for event in events:
-            if isinstance(event, TurnCompleted):
-                final.append(event.response)
-            elif isinstance(event, TurnFailed):
-                final.append(event.response or ChatResponse(
-                    status="error", error=event.message, error_code=event.code, agent=event.agent,
-                    session_id=event.session_id, status_code=event.status))
-            yield event
+        nonlocal parked
+        try:
+            async for event in events:
+                if isinstance(event, ToolCallStarted) and drain_requested():
+                    parked = True  # the answer asking for this call is recorded; nothing of it has run
+                    return
+                if isinstance(event, TurnCompleted):
+                    final.append(event.response)
+                elif isinstance(event, TurnFailed):
+                    final.append(event.response or ChatResponse(
+                        status="error", error=event.message, error_code=event.code, agent=event.agent,
+                        session_id=event.session_id, status_code=event.status))
+                yield event
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
 
     keep = store if runner.agent.enable_conversational_agent else None
-    turn = StreamedTurn(tap(runner.run_stream(record.request)), keep, owner=record.user_id).start()
+    request = {**record.request, "turn_id": record.turn_id}
+    turn = StreamedTurn(tap(runner.run_stream(request)), keep, owner=record.user_id).start()
     try:
         async for _ in turn.body():
             pass
@@ -383,6 +418,8 @@ async def run_turn(runner: Runner, record: TurnRecord, store: SessionStore) -> C
         if turn.task is not None:
             turn.task.cancel()
         raise
+    if parked:
+        raise TurnParked(record.turn_id)
     if final:
         return final[-1]
     return ChatResponse(status="error", agent=record.agent, session_id=record.session_id,
