@@ -7,11 +7,13 @@ import re
 
 import pytest
 
+from azurefunctions.agents import Agent, Runner
 from azurefunctions.agents.errors import InvalidRequestError
-from azurefunctions.agents.functions.idempotency import IDEMPOTENCY_HEADER, keyed_request, keyed_session_id
+from azurefunctions.agents.functions.idempotency import IDEMPOTENCY_HEADER, keyed_request
 from azurefunctions.agents.functions.openapi import build_openapi
 from azurefunctions.agents.http.routes import STANDARD_ROUTES
 from azurefunctions.agents.messages import SESSION_ID_PATTERN
+from azurefunctions.agents.sessions import MemorySessionStore
 from azurefunctions.agents.types import ChatRequest
 
 GOOD = ["a", "3f2b8c1e-9d4a-4e67-8f0a-2c5d7e9b1a34", "order:42.retry_1", "x" * 128]
@@ -43,12 +45,17 @@ def test_a_key_that_contradicts_the_body_turn_id_is_refused() -> None:
 
 
 def test_a_keyed_turn_without_a_session_gets_one_derived_from_the_caller_and_the_key() -> None:
-    ana = keyed_request(ChatRequest(message="Hi", user_id="ana"), "k1").session_id
+    runner = Runner(Agent(name="helper", instructions="Help."), session_store=MemorySessionStore())
+
+    def session_of(user_id: str | None, key: str, message: str = "Hi") -> str | None:
+        return runner.keyed_session(keyed_request(ChatRequest(message=message, user_id=user_id), key)).session_id
+
+    ana = session_of("ana", "k1")
     assert ana is not None and SESSION_ID_PATTERN.match(ana)
-    assert keyed_request(ChatRequest(message="Hi again", user_id="ana"), "k1").session_id == ana  # a retry
-    assert keyed_session_id("bob", "k1") != ana  # another caller's key never reaches ana's conversation
-    assert keyed_session_id("ana", "k2") != ana
-    assert keyed_session_id(None, "k1") != ana
+    assert session_of("ana", "k1", "Hi again") == ana  # a retry reaches the same conversation
+    assert session_of("bob", "k1") != ana  # another caller's key never reaches ana's conversation
+    assert session_of("ana", "k2") != ana
+    assert session_of(None, "k1") != ana
 
 
 def test_the_openapi_description_documents_the_header_with_the_rule_the_handler_applies() -> None:

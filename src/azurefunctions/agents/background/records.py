@@ -51,11 +51,22 @@ class TurnRecord:
     #: Messages in the session when the turn was claimed: tells a take-over whether the turn was saved already.
     history_length: int | None = None
     response: dict[str, Any] | None = None  # the ChatResponse, as a dict, once the turn ended
+    #: How many times the turn started over because another turn of its session saved first: each start over
+    #: is a new run with a journal of its own (``journal_id``), on top of the other turn's answer.
+    restarts: int = 0
     error: dict[str, str] | None = None  # {"code", "message"} of a failed or cancelled turn
     #: What the turn is: ``chat``, or a kind registered in ``kinds.py``; ``data`` is that kind's own part.
     kind: str = "chat"
     data: dict[str, Any] | None = None
     etag: str | None = None  # version of the stored copy
+
+    @property
+    def journal_id(self) -> str:
+        """The turn id the Runner journals this record's run under: the turn's own id, so a take-over resumes
+        it; after a start over (``restarts``) a new one, since the recorded steps answered a stale history."""
+        if not self.restarts:
+            return self.turn_id
+        return f"{self.turn_id[:118]}.r{self.restarts}"
 
     @property
     def done(self) -> bool:
@@ -72,6 +83,7 @@ class TurnRecord:
             "updated_at": self.updated_at, "started_at": self.started_at, "finished_at": self.finished_at,
             "attempts": self.attempts, "claim": self.claim, "lease_until": self.lease_until,
             "history_length": self.history_length, "response": self.response, "error": self.error,
+            "restarts": self.restarts,
             "kind": self.kind, "data": self.data,
         }
 
@@ -86,6 +98,7 @@ class TurnRecord:
             started_at=data.get("started_at"), finished_at=data.get("finished_at"),
             attempts=int(data.get("attempts") or 0), claim=data.get("claim"), lease_until=data.get("lease_until"),
             history_length=data.get("history_length"), response=data.get("response"), error=data.get("error"),
+            restarts=int(data.get("restarts") or 0),
             kind=str(data.get("kind") or "chat"), data=data.get("data"), etag=etag,
         )
 

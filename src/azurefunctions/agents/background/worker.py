@@ -14,10 +14,11 @@ deleted, when the function fails, or when the instance running it stops. So the 
 A worker that stopped mid-turn leaves a lapsed claim; the next delivery takes it over and runs the turn again
 under the same turn id, so the Runner finds the turn's journal and *resumes* it: every model answer and tool
 result recorded before the stop is replayed, not asked for or run again (docs/crash-safety.md). A turn that
-ended meanwhile answers from its journal without running anything. Where there is no journal (a store without
-documents, another kind of work such as an A2A task), a take-over that finds the turn's messages already saved
-in the history (after the length recorded at the first claim) completes the record from them instead, so a
-session never holds a turn twice. After ``max_attempts`` starts the turn ends ``failed``.
+ended meanwhile answers from its journal without running anything. A take-over that finds the turn's messages
+already saved in the history (after the length recorded at the first claim: a store without a journal, another
+kind of work such as an A2A task, or a stop between saving the session and marking the journal) completes the
+record from them instead, so a session never holds a turn twice. After ``max_attempts`` starts the turn ends
+``failed``.
 
 A worker that is told to stop (drain.py) parks its running turns at their next step boundary: the claim is
 released without counting as an attempt and the message is sent again for the next worker.
@@ -40,9 +41,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mappi
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import AGENT_ERROR, AGENT_FAILED_MESSAGE, AgentFrameworkError, AgentNotFoundError
+from ..errors import (
+    AGENT_ERROR,
+    AGENT_FAILED_MESSAGE,
+    AgentFrameworkError,
+    AgentNotFoundError,
+    TurnInProgressError,
+)
 from ..events import AgentEvent, ToolCallStarted, TurnCompleted, TurnFailed
 from ..messages import SESSION_ID_PATTERN
+from ..storage import DocumentConflictError
 from ..types import ChatResponse
 from .drain import drain_requested
 from .kinds import CHAT, TurnKind, kind_for
@@ -218,19 +226,32 @@ class TurnWorker:
                 return "stopped"
             if response.error_code == "session_busy":
                 # Another turn of the session saved first; nothing of this one was saved. Run it again after.
-                await self._release(claimed, claim, started=False)
+                await self._release(claimed, claim, started=False, restart=True)
                 await self._check_back(message, BUSY_RETRY_SECONDS)
                 logger.info("turn %s met another turn of session %s; retrying in %ss", claimed.turn_id,
                             claimed.session_id, BUSY_RETRY_SECONDS)
                 return "deferred"
+            if response.error_code == TurnInProgressError.code:
+                # The turn's journal is still leased by the worker that ran it before (its lease outlived this
+                # record's by up to a renewal): nothing ran here. Take it over once that lease lapsed too.
+                await self._release(claimed, claim, started=False)
+                await self._check_back(message, BUSY_RETRY_SECONDS)
+                logger.info("turn %s is still leased in its journal; taking it over in %ss", claimed.turn_id,
+                            BUSY_RETRY_SECONDS)
+                return "deferred"
             await self._complete(claimed, claim, response)
         except TurnParked:
+            await release_journal_lease(self.session_store, runner, claimed)
             await self._release(claimed, claim, started=False)
             await self._check_back(message, 0)
             logger.info("turn %s of session %s parked at a step boundary for the next worker", claimed.turn_id,
                         claimed.session_id)
             return "parked"
         except BaseException:
+            # The run has stopped (cancelled by a shutdown, or the worker failed): give the turn back, the
+            # journal's lease too, so a redelivery resumes it at once.
+            with contextlib.suppress(Exception):
+                await release_journal_lease(self.session_store, runner, claimed)
             with contextlib.suppress(Exception):
                 await self._release(claimed, claim)
             raise
@@ -312,7 +333,8 @@ class TurnWorker:
 
         await self.turns.update(record.session_id, record.turn_id, finish)
 
-    async def _release(self, record: TurnRecord, claim: str, *, started: bool = True) -> None:
+    async def _release(self, record: TurnRecord, claim: str, *, started: bool = True,
+                       restart: bool = False) -> None:
         """Give the claim back (a redelivery may start at once) after the worker itself failed, or after the
         turn met another turn of its session (``started=False``: the attempt does not count)."""
 
@@ -324,6 +346,8 @@ class TurnWorker:
             if not started:  # and the history it started from is stale: take a new baseline next time
                 current.attempts = max(0, current.attempts - 1)
                 current.history_length = None
+            if restart:  # what it recorded answered a history that changed: the next run starts over
+                current.restarts += 1
             return True
 
         await self.turns.update(record.session_id, record.turn_id, release)
@@ -376,6 +400,28 @@ def _end(record: TurnRecord, status: Any, *, response: dict[str, Any] | None = N
     record.error = error
 
 
+async def release_journal_lease(store: SessionStore, runner: Runner, record: TurnRecord) -> None:
+    """Let the next worker take a parked turn up at once: its run has stopped, and this worker still holds the
+    record's claim, so the journal's lease on the turn is this worker's to give back."""
+    from ..run.journal import TurnJournal, journal_partition
+
+    journal = TurnJournal.for_store(store)
+    if journal is None:
+        return
+    session_id = record.session_id if runner.agent.enable_conversational_agent else None
+    partition = journal_partition(session_id, record.journal_id)
+    for _ in range(3):
+        head = await journal.get(partition, record.journal_id)
+        if head is None or head.status != "running":
+            return
+        head.lease_until, head.lease_owner = 0.0, None
+        try:
+            await journal.replace(head)
+            return
+        except DocumentConflictError:  # a last renewal crossed this write: read it again
+            continue
+
+
 async def run_turn(runner: Runner, record: TurnRecord, store: SessionStore) -> ChatResponse:
     """Run the turn through the Runner's event stream, keeping its events with the session like a streamed
     HTTP turn, so ``GET /api/sessions/{id}/stream`` follows a background turn too.
@@ -407,7 +453,7 @@ async def run_turn(runner: Runner, record: TurnRecord, store: SessionStore) -> C
             await events.aclose()  # type: ignore[attr-defined]
 
     keep = store if runner.agent.enable_conversational_agent else None
-    request = {**record.request, "turn_id": record.turn_id}
+    request = {**record.request, "turn_id": record.journal_id}
     turn = StreamedTurn(tap(runner.run_stream(request)), keep, owner=record.user_id).start()
     try:
         async for _ in turn.body():

@@ -9,33 +9,51 @@ same conversation (and the same journal) without the client having learned the i
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import AsyncIterator
 
-from ..errors import InvalidRequestError
-from ..types import TURN_ID_PATTERN, ChatRequest
+from ..errors import InvalidRequestError, TurnIdReusedError, TurnInProgressError, TurnNotFoundError
+from ..events import AgentEvent, TurnFailed
+from ..types import TURN_ID_PATTERN, ChatRequest, ChatResponse
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 #: What a key may be: a turn id (``TURN_ID_PATTERN``).
 KEY_RULE = (f"The {IDEMPOTENCY_HEADER} header must be 1-128 characters: letters, digits, '.', '_', ':' or '-', "
             "starting with a letter or digit (a UUID is a good key).")
-#: The namespace of derived session ids (uuid5 of the caller and the key).
-_SESSION_NAMESPACE = uuid.UUID("5d0c43be-6f8f-4a51-9e66-1b2d1c1f7a10")
-
-
-def keyed_session_id(user_id: str | None, key: str) -> str:
-    """The session of a keyed turn sent without one: the same for the same caller and key, different for
-    another caller using the same key."""
-    return uuid.uuid5(_SESSION_NAMESPACE, f"{user_id or ''}\n{key}").hex
-
-
 def keyed_request(request: ChatRequest, key: str | None) -> ChatRequest:
     """``request`` as the turn ``key`` names (unchanged without a key); ``InvalidRequestError`` naming the header
-    for a malformed key or one that contradicts the body's ``turn_id``."""
+    for a malformed key or one that contradicts the body's ``turn_id``. (The session a keyed turn without one
+    gets is derived by the Runner: ``TurnExecutor.keyed_session``.)"""
     if key is None:
         return request
     if not TURN_ID_PATTERN.match(key):
         raise InvalidRequestError(KEY_RULE)
     if request.turn_id is not None and request.turn_id != key:
         raise InvalidRequestError(f"The {IDEMPOTENCY_HEADER} header and the body's turn_id differ; send one.")
-    session_id = request.session_id or keyed_session_id(request.user_id, key)
-    return request.model_copy(update={"turn_id": key, "session_id": session_id})
+    return request.model_copy(update={"turn_id": key})
+
+
+#: What a keyed request may meet before its turn starts, meaning "nothing ran for this request": answered as an
+#: HTTP error (409, 404) even when a stream was asked for, so a client's retry logic sees the status.
+REFUSED_CODES = frozenset({TurnInProgressError.code, TurnIdReusedError.code, TurnNotFoundError.code})
+
+
+async def refused_before_start(
+        events: AsyncIterator[AgentEvent]) -> tuple[AsyncIterator[AgentEvent], ChatResponse | None]:
+    """The turn's events (unchanged), or the refusal a keyed request met before its turn started.
+
+    Reads the first event now: a streamed reply commits to 200 with its first byte, so a retry that finds its
+    turn still running would otherwise get 200 and an ``error`` event instead of 409.
+    """
+    first = await anext(aiter(events), None)
+    if isinstance(first, TurnFailed) and first.code in REFUSED_CODES:
+        await events.aclose()  # type: ignore[attr-defined]
+        return events, first.response or ChatResponse(status="error", error=first.message, error_code=first.code,
+                                                      agent=first.agent, status_code=first.status)
+
+    async def chained() -> AsyncIterator[AgentEvent]:
+        if first is not None:
+            yield first
+        async for event in events:
+            yield event
+
+    return chained(), None
