@@ -14,6 +14,7 @@ import httpx
 
 from tests.servers.crash import AGENT, PROMPT, CrashSite, Worker, wait_for
 from tests.servers.scripted import Reply, ScriptedToolCall
+from tests.telemetry.otlp_collector import OTLPCollector
 
 UNFINISHED = ("queued", "running")
 
@@ -68,8 +69,20 @@ def test_killed_after_the_model_asked_for_a_tool_the_turn_resumes_without_asking
     assert site.effects("lookup.done") == []
 
     site.open_gate()
-    second = site.worker()
-    done = settled(second, location)
+    with OTLPCollector() as collector:  # the second worker's spans, as an OTLP backend receives them
+        site.env.update({"OTEL_SDK_DISABLED": "false", "OTEL_EXPORTER_OTLP_ENDPOINT": collector.url,
+                         "OTEL_BSP_SCHEDULE_DELAY": "100"})
+        second = site.worker()
+        done = settled(second, location)
+        turn_span = wait_for(lambda: next((span for span in list(collector.spans)
+                                           if span.name == f"invoke_agent {AGENT}"), None),
+                             timeout=15, what="the resumed turn's span")
+    attributes = {a.key: a.value for a in turn_span.attributes}
+    assert attributes["agents.turn.resumed"].bool_value is True
+    assert attributes["agents.turn.steps_replayed"].int_value == 1
+    replayed = [{a.key: a.value.string_value for a in e.attributes} for e in turn_span.events
+                if e.name == "agents.step.replayed"]
+    assert replayed == [{"type": "model", "key": f"{AGENT}:m1"}], replayed
     assert done["status"] == "completed", done
     assert done["response"]["response"] == "Order A1 has shipped."
     assert site.model_calls(1) == 1  # the recorded answer was replayed, not asked for again
