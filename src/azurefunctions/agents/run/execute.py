@@ -29,6 +29,7 @@ from ..errors import (
     TurnIdReusedError,
     TurnInProgressError,
     TurnNotFoundError,
+    TurnParkedError,
     owned_by,
 )
 from ..events import AgentEvent, ApprovalRequired, TextDelta, TurnCompleted, TurnFailed, TurnStarted
@@ -183,7 +184,8 @@ class TurnExecutor:
             await _finish(replay, response)
             yield TurnCompleted(response=response)
         except AgentFrameworkError as exc:
-            if not isinstance(exc, InvalidRequestError | SessionNotFoundError):
+            if not isinstance(exc, InvalidRequestError | SessionNotFoundError | ApprovalPendingError
+                              | TurnNotFoundError | TurnIdReusedError | TurnInProgressError | TurnParkedError):
                 logger.warning("turn of agent %s failed: %s", self.agent.name, exc.message)
             failed = _failure(exc, turn, self.agent.name)
             if replay is not None and not replay.lost and failed.response is not None:
@@ -346,6 +348,12 @@ def _failure(exc: AgentFrameworkError, turn: Turn | None, agent_name: str) -> Tu
         usage=turn.usage if turn else Usage(), tool_calls=turn.tool_calls if turn else [],
         status_code=exc.status, retry_after=exc.retry_after if isinstance(exc, ProviderRateLimitError) else None,
     )
+    if turn is not None and turn.replay is not None:
+        response.turn_id = turn.turn_id
+    if isinstance(exc, ApprovalPendingError):  # what the 409 body names: the paused turn and its approvals
+        response.session_id = exc.session_id
+        response.metadata["pending_turn"] = {"turn_id": exc.turn_id, "session_id": exc.session_id,
+                                             "approvals": list(exc.approvals)}
     return TurnFailed(code=exc.code, message=exc.message, status=exc.status, agent=response.agent,
                       session_id=response.session_id,
                       retry_after=exc.retry_after if isinstance(exc, ProviderRateLimitError) else None,
