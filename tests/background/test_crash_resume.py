@@ -211,3 +211,26 @@ def test_a_drained_worker_parks_its_turn_at_a_step_boundary_and_the_next_worker_
     assert site.model_calls(2) == 1
     assert len(site.effects("lookup.called")) == 1 and len(site.effects("lookup.done")) == 1
     assert done["attempts"] == 1  # parking is not a failed attempt
+
+
+def test_a_turn_resumed_by_a_version_without_the_tool_it_asked_for_answers_that_the_tool_is_gone(
+        crash_site: CrashSite) -> None:
+    site = crash_site
+    site.model.script.add_for(PROMPT, Reply(tool_calls=[ScriptedToolCall("lookup", {"code": "D1"})]),
+                              Reply(text="I cannot look orders up any more."))
+    site.close_gate()
+    first = site.worker()
+    location = submit(first, "Where is order D1?", "redeployed")
+    kill_when(site, first, lambda: site.effects("lookup.called"), "the tool call")
+
+    site.env["CRASH_TOOLS"] = "refund,pay"  # the new version has no lookup tool
+    second = site.worker()
+    done = settled(second, location)
+    assert done["status"] == "completed", done
+    assert done["response"]["response"] == "I cannot look orders up any more."
+    assert site.model_calls(1) == 1  # the old version's recorded answer is kept
+    assert site.effects("lookup.done") == []
+    last = site.model.script.requests[-1]
+    assert [t["function"]["name"] for t in last["tools"]] == ["refund", "pay"]
+    answered = [m for m in last["messages"] if m["role"] == "tool"]
+    assert len(answered) == 1 and "not available" in answered[0]["content"], answered

@@ -9,6 +9,8 @@ environment selects: the SQLite file of ``AGENTS_SESSION_DB``, or Cosmos DB when
 * ``refund`` (not repeatable, no idempotency key): acts first (``refund.done``: the money left), then waits.
 * ``pay`` (not repeatable, passes the call's idempotency key to a payment ledger that applies each key once,
   as a payment service does): records the attempt and the key, applies it, then waits.
+
+``CRASH_TOOLS`` (comma-separated names), when set, keeps only those tools: a new version of the agent.
 """
 
 import asyncio
@@ -70,8 +72,12 @@ async def pay(order: str, context: ToolContext) -> str:
 
 
 config = LLMConfig.from_env(model_name="gpt-4o-mini", timeout=60, max_retries=0)
-orders = Agent(name="Orders", instructions="Orders agent: you look up, refund and pay orders.",
-               tools=[lookup, FunctionTool(refund, repeatable=False), FunctionTool(pay, repeatable=False)],
+tools = [lookup, FunctionTool(refund, repeatable=False), FunctionTool(pay, repeatable=False)]
+# A redeployed version of the agent may have fewer tools: CRASH_TOOLS lists the ones this version has.
+offered = os.environ.get("CRASH_TOOLS")
+if offered is not None:
+    tools = [t for t in tools if getattr(t, "name", getattr(t, "__name__", "")) in offered.split(",")]
+orders = Agent(name="Orders", instructions="Orders agent: you look up, refund and pay orders.", tools=tools,
                llm_config=config)
 
 app = AgentFunctionApp(agents=[orders], background=True)
