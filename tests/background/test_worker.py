@@ -308,15 +308,15 @@ async def test_two_turns_of_one_session_run_one_after_the_other(app: App, openai
 
 
 async def test_a_draining_worker_takes_no_new_turn_and_gives_the_message_back(app: App, openai: OpenAIServer) -> None:
-    from azurefunctions.agents.background.drain import request_drain, reset_drain
+    from azurefunctions.agents.run.replay import park_turns
 
     turn = await app.submit("Hello")
     message = await app.receive()
-    request_drain()
+    park_turns()
     try:
         assert await app.background.handle_message(message.get_body(), 1) == "parked"
     finally:
-        reset_drain()
+        park_turns(False)
     untouched = await app.record(turn)
     assert untouched.status == "queued" and untouched.attempts == 0 and untouched.claim is None
     again = await app.receive(wait=5)  # sent back for the next worker, visible at once

@@ -90,9 +90,9 @@ def serve(app_dir: Path, *, host: str, port: int, enable_auth: bool, log_level: 
             return
         stopped = True
         if queues is not None:
-            from .background.drain import request_drain
+            from .run.replay import park_turns
 
-            request_drain()  # running background turns park at their next step (background/drain.py)
+            park_turns()  # running turns stop at their next step boundary, for the next start to resume
             await queues.stop()
         closer = getattr(loaded.app, "aclose", None)
         if closer is not None:

@@ -20,8 +20,9 @@ kind of work such as an A2A task, or a stop between saving the session and marki
 record from them instead, so a session never holds a turn twice. After ``max_attempts`` starts the turn ends
 ``failed``.
 
-A worker that is told to stop (drain.py) parks its running turns at their next step boundary: the claim is
-released without counting as an attempt and the message is sent again for the next worker.
+A worker that is told to stop (``run.replay.park_turns``: SIGTERM on the local host) takes no new turn and its
+running turns stop at their next step boundary (``turn_parked``): the claim is released without counting as an
+attempt and the message is sent again, so the next worker resumes the turn at once.
 
 A failure of the worker itself (the store unreachable, say) releases the claim and raises, so the platform
 redelivers the message; after ``maxDequeueCount`` deliveries it moves it to ``<queue>-poison``, whose trigger
@@ -47,12 +48,13 @@ from ..errors import (
     AgentFrameworkError,
     AgentNotFoundError,
     TurnInProgressError,
+    TurnParkedError,
 )
-from ..events import AgentEvent, ToolCallStarted, TurnCompleted, TurnFailed
+from ..events import AgentEvent, TurnCompleted, TurnFailed
 from ..messages import SESSION_ID_PATTERN
+from ..run.replay import parking
 from ..storage import DocumentConflictError
 from ..types import ChatResponse
-from .drain import drain_requested
 from .kinds import CHAT, TurnKind, kind_for
 from .records import TurnRecord
 
@@ -65,10 +67,6 @@ logger = logging.getLogger("azurefunctions.agents.background")
 
 #: Seconds before a turn that met another running turn of its session is tried again.
 BUSY_RETRY_SECONDS = 2
-
-
-class TurnParked(Exception):
-    """The worker is draining and the turn stopped at a step boundary; the next worker resumes it."""
 
 
 @dataclass(frozen=True)
@@ -139,7 +137,7 @@ class TurnWorker:
         except ValueError as exc:
             logger.error("work-queue message dropped: %s", exc)
             return "invalid"
-        if drain_requested():  # this worker is stopping: the message goes back for the next one
+        if parking():  # this worker is stopping: the message goes back for the next one
             await self._check_back(message, 0)
             return "parked"
         record = await self.turns.get(message.session_id, message.turn_id)
@@ -231,6 +229,13 @@ class TurnWorker:
                 logger.info("turn %s met another turn of session %s; retrying in %ss", claimed.turn_id,
                             claimed.session_id, BUSY_RETRY_SECONDS)
                 return "deferred"
+            if response.error_code == TurnParkedError.code:
+                # This worker is stopping; the turn stopped at a step boundary, its journal's lease released.
+                await self._release(claimed, claim, started=False)
+                await self._check_back(message, 0)
+                logger.info("turn %s of session %s parked at a step boundary for the next worker",
+                            claimed.turn_id, claimed.session_id)
+                return "parked"
             if response.error_code == TurnInProgressError.code:
                 # The turn's journal is still leased by the worker that ran it before (its lease outlived this
                 # record's by up to a renewal): nothing ran here. Take it over once that lease lapsed too.
@@ -240,13 +245,6 @@ class TurnWorker:
                             BUSY_RETRY_SECONDS)
                 return "deferred"
             await self._complete(claimed, claim, response)
-        except TurnParked:
-            await release_journal_lease(self.session_store, runner, claimed)
-            await self._release(claimed, claim, started=False)
-            await self._check_back(message, 0)
-            logger.info("turn %s of session %s parked at a step boundary for the next worker", claimed.turn_id,
-                        claimed.session_id)
-            return "parked"
         except BaseException:
             # The run has stopped (cancelled by a shutdown, or the worker failed): give the turn back, the
             # journal's lease too, so a redelivery resumes it at once.
@@ -426,31 +424,21 @@ async def run_turn(runner: Runner, record: TurnRecord, store: SessionStore) -> C
     """Run the turn through the Runner's event stream, keeping its events with the session like a streamed
     HTTP turn, so ``GET /api/sessions/{id}/stream`` follows a background turn too.
 
-    The turn runs under the record's turn id: a take-over resumes it from its journal. When the worker drains,
-    the turn stops at the first step boundary (the model's answer recorded, its tools not yet started) and
-    ``TurnParked`` is raised.
+    The turn runs under the record's journal id (its turn id): a take-over resumes it from its journal.
     """
     from ..streaming.live import StreamedTurn
 
     final: list[ChatResponse] = []
-    parked = False
 
     async def tap(events: AsyncIterator[AgentEvent]) -> AsyncIterator[AgentEvent]:
-        nonlocal parked
-        try:
-            async for event in events:
-                if isinstance(event, ToolCallStarted) and drain_requested():
-                    parked = True  # the answer asking for this call is recorded; nothing of it has run
-                    return
-                if isinstance(event, TurnCompleted):
-                    final.append(event.response)
-                elif isinstance(event, TurnFailed):
-                    final.append(event.response or ChatResponse(
-                        status="error", error=event.message, error_code=event.code, agent=event.agent,
-                        session_id=event.session_id, status_code=event.status))
-                yield event
-        finally:
-            await events.aclose()  # type: ignore[attr-defined]
+        async for event in events:
+            if isinstance(event, TurnCompleted):
+                final.append(event.response)
+            elif isinstance(event, TurnFailed):
+                final.append(event.response or ChatResponse(
+                    status="error", error=event.message, error_code=event.code, agent=event.agent,
+                    session_id=event.session_id, status_code=event.status))
+            yield event
 
     keep = store if runner.agent.enable_conversational_agent else None
     request = {**record.request, "turn_id": record.journal_id}
@@ -464,8 +452,6 @@ async def run_turn(runner: Runner, record: TurnRecord, store: SessionStore) -> C
         if turn.task is not None:
             turn.task.cancel()
         raise
-    if parked:
-        raise TurnParked(record.turn_id)
     if final:
         return final[-1]
     return ChatResponse(status="error", agent=record.agent, session_id=record.session_id,
