@@ -322,3 +322,18 @@ async def test_a_draining_worker_takes_no_new_turn_and_gives_the_message_back(ap
     again = await app.receive(wait=5)  # sent back for the next worker, visible at once
     assert again.get_body() == message.get_body()
     assert model_calls(openai) == 0
+
+
+async def test_a_turn_submitted_again_under_its_key_is_the_same_turn_queued_once(app: App, storage: AzuriteQueues,
+                                                                                queue_name: str) -> None:
+    from azure.storage.queue.aio import QueueClient
+
+    from azurefunctions.agents.errors import SessionNotFoundError
+
+    first = await app.submit("Hello", session_id="keyed", user_id="ana", turn_id="client-key-1")
+    again = await app.submit("Hello", session_id="keyed", user_id="ana", turn_id="client-key-1")
+    assert first.turn_id == again.turn_id == "client-key-1" and again.created_at == first.created_at
+    async with QueueClient.from_connection_string(storage.connection_string, queue_name) as queue:
+        assert (await queue.get_queue_properties()).approximate_message_count == 1
+    with pytest.raises(SessionNotFoundError):  # someone else's key names nothing of theirs
+        await app.submit("Hello", session_id="keyed", user_id="bob", turn_id="client-key-1")
