@@ -53,7 +53,6 @@ from ..errors import (
 from ..events import AgentEvent, TurnCompleted, TurnFailed
 from ..messages import SESSION_ID_PATTERN
 from ..run.replay import parking
-from ..storage import DocumentConflictError
 from ..types import ChatResponse
 from .kinds import CHAT, TurnKind, kind_for
 from .records import TurnRecord
@@ -246,10 +245,8 @@ class TurnWorker:
                 return "deferred"
             await self._complete(claimed, claim, response)
         except BaseException:
-            # The run has stopped (cancelled by a shutdown, or the worker failed): give the turn back, the
-            # journal's lease too, so a redelivery resumes it at once.
-            with contextlib.suppress(Exception):
-                await release_journal_lease(self.session_store, runner, claimed)
+            # The run has stopped (cancelled by a shutdown, or the worker failed; a stopped run gives its journal
+            # lease back itself): give the claim back, so a redelivery resumes the turn at once.
             with contextlib.suppress(Exception):
                 await self._release(claimed, claim)
             raise
@@ -396,28 +393,6 @@ def _end(record: TurnRecord, status: Any, *, response: dict[str, Any] | None = N
     if response is not None:
         record.response = response
     record.error = error
-
-
-async def release_journal_lease(store: SessionStore, runner: Runner, record: TurnRecord) -> None:
-    """Let the next worker take a parked turn up at once: its run has stopped, and this worker still holds the
-    record's claim, so the journal's lease on the turn is this worker's to give back."""
-    from ..run.journal import TurnJournal, journal_partition
-
-    journal = TurnJournal.for_store(store)
-    if journal is None:
-        return
-    session_id = record.session_id if runner.agent.enable_conversational_agent else None
-    partition = journal_partition(session_id, record.journal_id)
-    for _ in range(3):
-        head = await journal.get(partition, record.journal_id)
-        if head is None or head.status != "running":
-            return
-        head.lease_until, head.lease_owner = 0.0, None
-        try:
-            await journal.replace(head)
-            return
-        except DocumentConflictError:  # a last renewal crossed this write: read it again
-            continue
 
 
 async def run_turn(runner: Runner, record: TurnRecord, store: SessionStore) -> ChatResponse:
