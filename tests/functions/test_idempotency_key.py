@@ -106,7 +106,9 @@ def test_a_retry_while_the_turn_still_runs_is_409_turn_in_progress(crash_site: C
 
     busy = post(worker, key, body)
     assert busy.status_code == 409, busy.text
-    assert busy.json()["error"]["code"] == "turn_in_progress"
+    assert busy.json()["error"]["code"] == "turn_in_progress" and busy.headers["retry-after"] == "1"
+    streamed = post(worker, key, {**body, "stream": True}, Accept="text/event-stream")
+    assert streamed.status_code == 409 and streamed.json()["error"]["code"] == "turn_in_progress"
 
     site.open_gate()
     request.join()

@@ -34,7 +34,7 @@ from ..runner import normalize_request
 from ..streaming.live import StreamedTurn
 from ..streaming.sse import SSE_HEADERS
 from ..types import ChatRequest, ChatResponse
-from .idempotency import IDEMPOTENCY_HEADER, keyed_request, refused_before_start
+from .idempotency import IDEMPOTENCY_HEADER, RETRY_SOON_CODES, keyed_request, refused_before_start
 from .resume import StreamResumer
 from .session_pages import history_page_query
 
@@ -285,6 +285,8 @@ def chat_reply(response: ChatResponse) -> HttpReply:
     headers: dict[str, str] = {}
     if status == 429:
         headers["Retry-After"] = str(max(1, round(response.retry_after or 1)))
+    elif response.error_code in RETRY_SOON_CODES:  # the same turn id works again in a moment
+        headers["Retry-After"] = "1"
     if status >= 500 and response.error_code == AgentFrameworkError.code:
         message = AGENT_FAILED_MESSAGE
     return error_reply(status, response.error_code or AGENT_ERROR, message, agent=response.agent,

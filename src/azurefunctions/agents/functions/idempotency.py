@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from ..errors import InvalidRequestError, TurnIdReusedError, TurnInProgressError, TurnNotFoundError
+from ..errors import (
+    InvalidRequestError,
+    TurnIdReusedError,
+    TurnInProgressError,
+    TurnNotFoundError,
+    TurnParkedError,
+)
 from ..events import AgentEvent, TurnFailed
 from ..types import TURN_ID_PATTERN, ChatRequest, ChatResponse
 
@@ -32,6 +38,9 @@ def keyed_request(request: ChatRequest, key: str | None) -> ChatRequest:
     return request.model_copy(update={"turn_id": key})
 
 
+#: Refusals after which the same request succeeds soon (the running turn ends, or resumes on another instance):
+#: answered with ``Retry-After``.
+RETRY_SOON_CODES = frozenset({TurnInProgressError.code, TurnParkedError.code})
 #: What a keyed request may meet before its turn starts, meaning "nothing ran for this request": answered as an
 #: HTTP error (409, 404) even when a stream was asked for, so a client's retry logic sees the status.
 REFUSED_CODES = frozenset({TurnInProgressError.code, TurnIdReusedError.code, TurnNotFoundError.code})
