@@ -109,6 +109,7 @@ def test_killed_while_a_non_repeatable_tool_runs_the_turn_waits_for_a_person(cra
     assert paused["status"] == "awaiting_approval", paused
     approvals = paused["response"]["approvals"]
     assert [(a["tool"], a["kind"]) for a in approvals] == [("refund", "uncertain")], approvals
+    assert paused["approvals"] == approvals and "may or may not" in approvals[0]["reason"]
     assert len(site.effects("refund.done")) == 1  # not run blindly again
     assert site.model_calls(1) == 1 and site.model_calls(2) == 0
     # Nothing of the paused turn is in the conversation yet (a first turn: no conversation at all).
