@@ -7,11 +7,15 @@ and the final answer is delivered once. On the SQLite file and on Cosmos DB (tes
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
 import httpx
 
+from azurefunctions.agents import Agent, Runner
+from azurefunctions.agents.tools import FunctionTool
+from azurefunctions.agents.types import ApprovalDecision, ChatResponse, LLMConfig
 from tests.servers.crash import AGENT, PROMPT, CrashSite, Worker, wait_for
 from tests.servers.scripted import Reply, ScriptedToolCall
 from tests.telemetry.otlp_collector import OTLPCollector
@@ -235,3 +239,46 @@ def test_a_turn_resumed_by_a_version_without_the_tool_it_asked_for_answers_that_
     assert [t["function"]["name"] for t in last["tools"]] == ["refund", "pay"]
     answered = [m for m in last["messages"] if m["role"] == "tool"]
     assert len(answered) == 1 and "not available" in answered[0]["content"], answered
+
+
+def test_a_person_who_rejects_the_uncertain_call_lets_the_turn_finish_without_running_it(
+        crash_site: CrashSite) -> None:
+    site = crash_site
+    site.model.script.add_for(PROMPT, Reply(tool_calls=[ScriptedToolCall("refund", {"order": "A6"})]),
+                              Reply(text="The refund may already have gone out; please check before retrying."))
+    site.close_gate()
+    first = site.worker()
+    location = submit(first, "Refund order A6", "crash-decided")
+    kill_when(site, first, lambda: site.effects("refund.done"), "the refund")
+    site.open_gate()
+    second = site.worker()
+    paused = settled(second, location)
+    assert paused["status"] == "awaiting_approval", paused
+    approval = paused["approvals"][0]
+
+    # The person checked the payment system and says: do not run it again. (The same agent, in this process.)
+    async def decide() -> ChatResponse:
+        with site.store() as store:
+            try:
+                agent = Agent(name=AGENT, instructions=PROMPT + ": you look up, refund and pay orders.",
+                              tools=[FunctionTool(refund_stand_in, name="refund", repeatable=False)],
+                              llm_config=LLMConfig(provider="openai", model_name="gpt-4o-mini", max_retries=0,
+                                                   timeout=30, api_key=site.model.api_key,
+                                                   base_url=site.model.base_url))
+                return await Runner(agent, session_store=store).resume(
+                    "crash-decided", paused["turn_id"], [ApprovalDecision(id=approval["id"], approved=False)])
+            finally:
+                await store.aclose()
+
+    answer = asyncio.run(decide())
+    assert answer.status == "success", answer
+    assert answer.response == "The refund may already have gone out; please check before retrying."
+    assert len(site.effects("refund.done")) == 1  # neither worker nor the decision ran it again
+    told = [m for m in site.model.script.requests[-1]["messages"] if m["role"] == "tool"]
+    assert len(told) == 1 and "chose not to run it again" in told[0]["content"], told
+    assert site.model_calls(1) == 1 and site.model_calls(2) == 1
+
+
+async def refund_stand_in(order: str) -> str:
+    """Refund an order."""
+    raise AssertionError("a rejected call must not run")

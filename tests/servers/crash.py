@@ -12,6 +12,7 @@ Import ``crash_site`` (and ``crash_stack``) into a test folder's conftest.py to 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -24,6 +25,8 @@ from typing import Any
 from unittest import mock
 
 import pytest
+
+from azurefunctions.agents.sessions.base import SessionStore
 
 from .azurite import AzuriteQueues
 from .cosmos import CosmosServer
@@ -127,6 +130,21 @@ class CrashSite:
             if sum(1 for m in messages if m.get("role") == "assistant") == position - 1:
                 count += 1
         return count
+
+    @contextlib.contextmanager
+    def store(self) -> Iterator[SessionStore]:
+        """The workers' session store, opened in this process (Cosmos DB with the managed identity's token)."""
+        if "COSMOS_ENDPOINT" not in self.env:
+            from azurefunctions.agents.sessions.sqlite import SqliteSessionStore
+
+            yield SqliteSessionStore(self.env["AGENTS_SESSION_DB"])
+            return
+        from azurefunctions.agents.sessions.cosmos import CosmosSessionStore
+
+        assert self.stack.identity is not None
+        with mock.patch.dict(os.environ, self.stack.identity.env):
+            yield CosmosSessionStore(self.env["COSMOS_ENDPOINT"], database=self.env["COSMOS_DATABASE"],
+                                     container=self.env["COSMOS_CONTAINER"], enable_endpoint_discovery=False)
 
     def stop_all(self) -> None:
         for worker in self.workers:
