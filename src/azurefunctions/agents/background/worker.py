@@ -236,12 +236,12 @@ class TurnWorker:
                             claimed.turn_id, claimed.session_id)
                 return "parked"
             if response.error_code == TurnInProgressError.code:
-                # The turn's journal is still leased by the worker that ran it before (its lease outlived this
-                # record's by up to a renewal): nothing ran here. Take it over once that lease lapsed too.
+                # The turn's journal is still leased by the worker that ran it before (its lease outlives this
+                # record's by up to one renewal, a third of a lease): nothing ran here. Come back after that.
+                wait = math.ceil(self.lease_seconds / 3) + 1
                 await self._release(claimed, claim, started=False)
-                await self._check_back(message, BUSY_RETRY_SECONDS)
-                logger.info("turn %s is still leased in its journal; taking it over in %ss", claimed.turn_id,
-                            BUSY_RETRY_SECONDS)
+                await self._check_back(message, wait)
+                logger.info("turn %s is still leased in its journal; taking it over in %ss", claimed.turn_id, wait)
                 return "deferred"
             await self._complete(claimed, claim, response)
         except BaseException:
