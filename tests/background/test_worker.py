@@ -337,3 +337,26 @@ async def test_a_turn_submitted_again_under_its_key_is_the_same_turn_queued_once
         assert (await queue.get_queue_properties()).approximate_message_count == 1
     with pytest.raises(SessionNotFoundError):  # someone else's key names nothing of theirs
         await app.submit("Hello", session_id="keyed", user_id="bob", turn_id="client-key-1")
+
+
+async def test_a_take_over_that_finds_the_journal_still_leased_runs_nothing_and_comes_back(
+        app: App, openai: OpenAIServer) -> None:
+    from azurefunctions.agents.run.journal import TurnHead, TurnJournal
+
+    turn = await app.submit("Hello")
+    # The worker died a moment ago: its record's claim lapsed, its last renewal of the journal's lease not yet.
+    journal = TurnJournal.for_store(app.sessions)
+    assert journal is not None
+    head = TurnHead(turn_id=turn.turn_id, partition=turn.session_id, session_id=turn.session_id, agent="Helper",
+                    user_id=None, request={**turn.request, "turn_id": turn.turn_id})
+    journal.claim(head, "a-worker-that-died")
+    head.lease_until = time.time() + 30
+    await journal.create(head)
+    await app.set(turn, status="running", claim="dead", attempts=1, lease_until=time.time() - 1, history_length=0)
+    first = await app.receive()
+    assert await app.background.handle_message(first.get_body(), 2) == "deferred"
+    record = await app.record(turn)
+    assert record.status == "queued" and record.attempts == 1 and record.claim is None
+    assert model_calls(openai) == 0
+    again = await app.receive(wait=10)  # the check-back, after one renewal period of the lease
+    assert again.get_body() == first.get_body()
