@@ -168,3 +168,30 @@ def test_an_sse_retry_after_a_killed_host_streams_the_resumed_turn_to_one_end(cr
     assert len(ends) == 1 and "Order B3 has shipped." in ends[0], events
     assert site.model_calls(1) == 1 and site.model_calls(2) == 1
     assert len(site.effects("lookup.done")) == 1
+
+
+def test_a_synchronous_turn_parked_by_a_drain_is_finished_by_the_retry_without_repeating_a_step(
+        crash_site: CrashSite) -> None:
+    site = crash_site
+    site.model.script.add_for(PROMPT, Reply(tool_calls=[ScriptedToolCall("lookup", {"code": "B4"})], delay=2.0),
+                              Reply(text="Order B4 has shipped."))
+    key = f"drain-{uuid.uuid4().hex}"
+    body = {"message": "Where is order B4?", "session_id": "drained-sync"}
+    first = site.worker()
+    request = Background(first, key, body)
+    wait_for(lambda: site.model.script.calls == 1, what="the first model call")
+    # SIGTERM while the model thinks: the answer is recorded, then the turn stops before the tool runs and the
+    # open request is answered before the host exits.
+    assert first.drain() in (0, -15), first.output[-3000:]
+    request.join()
+    assert request.reply is not None, request.error
+    assert request.reply.status_code == 503, request.reply.text
+    assert request.reply.json()["error"]["code"] == "turn_parked" and request.reply.headers["retry-after"] == "1"
+    assert site.effects("lookup.called") == []
+
+    second = site.worker()
+    reply, refused = retry_until_answered(second, key, body)
+    assert reply.status_code == 200 and refused == [], reply.text  # the parked turn's lease was given back
+    assert reply.json()["response"] == "Order B4 has shipped."
+    assert site.model_calls(1) == 1 and site.model_calls(2) == 1
+    assert len(site.effects("lookup.called")) == 1 and len(site.effects("lookup.done")) == 1
