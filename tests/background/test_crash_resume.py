@@ -87,6 +87,8 @@ def test_killed_after_the_model_asked_for_a_tool_the_turn_resumes_without_asking
     replayed = [{a.key: a.value.string_value for a in e.attributes} for e in turn_span.events
                 if e.name == "agents.step.replayed"]
     assert replayed == [{"type": "model", "key": f"{AGENT}:m1"}], replayed
+    names = [span.name for span in collector.spans]
+    assert names.count("chat gpt-4o-mini") == 1, names  # the replayed answer was no model call
     assert done["status"] == "completed", done
     assert done["response"]["response"] == "Order A1 has shipped."
     assert site.model_calls(1) == 1  # the recorded answer was replayed, not asked for again
