@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.servers.azurite import AzuriteQueues
+from tests.servers.crash import crash_site, crash_stack  # noqa: F401 - the kill tests' worlds
 from tests.servers.model_fixtures import model  # noqa: F401 - the shared scripted model
 from tests.sessions.conftest import cosmos, cosmos_target  # noqa: F401 - the Cosmos DB store's fixtures
 

@@ -155,3 +155,22 @@ async def test_the_turn_route_is_in_the_openapi_description(client: Client) -> N
     status, _, data = await client.call("openapi", "GET", "/api/openapi.json")
     assert status == 200
     assert "/api/sessions/{session_id}/turns/{turn_id}" in data["paths"]
+
+
+async def test_an_async_turn_sent_again_with_its_idempotency_key_is_the_same_turn(
+        client: Client, storage: AzuriteQueues, queue_name: str) -> None:
+    from azure.storage.queue.aio import QueueClient
+
+    key = {"Idempotency-Key": "order-42:refund.v1"}
+    body = {"message": "Refund order 42", "async": True, "user_id": "ana"}
+    status, _, first = await client.chat(body, headers=key)
+    assert status == 202 and first["turn_id"] == "order-42:refund.v1"
+    status, headers, again = await client.chat(body, headers=key)  # the client did not see the first 202
+    assert status == 202 and again["location"] == first["location"] == headers["Location"]
+    assert again["session_id"] == first["session_id"]  # derived from the caller and the key
+    async with QueueClient.from_connection_string(storage.connection_string, queue_name) as queue:
+        assert (await queue.get_queue_properties()).approximate_message_count == 1
+    status, _, turn = await client.turn("GET", first["session_id"], first["turn_id"], user_id="ana")
+    assert status == 200 and turn["status"] == "queued"
+    status, _, other = await client.chat({**body, "user_id": "bob"}, headers=key)  # bob's key: his own turn
+    assert status == 202 and other["session_id"] != first["session_id"]

@@ -305,3 +305,58 @@ async def test_two_turns_of_one_session_run_one_after_the_other(app: App, openai
     assert {session.messages[0].content, session.messages[2].content} == {"One", "Two"}
     assert [session.messages[1].content, session.messages[3].content] == [
         "First answer.", "Second answer, after the first."]
+
+
+async def test_a_draining_worker_takes_no_new_turn_and_gives_the_message_back(app: App, openai: OpenAIServer) -> None:
+    from azurefunctions.agents.run.replay import park_turns
+
+    turn = await app.submit("Hello")
+    message = await app.receive()
+    park_turns()
+    try:
+        assert await app.background.handle_message(message.get_body(), 1) == "parked"
+    finally:
+        park_turns(False)
+    untouched = await app.record(turn)
+    assert untouched.status == "queued" and untouched.attempts == 0 and untouched.claim is None
+    again = await app.receive(wait=5)  # sent back for the next worker, visible at once
+    assert again.get_body() == message.get_body()
+    assert model_calls(openai) == 0
+
+
+async def test_a_turn_submitted_again_under_its_key_is_the_same_turn_queued_once(app: App, storage: AzuriteQueues,
+                                                                                queue_name: str) -> None:
+    from azure.storage.queue.aio import QueueClient
+
+    from azurefunctions.agents.errors import SessionNotFoundError
+
+    first = await app.submit("Hello", session_id="keyed", user_id="ana", turn_id="client-key-1")
+    again = await app.submit("Hello", session_id="keyed", user_id="ana", turn_id="client-key-1")
+    assert first.turn_id == again.turn_id == "client-key-1" and again.created_at == first.created_at
+    async with QueueClient.from_connection_string(storage.connection_string, queue_name) as queue:
+        assert (await queue.get_queue_properties()).approximate_message_count == 1
+    with pytest.raises(SessionNotFoundError):  # someone else's key names nothing of theirs
+        await app.submit("Hello", session_id="keyed", user_id="bob", turn_id="client-key-1")
+
+
+async def test_a_take_over_that_finds_the_journal_still_leased_runs_nothing_and_comes_back(
+        app: App, openai: OpenAIServer) -> None:
+    from azurefunctions.agents.run.journal import TurnHead, TurnJournal
+
+    turn = await app.submit("Hello")
+    # The worker died a moment ago: its record's claim lapsed, its last renewal of the journal's lease not yet.
+    journal = TurnJournal.for_store(app.sessions)
+    assert journal is not None
+    head = TurnHead(turn_id=turn.turn_id, partition=turn.session_id, session_id=turn.session_id, agent="Helper",
+                    user_id=None, request={**turn.request, "turn_id": turn.turn_id})
+    journal.claim(head, "a-worker-that-died")
+    head.lease_until = time.time() + 30
+    await journal.create(head)
+    await app.set(turn, status="running", claim="dead", attempts=1, lease_until=time.time() - 1, history_length=0)
+    first = await app.receive()
+    assert await app.background.handle_message(first.get_body(), 2) == "deferred"
+    record = await app.record(turn)
+    assert record.status == "queued" and record.attempts == 1 and record.claim is None
+    assert model_calls(openai) == 0
+    again = await app.receive(wait=10)  # the check-back, after one renewal period of the lease
+    assert again.get_body() == first.get_body()

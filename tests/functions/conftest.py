@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers.crash import crash_site, crash_stack  # noqa: F401 - the Idempotency-Key retry tests' worlds
 from tests.servers.localhost import LocalHostProcess
 from tests.servers.model_fixtures import model, script
 from tests.servers.openai_server import OpenAIServer

@@ -54,6 +54,7 @@ def serve(app_dir: Path, *, host: str, port: int, enable_auth: bool, log_level: 
     from .localhost.loader import load_app
     from .localhost.queues import QueuePoller
     from .localhost.server import LocalHost, http_functions
+    from .run.replay import park_turns
 
     try:
         loaded = load_app(app_dir, settings_files=settings_files)
@@ -90,6 +91,7 @@ def serve(app_dir: Path, *, host: str, port: int, enable_auth: bool, log_level: 
             return
         stopped = True
         if queues is not None:
+            park_turns()  # running turns stop at their next step boundary, for the next start to resume
             await queues.stop()
         closer = getattr(loaded.app, "aclose", None)
         if closer is not None:
@@ -112,7 +114,16 @@ def serve(app_dir: Path, *, host: str, port: int, enable_auth: bool, log_level: 
 
     config = uvicorn.Config(app_with_shutdown, host=host, port=port, log_level="warning", lifespan="on",
                             timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
+
+    class DrainingServer(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            # From the signal on, running turns (HTTP and background) stop at their next step boundary, while
+            # uvicorn still lets open requests finish: a parked HTTP turn answers 503 turn_parked, and the
+            # client's retry with its Idempotency-Key continues it elsewhere (docs/crash-safety.md).
+            park_turns()
+            super().handle_exit(sig, frame)
+
+    server = DrainingServer(config)
 
     async def run() -> None:
         try:

@@ -14,6 +14,7 @@ from ..errors import InvalidRequestError
 from ..http.calls import HttpCall, HttpReply, error_reply, json_reply
 from ..http.routes import ROUTES_BY_NAME, url_for
 from ..messages import SESSION_ID_PATTERN, SESSION_ID_RULE
+from ..types import TURN_ID_PATTERN
 
 if TYPE_CHECKING:
     from ..agent import Agent
@@ -71,7 +72,7 @@ class BackgroundHttp:
         turn_id = call.route_params.get("turn_id", "")
         if not SESSION_ID_PATTERN.match(session_id):
             return error_reply(400, "invalid_request", SESSION_ID_RULE)
-        if not turn_id or len(turn_id) > 64 or not all(c.isalnum() or c in "-_" for c in turn_id):
+        if not TURN_ID_PATTERN.match(turn_id):
             return error_reply(400, "invalid_request", "turn_id must be the turn id the 202 response gave.",
                                session_id=session_id)
         not_found = error_reply(404, "turn_not_found", f"Turn {turn_id} of session {session_id} was not found.",

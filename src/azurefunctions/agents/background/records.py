@@ -1,7 +1,9 @@
 """The record of one background turn: what was asked, where it stands, and its answer once it has one.
 
 A turn moves ``queued`` -> ``running`` -> ``completed`` | ``failed``, or to ``cancelled`` from either of the
-first two. ``kind`` says what runs: ``chat`` (a turn of the chat route) or another kind registered in
+first two; a turn whose tool calls wait for a person (an approval, or a non-repeatable call that may or may not
+have happened before its worker stopped) ends its run ``awaiting_approval``, with the pending approvals in its
+response. ``kind`` says what runs: ``chat`` (a turn of the chat route) or another kind registered in
 ``kinds.py`` (an A2A task), whose own details are in ``data``. ``running`` carries a *claim*: the id of the
 worker run that holds it and when that hold lapses (``lease_until``). A worker renews its lease while the turn
 runs; another delivery of the same queue message finds the claim held and leaves the turn alone, or finds it
@@ -15,9 +17,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-TurnStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
-STATUSES: tuple[TurnStatus, ...] = ("queued", "running", "completed", "failed", "cancelled")
-TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+TurnStatus = Literal["queued", "running", "completed", "failed", "cancelled", "awaiting_approval"]
+STATUSES: tuple[TurnStatus, ...] = ("queued", "running", "completed", "failed", "cancelled", "awaiting_approval")
+#: No worker runs a turn in these states (a paused turn resumes through its approvals, not its message).
+TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled", "awaiting_approval"})
 
 
 def new_turn_id() -> str:
@@ -48,11 +51,22 @@ class TurnRecord:
     #: Messages in the session when the turn was claimed: tells a take-over whether the turn was saved already.
     history_length: int | None = None
     response: dict[str, Any] | None = None  # the ChatResponse, as a dict, once the turn ended
+    #: How many times the turn started over because another turn of its session saved first: each start over
+    #: is a new run with a journal of its own (``journal_id``), on top of the other turn's answer.
+    restarts: int = 0
     error: dict[str, str] | None = None  # {"code", "message"} of a failed or cancelled turn
     #: What the turn is: ``chat``, or a kind registered in ``kinds.py``; ``data`` is that kind's own part.
     kind: str = "chat"
     data: dict[str, Any] | None = None
     etag: str | None = None  # version of the stored copy
+
+    @property
+    def journal_id(self) -> str:
+        """The turn id the Runner journals this record's run under: the turn's own id, so a take-over resumes
+        it; after a start over (``restarts``) a new one, since the recorded steps answered a stale history."""
+        if not self.restarts:
+            return self.turn_id
+        return f"{self.turn_id[:118]}.r{self.restarts}"
 
     @property
     def done(self) -> bool:
@@ -69,6 +83,7 @@ class TurnRecord:
             "updated_at": self.updated_at, "started_at": self.started_at, "finished_at": self.finished_at,
             "attempts": self.attempts, "claim": self.claim, "lease_until": self.lease_until,
             "history_length": self.history_length, "response": self.response, "error": self.error,
+            "restarts": self.restarts,
             "kind": self.kind, "data": self.data,
         }
 
@@ -83,6 +98,7 @@ class TurnRecord:
             started_at=data.get("started_at"), finished_at=data.get("finished_at"),
             attempts=int(data.get("attempts") or 0), claim=data.get("claim"), lease_until=data.get("lease_until"),
             history_length=data.get("history_length"), response=data.get("response"), error=data.get("error"),
+            restarts=int(data.get("restarts") or 0),
             kind=str(data.get("kind") or "chat"), data=data.get("data"), etag=etag,
         )
 
@@ -95,6 +111,8 @@ class TurnRecord:
         }
         if self.response is not None:
             data["response"] = self.response
+            if self.response.get("approvals"):
+                data["approvals"] = self.response["approvals"]
         if self.error is not None:
             data["error"] = self.error
         return data

@@ -22,7 +22,7 @@ from ..types import ChatRequest
 from .kinds import CHAT
 from .queues import QueueService, poison_queue_name, resolve_connection, send_message
 from .records import TurnRecord
-from .store import TurnStore, turn_store_for
+from .store import TurnConflictError, TurnStore, turn_store_for
 from .worker import TurnMessage, TurnWorker
 
 if TYPE_CHECKING:
@@ -94,8 +94,11 @@ class BackgroundTurns:
         """Store the turn as ``queued`` and enqueue it; returns the record (with its session and turn ids).
 
         A new conversation gets its session id here, so the client can follow it before the turn runs.
-        ``kind`` and ``data`` make it another kind of work (``kinds.py``); ``turn_id`` chooses its id.
+        ``kind`` and ``data`` make it another kind of work (``kinds.py``); ``turn_id`` (default: the request's
+        ``turn_id``, from an ``Idempotency-Key``) chooses its id: submitting the same id again returns the turn
+        already submitted (to its owner; anyone else gets ``SessionNotFoundError``), nothing is queued twice.
         """
+        turn_id = turn_id or request.turn_id
         runner = self.runners.get(agent)
         if runner is None:
             raise AgentNotFoundError.named(agent, self.runners)
@@ -111,7 +114,13 @@ class BackgroundTurns:
                             data=data)
         if turn_id is not None:
             record.turn_id = turn_id
-        record = await self.turns.create(record)
+        try:
+            record = await self.turns.create(record)
+        except TurnConflictError:  # submitted before under this id: a client's retry
+            existing = await self.turns.get(session_id, record.turn_id)
+            if existing is None or not owned_by(existing.user_id, request.user_id):
+                raise SessionNotFoundError.for_id(session_id) from None
+            return existing
         try:
             await self._send(TurnMessage(session_id, record.turn_id, agent))
         except Exception as exc:

@@ -11,10 +11,18 @@ deleted, when the function fails, or when the instance running it stops. So the 
 * otherwise the delivery *claims* the record (etag compare-and-swap: of two racing deliveries exactly one
   wins), renews its lease while the turn runs, and writes the answer only while it still holds the claim.
 
-A worker that stopped mid-turn leaves a lapsed claim; the next delivery takes it over. If the first worker
-had already saved the session, the take-over finds the turn's messages in the history (after the length
-recorded at the first claim) and completes the record from them instead of running the turn again, so a
-session never holds a turn twice. After ``max_attempts`` starts the turn ends ``failed``.
+A worker that stopped mid-turn leaves a lapsed claim; the next delivery takes it over and runs the turn again
+under the same turn id, so the Runner finds the turn's journal and *resumes* it: every model answer and tool
+result recorded before the stop is replayed, not asked for or run again (docs/crash-safety.md). A turn that
+ended meanwhile answers from its journal without running anything. A take-over that finds the turn's messages
+already saved in the history (after the length recorded at the first claim: a store without a journal, another
+kind of work such as an A2A task, or a stop between saving the session and marking the journal) completes the
+record from them instead, so a session never holds a turn twice. After ``max_attempts`` starts the turn ends
+``failed``.
+
+A worker that is told to stop (``run.replay.park_turns``: SIGTERM on the local host) takes no new turn and its
+running turns stop at their next step boundary (``turn_parked``): the claim is released without counting as an
+attempt and the message is sent again, so the next worker resumes the turn at once.
 
 A failure of the worker itself (the store unreachable, say) releases the claim and raises, so the platform
 redelivers the message; after ``maxDequeueCount`` deliveries it moves it to ``<queue>-poison``, whose trigger
@@ -34,9 +42,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mappi
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import AGENT_ERROR, AGENT_FAILED_MESSAGE, AgentFrameworkError, AgentNotFoundError
+from ..errors import (
+    AGENT_ERROR,
+    AGENT_FAILED_MESSAGE,
+    AgentFrameworkError,
+    AgentNotFoundError,
+    TurnInProgressError,
+    TurnParkedError,
+)
 from ..events import AgentEvent, TurnCompleted, TurnFailed
 from ..messages import SESSION_ID_PATTERN
+from ..run.replay import parking
 from ..types import ChatResponse
 from .kinds import CHAT, TurnKind, kind_for
 from .records import TurnRecord
@@ -120,6 +136,9 @@ class TurnWorker:
         except ValueError as exc:
             logger.error("work-queue message dropped: %s", exc)
             return "invalid"
+        if parking():  # this worker is stopping: the message goes back for the next one
+            await self._check_back(message, 0)
+            return "parked"
         record = await self.turns.get(message.session_id, message.turn_id)
         if record is None:
             logger.warning("turn %s of session %s has no record (deleted or expired); message dropped",
@@ -204,13 +223,30 @@ class TurnWorker:
                 return "stopped"
             if response.error_code == "session_busy":
                 # Another turn of the session saved first; nothing of this one was saved. Run it again after.
-                await self._release(claimed, claim, started=False)
+                await self._release(claimed, claim, started=False, restart=True)
                 await self._check_back(message, BUSY_RETRY_SECONDS)
                 logger.info("turn %s met another turn of session %s; retrying in %ss", claimed.turn_id,
                             claimed.session_id, BUSY_RETRY_SECONDS)
                 return "deferred"
+            if response.error_code == TurnParkedError.code:
+                # This worker is stopping; the turn stopped at a step boundary, its journal's lease released.
+                await self._release(claimed, claim, started=False)
+                await self._check_back(message, 0)
+                logger.info("turn %s of session %s parked at a step boundary for the next worker",
+                            claimed.turn_id, claimed.session_id)
+                return "parked"
+            if response.error_code == TurnInProgressError.code:
+                # The turn's journal is still leased by the worker that ran it before (its lease outlives this
+                # record's by up to one renewal, a third of a lease): nothing ran here. Come back after that.
+                wait = math.ceil(self.lease_seconds / 3) + 1
+                await self._release(claimed, claim, started=False)
+                await self._check_back(message, wait)
+                logger.info("turn %s is still leased in its journal; taking it over in %ss", claimed.turn_id, wait)
+                return "deferred"
             await self._complete(claimed, claim, response)
         except BaseException:
+            # The run has stopped (cancelled by a shutdown, or the worker failed; a stopped run gives its journal
+            # lease back itself): give the claim back, so a redelivery resumes the turn at once.
             with contextlib.suppress(Exception):
                 await self._release(claimed, claim)
             raise
@@ -281,17 +317,19 @@ class TurnWorker:
 
     async def _complete(self, record: TurnRecord, claim: str, response: ChatResponse) -> None:
         ok = response.status == "success"
+        paused = response.status == "awaiting_approval"
 
         def finish(current: TurnRecord) -> bool:
             if current.status != "running" or current.claim != claim:
                 return False  # cancelled meanwhile, or another worker holds it now
-            _end(current, "completed" if ok else "failed", response=response.to_dict(),
-                 error=None if ok else error_of(response))
+            status = "awaiting_approval" if paused else "completed" if ok else "failed"
+            _end(current, status, response=response.to_dict(), error=None if ok or paused else error_of(response))
             return True
 
         await self.turns.update(record.session_id, record.turn_id, finish)
 
-    async def _release(self, record: TurnRecord, claim: str, *, started: bool = True) -> None:
+    async def _release(self, record: TurnRecord, claim: str, *, started: bool = True,
+                       restart: bool = False) -> None:
         """Give the claim back (a redelivery may start at once) after the worker itself failed, or after the
         turn met another turn of its session (``started=False``: the attempt does not count)."""
 
@@ -303,6 +341,8 @@ class TurnWorker:
             if not started:  # and the history it started from is stale: take a new baseline next time
                 current.attempts = max(0, current.attempts - 1)
                 current.history_length = None
+            if restart:  # what it recorded answered a history that changed: the next run starts over
+                current.restarts += 1
             return True
 
         await self.turns.update(record.session_id, record.turn_id, release)
@@ -357,7 +397,10 @@ def _end(record: TurnRecord, status: Any, *, response: dict[str, Any] | None = N
 
 async def run_turn(runner: Runner, record: TurnRecord, store: SessionStore) -> ChatResponse:
     """Run the turn through the Runner's event stream, keeping its events with the session like a streamed
-    HTTP turn, so ``GET /api/sessions/{id}/stream`` follows a background turn too."""
+    HTTP turn, so ``GET /api/sessions/{id}/stream`` follows a background turn too.
+
+    The turn runs under the record's journal id (its turn id): a take-over resumes it from its journal.
+    """
     from ..streaming.live import StreamedTurn
 
     final: list[ChatResponse] = []
@@ -373,7 +416,8 @@ async def run_turn(runner: Runner, record: TurnRecord, store: SessionStore) -> C
             yield event
 
     keep = store if runner.agent.enable_conversational_agent else None
-    turn = StreamedTurn(tap(runner.run_stream(record.request)), keep, owner=record.user_id).start()
+    request = {**record.request, "turn_id": record.journal_id}
+    turn = StreamedTurn(tap(runner.run_stream(request)), keep, owner=record.user_id).start()
     try:
         async for _ in turn.body():
             pass

@@ -34,6 +34,7 @@ from ..runner import normalize_request
 from ..streaming.live import StreamedTurn
 from ..streaming.sse import SSE_HEADERS
 from ..types import ChatRequest, ChatResponse
+from .idempotency import IDEMPOTENCY_HEADER, RETRY_SOON_CODES, keyed_request, refused_before_start
 from .resume import StreamResumer
 from .session_pages import history_page_query
 
@@ -156,13 +157,23 @@ class AgentHttpApi:
             return error_reply(400, exc.code, exc.message, agent=agent.name,
                                session_id=body.get("session_id") if isinstance(body.get("session_id"), str)
                                and SESSION_ID_PATTERN.match(body["session_id"]) else None)
+        try:
+            request = keyed_request(request, call.header(IDEMPOTENCY_HEADER))
+        except InvalidRequestError as exc:
+            return error_reply(400, exc.code, exc.message, agent=agent.name)
         runner = self.runners[agent.name]
         if self.turns.wants_async(call, body):
-            return await self.turns.submit(agent, request)
+            # A keyed turn's session is the one a synchronous retry of the same key would use.
+            return await self.turns.submit(agent, runner.keyed_session(request))
         if self._wants_stream(call, request, agent):
             # The turn runs on its own task: a client that disconnects does not stop it (see live.py).
             keep = self.session_store if agent.enable_conversational_agent else None
-            turn = StreamedTurn(runner.run_stream(request), keep, owner=request.user_id).start()
+            events = runner.run_stream(request)
+            if request.turn_id is not None:  # a retry finding its turn running gets 409, not a stream
+                events, refused = await refused_before_start(events)
+                if refused is not None:
+                    return chat_reply(refused)
+            turn = StreamedTurn(events, keep, owner=request.user_id).start()
             return HttpReply(status=200, media_type=SSE_TYPE, headers=dict(SSE_HEADERS), stream=turn.body())
         response = await runner.run(request)
         return chat_reply(response)
@@ -274,6 +285,8 @@ def chat_reply(response: ChatResponse) -> HttpReply:
     headers: dict[str, str] = {}
     if status == 429:
         headers["Retry-After"] = str(max(1, round(response.retry_after or 1)))
+    elif response.error_code in RETRY_SOON_CODES:  # the same turn id works again in a moment
+        headers["Retry-After"] = "1"
     if status >= 500 and response.error_code == AgentFrameworkError.code:
         message = AGENT_FAILED_MESSAGE
     return error_reply(status, response.error_code or AGENT_ERROR, message, agent=response.agent,

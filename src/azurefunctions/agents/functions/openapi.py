@@ -117,14 +117,26 @@ def _request_schemas() -> dict[str, Any]:
     return {"ChatRequest": chat, "ContextValue": context_value, "Error": envelope, **envelope.pop("$defs"),
             "ChatResponse": reply, **reply.pop("$defs")}
 
-#: A background turn's id as the turn route accepts it (background/http.py).
-TURN_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+#: A turn's id as the turn route accepts it (background/http.py): the request's turn id shape.
+TURN_ID_PATTERN = REQUEST_TURN_ID_PATTERN.pattern
 _ERROR = {"$ref": "#/components/schemas/Error"}
 #: Route groups that speak JSON-RPC (MCP, A2A): their bodies and errors are JSON-RPC's.
 JSON_RPC_GROUPS = frozenset({"mcp", "a2a"})
 #: One server-sent event of a streamed turn (streaming/sse.py): ``data`` is the event's JSON.
 _SSE_EVENT = {"$ref": "#/components/schemas/StreamEvent"}
 _PARAM = re.compile(r"{(\w+)}")
+
+
+def _idempotency_key_param() -> dict[str, Any]:
+    from .idempotency import IDEMPOTENCY_HEADER
+
+    return {"name": IDEMPOTENCY_HEADER, "in": "header", "required": False,
+            "schema": {"type": "string", "pattern": REQUEST_TURN_ID_PATTERN.pattern},
+            "description": "The turn's id, chosen by the client (a UUID): a retry with the same key gets the "
+                           "finished turn's answer or resumes the turn after its last completed step, never a "
+                           "second run; 409 turn_in_progress while the first request still runs. Without a "
+                           "session_id the session is derived from the caller and the key. See "
+                           "docs/crash-safety.md."}
 
 
 def build_openapi(routes: list[RouteSpec], auth: dict[str, str], *, title: str, version: str,
@@ -172,6 +184,8 @@ def build_openapi(routes: list[RouteSpec], auth: dict[str, str], *, title: str, 
                                "description": "Replay the events after this event id."})
                 params.append({"name": "Last-Event-ID", "in": "header", "required": False,
                                "schema": event_id, "description": "Same as after=; wins over it."})
+            if spec.handler == "chat":
+                params.append(_idempotency_key_param())
             if params:
                 operation["parameters"] = params
             if spec.deprecated:
