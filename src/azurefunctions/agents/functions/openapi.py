@@ -135,8 +135,8 @@ def _idempotency_key_param() -> dict[str, Any]:
             "description": "The turn's id, chosen by the client (a UUID): a retry with the same key gets the "
                            "finished turn's answer or resumes the turn after its last completed step, never a "
                            "second run; 409 turn_in_progress while the first request still runs. Without a "
-                           "session_id the session is derived from the caller and the key. See "
-                           "docs/crash-safety.md."}
+                           "session_id the session is derived from the caller and the key. A body that also names "
+                           "turn_id must name the same one (400 otherwise). See docs/crash-safety.md."}
 
 
 def build_openapi(routes: list[RouteSpec], auth: dict[str, str], *, title: str, version: str,
