@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -23,12 +23,14 @@ from a2a.server.tasks import TaskUpdater
 from a2a.types.a2a_pb2 import Message, Part, SendMessageRequest, Task, TaskState, TaskStatus
 from a2a.utils.errors import ContentTypeNotSupportedError, InvalidParamsError
 
-from ..events import HandoffOccurred, ToolCallCompleted, ToolCallStarted, TurnCompleted, TurnFailed
+from ..errors import AgentFrameworkError
+from ..events import AgentEvent, HandoffOccurred, ToolCallCompleted, ToolCallStarted, TurnCompleted, TurnFailed
 from ..interrupts import input_request
 from ..messages import SESSION_ID_PATTERN
 from ..providers.factory import load_sdk
 from ..runner import Runner
 from ..types import ChatRequest, ChatResponse
+from .approvals import approval_message, awaiting_approval, decisions_in
 
 logger = logging.getLogger("azurefunctions.agents.a2a")
 
@@ -108,9 +110,26 @@ class RunnerExecutor(AgentExecutor):
         if self.recovered is not None:
             await self._answer(updater, self.recovered)
             return
-        request = ChatRequest(message=message_text(context.message) if context.message else "",
-                              session_id=context_id, stream=True)
-        async for event in self.runner.run_stream(request):
+        waiting = awaiting_approval(context.current_task) if context.current_task is not None else None
+        if waiting is not None:
+            turn_id, pending = waiting
+            decisions = decisions_in(context.message, pending) if context.message is not None else None
+            if decisions is None:  # the task waits for a decision; anything else does not continue it
+                await updater.requires_input(approval_message(updater, turn_id, pending, context_id, reminder=True))
+                return
+            events = self.runner.resume_stream(context_id, turn_id, decisions)
+        else:
+            request = ChatRequest(message=message_text(context.message) if context.message else "",
+                                  session_id=context_id, stream=True)
+            events = self.runner.run_stream(request)
+        try:
+            await self._follow(events, updater)
+        except AgentFrameworkError as exc:  # a decision the runner refused (expired, decided already ...)
+            await updater.failed(updater.new_agent_message(
+                [Part(text=exc.message)], metadata={"code": exc.code, "status": exc.status}))
+
+    async def _follow(self, events: AsyncIterator[AgentEvent], updater: TaskUpdater) -> None:
+        async for event in events:
             if isinstance(event, ToolCallStarted):
                 await updater.start_work(self._note(updater, f"Calling tool {event.name}.", event.to_dict()))
             elif isinstance(event, ToolCallCompleted):
@@ -140,6 +159,10 @@ class RunnerExecutor(AgentExecutor):
         task."""
         data = response.to_dict()
         metadata = _answer_metadata(data)
+        if response.status == "awaiting_approval" and response.turn_id:
+            await updater.requires_input(approval_message(updater, response.turn_id, response.approvals,
+                                                          response.session_id, metadata=metadata))
+            return
         request = input_request(response)
         if request is not None:
             await updater.requires_input(updater.new_agent_message(

@@ -1,11 +1,12 @@
 """The record of one background turn: what was asked, where it stands, and its answer once it has one.
 
 A turn moves ``queued`` -> ``running`` -> ``completed`` | ``failed``, or to ``cancelled`` from either of the
-first two. ``kind`` says what runs: ``chat`` (a turn of the chat route) or another kind registered in
-``kinds.py`` (an A2A task), whose own details are in ``data``. ``running`` carries a *claim*: the id of the
-worker run that holds it and when that hold lapses (``lease_until``). A worker renews its lease while the turn
-runs; another delivery of the same queue message finds the claim held and leaves the turn alone, or finds it
-lapsed (its worker stopped) and takes it over.
+first two; a turn that stops before tool calls a person must approve ends ``awaiting_approval`` until a decision
+queues it again (kind ``approval``). ``kind`` says what runs: ``chat`` (a turn of the chat route) or another
+kind registered in ``kinds.py`` (an A2A task), whose own details are in ``data``. ``running`` carries a *claim*:
+the id of the worker run that holds it and when that hold lapses (``lease_until``). A worker renews its lease
+while the turn runs; another delivery of the same queue message finds the claim held and leaves the turn alone,
+or finds it lapsed (its worker stopped) and takes it over.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-TurnStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
-STATUSES: tuple[TurnStatus, ...] = ("queued", "running", "completed", "failed", "cancelled")
-TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+TurnStatus = Literal["queued", "running", "completed", "failed", "cancelled", "awaiting_approval"]
+STATUSES: tuple[TurnStatus, ...] = ("queued", "running", "completed", "failed", "cancelled", "awaiting_approval")
+#: Statuses no worker acts on. ``awaiting_approval``: the turn stopped before tool calls a person must approve;
+#: a decision (the approvals route) queues it again.
+TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled", "awaiting_approval"})
 
 
 def new_turn_id() -> str:
@@ -95,6 +98,9 @@ class TurnRecord:
         }
         if self.response is not None:
             data["response"] = self.response
+            if self.status == "awaiting_approval":  # what the owner decides on, beside the turn's status
+                data["approvals"] = list(self.response.get("approvals") or [])
+                data["approvals_turn_id"] = self.response.get("turn_id")
         if self.error is not None:
             data["error"] = self.error
         return data

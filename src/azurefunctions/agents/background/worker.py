@@ -280,12 +280,13 @@ class TurnWorker:
                     task.result()
 
     async def _complete(self, record: TurnRecord, claim: str, response: ChatResponse) -> None:
-        ok = response.status == "success"
+        ok = response.status in ("success", "awaiting_approval")
+        ended = "awaiting_approval" if response.status == "awaiting_approval" else "completed" if ok else "failed"
 
         def finish(current: TurnRecord) -> bool:
             if current.status != "running" or current.claim != claim:
                 return False  # cancelled meanwhile, or another worker holds it now
-            _end(current, "completed" if ok else "failed", response=response.to_dict(),
+            _end(current, ended, response=response.to_dict(),
                  error=None if ok else error_of(response))
             return True
 
@@ -373,7 +374,9 @@ async def run_turn(runner: Runner, record: TurnRecord, store: SessionStore) -> C
             yield event
 
     keep = store if runner.agent.enable_conversational_agent else None
-    turn = StreamedTurn(tap(runner.run_stream(record.request)), keep, owner=record.user_id).start()
+    # The journal's turn id is the record's: a paused turn is decided, and a taken-over one replayed, under it.
+    request = {**record.request, "turn_id": record.request.get("turn_id") or record.turn_id}
+    turn = StreamedTurn(tap(runner.run_stream(request)), keep, owner=record.user_id).start()
     try:
         async for _ in turn.body():
             pass

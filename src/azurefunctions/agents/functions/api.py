@@ -18,6 +18,7 @@ from ..errors import (
     AGENT_FAILED_MESSAGE,
     AgentFrameworkError,
     AgentNotFoundError,
+    ApprovalPendingError,
     InvalidRequestError,
     NotFoundError,
     PayloadTooLargeError,
@@ -26,6 +27,7 @@ from ..errors import (
     owned_by,
     require_extra,
 )
+from ..events import TurnFailed
 from ..http.calls import JSON_TYPE, SSE_TYPE, HttpCall, HttpReply, error_envelope, error_reply, json_reply
 from ..http.pipeline import Handler, bounded
 from ..http.routes import ALIAS_OF, RouteSpec, alias_reserved_names, public_path, template_regex
@@ -34,6 +36,7 @@ from ..runner import normalize_request
 from ..streaming.live import StreamedTurn
 from ..streaming.sse import SSE_HEADERS
 from ..types import ChatRequest, ChatResponse
+from .approvals import ApprovalsHttp, approval_pending_reply, first_event
 from .resume import StreamResumer
 from .session_pages import history_page_query
 
@@ -73,7 +76,9 @@ class AgentHttpApi:
         self._handlers: dict[str, Handler] = {
             "health": self.health, "list_agents": self.list_agents, "info": self.info, "openapi": self.openapi,
             "chat": self.chat, "mcp": self.mcp, "session": self.session, "session_stream": self.session_stream,
-            "session_turn": self.session_turn}
+            "session_turn": self.session_turn, "turn_approvals": self.turn_approvals}
+        #: ``POST /api/sessions/{id}/turns/{turn_id}/approvals`` (approvals.py).
+        self.approvals = ApprovalsHttp(runners=runners, session_store=session_store, turns=self.turns)
 
     def drop_routes(self, names: set[str]) -> None:
         """Forget routes the app left out (aliases shadowing the app's own routes)."""
@@ -162,9 +167,15 @@ class AgentHttpApi:
         if self._wants_stream(call, request, agent):
             # The turn runs on its own task: a client that disconnects does not stop it (see live.py).
             keep = self.session_store if agent.enable_conversational_agent else None
-            turn = StreamedTurn(runner.run_stream(request), keep, owner=request.user_id).start()
+            events, refused = await first_event(runner.run_stream(request))
+            if isinstance(refused, TurnFailed) and refused.code == ApprovalPendingError.code \
+                    and refused.response is not None:  # answered as JSON, like a refused decision
+                return await approval_pending_reply(self.session_store, refused.response, self.api_base)
+            turn = StreamedTurn(events, keep, owner=request.user_id).start()
             return HttpReply(status=200, media_type=SSE_TYPE, headers=dict(SSE_HEADERS), stream=turn.body())
         response = await runner.run(request)
+        if response.error_code == ApprovalPendingError.code:
+            return await approval_pending_reply(self.session_store, response, self.api_base)
         return chat_reply(response)
 
     async def mcp(self, call: HttpCall) -> HttpReply:
@@ -219,6 +230,14 @@ class AgentHttpApi:
         """A background turn's status and answer (``GET``), or cancel it (``DELETE``); owner only."""
         return await self.turns.turn(call)
 
+    async def turn_approvals(self, call: HttpCall) -> HttpReply:
+        """A person's decisions on a paused turn's tool calls; the reply is the resumed turn's. Owner only."""
+        try:
+            body = self._json_body(call)
+        except AgentFrameworkError as exc:
+            return error_envelope(exc, session_id=call.route_params.get("session_id"))
+        return await self.approvals.decide(call, body)
+
     # Helpers ----------------------------------------------------------------------------------------------
     def _agent(self, call: HttpCall) -> Agent:
         name = call.route_params.get("agent_name", "")
@@ -266,8 +285,9 @@ def _is_json(body: bytes) -> bool:
 
 
 def chat_reply(response: ChatResponse) -> HttpReply:
-    """The chat route's JSON: the response, or the error envelope with the turn's status."""
-    if response.status == "success":
+    """The chat route's JSON: the response (also a turn paused for approval), or the error envelope with the
+    turn's status."""
+    if response.status in ("success", "awaiting_approval"):
         return json_reply(response.to_dict())
     status = response.status_code or 500
     message = response.error or "The turn failed."

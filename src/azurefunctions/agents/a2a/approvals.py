@@ -1,0 +1,109 @@
+"""Tool calls that wait for a person's approval, on an A2A task.
+
+A turn that pauses for approval leaves its task ``input-required`` (the protocol's interrupted state: the client
+continues the task with a new message on the same ``taskId``, A2A specification §3.4.3 "Input Required State").
+The status message carries a text part with the reasons and a data part
+``{"approvals": [...], "turnId": ...}``. The next message on the task decides: a data part
+``{"decisions": [{"id": ..., "approved": true|false, "message": ...}]}``, or, when exactly one approval is
+pending, the text ``approve`` or ``reject`` (anything after it, such as ``reject: too much``, is the message for
+the model). The SDK moves the status message into the task's history when the next message arrives
+(``TaskManager.update_with_message``), so the pending approvals are read from the history's last agent
+message that lists them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from ..types import ApprovalDecision
+
+if TYPE_CHECKING:
+    from a2a.server.tasks import TaskUpdater
+    from a2a.types.a2a_pb2 import Message, Task
+
+#: The data part's key that lists pending approvals, and the one that answers them.
+APPROVALS_KEY = "approvals"
+DECISIONS_KEY = "decisions"
+_VERDICT = re.compile(r"^\s*(approve|approved|yes|reject|rejected|no)\b[\s:,.-]*(.*)$", re.IGNORECASE | re.DOTALL)
+
+
+def _data_parts(message: Message) -> list[dict[str, Any]]:
+    from google.protobuf.json_format import MessageToDict
+
+    found: list[dict[str, Any]] = []
+    for part in message.parts:
+        if part.WhichOneof("content") == "data":
+            value = MessageToDict(part.data)
+            if isinstance(value, dict):
+                found.append(value)
+    return found
+
+
+def awaiting_approval(task: Task) -> tuple[str, list[dict[str, Any]]] | None:
+    """The turn id and pending approvals a task waits on, or ``None`` when it waits on none."""
+    from a2a.types.a2a_pb2 import Role, TaskState
+
+    if task.status.state != TaskState.TASK_STATE_INPUT_REQUIRED:
+        return None
+    messages = list(task.history)
+    if task.status.HasField("message"):
+        messages.append(task.status.message)
+    for message in reversed(messages):
+        if message.role != Role.ROLE_AGENT:
+            continue
+        for data in _data_parts(message):
+            approvals, turn_id = data.get(APPROVALS_KEY), data.get("turnId")
+            if isinstance(approvals, list) and isinstance(turn_id, str) and approvals:
+                return turn_id, [a for a in approvals if isinstance(a, dict)]
+        return None  # the latest agent message asks for something else
+    return None
+
+
+def decisions_in(message: Message, pending: list[dict[str, Any]]) -> list[ApprovalDecision] | None:
+    """The decisions ``message`` carries, or ``None`` when it carries none (then the task keeps waiting).
+
+    A data part's decisions are taken as they are (the runner refuses unknown ids); ``approve`` / ``reject``
+    text decides the one pending approval. A decision cannot carry anything but id, approved and message.
+    """
+    for data in _data_parts(message):
+        raw = data.get(DECISIONS_KEY)
+        if isinstance(raw, list) and raw:
+            try:
+                return [ApprovalDecision.model_validate(item) for item in raw]
+            except ValidationError:
+                return None
+    if len(pending) != 1:
+        return None
+    text = " ".join(part.text for part in message.parts if part.WhichOneof("content") == "text").strip()
+    found = _VERDICT.match(text)
+    if found is None:
+        return None
+    approved = found.group(1).lower() in ("approve", "approved", "yes")
+    note = found.group(2).strip() or None
+    return [ApprovalDecision(id=str(pending[0].get("id")), approved=approved, message=note)]
+
+
+def approval_message(updater: TaskUpdater, turn_id: str, approvals: list[dict[str, Any]],
+                     session_id: str | None, *, reminder: bool = False,
+                     metadata: dict[str, Any] | None = None) -> Message:
+    """The agent's message of a task waiting for approval: the reasons as text, the approvals as data."""
+    from a2a.types.a2a_pb2 import Part
+    from google.protobuf.struct_pb2 import Value
+
+    from .executor import _json_safe, to_camel
+
+    lines = [f"- {a.get('reason') or a.get('tool')} (approval id {a.get('id')})" for a in approvals]
+    how = ('Answer with a data part {"decisions": [{"id": "...", "approved": true}]}'
+           + (', or with the text "approve" or "reject".' if len(approvals) == 1 else "."))
+    intro = ("This task still waits for a decision." if reminder
+             else "These tool calls wait for your approval before the agent goes on:")
+    text = "\n".join([intro, *lines, how])
+    value = Value()
+    value.struct_value.update(_json_safe({APPROVALS_KEY: [to_camel(a) for a in approvals], "turnId": turn_id,
+                                          **({"sessionId": session_id} if session_id else {})}))
+    return updater.new_agent_message([Part(text=text, media_type="text/plain"),
+                                      Part(data=value, media_type="application/json")],
+                                     metadata=dict(_json_safe({**(metadata or {}), "awaitingApproval": True})))

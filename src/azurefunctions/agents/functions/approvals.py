@@ -1,0 +1,195 @@
+"""A person's decision on tool calls that wait for approval:
+``POST /api/sessions/{session_id}/turns/{turn_id}/approvals``.
+
+A turn whose model asked for a tool that needs approval stops before running it and is kept in the turn
+journal (run/journal.py), in the session's store, not in this process: the decision may reach any instance,
+after any restart. The reply is the resumed turn's, in the form the caller asks for: JSON (the
+``ChatResponse``), SSE (``Accept: text/event-stream`` or ``"stream": true``), or ``202`` with a background turn
+(``"async": true``) whose status route shows it until it ends. Only the turn's owner may decide (under Entra ID
+the principal, which replaces ``user_id``): anyone else gets the same 404 as for a turn that does not exist.
+
+The body is a closed model (``extra="forbid"``): a decision says yes or no, with an optional message for the
+model; it cannot change the call's arguments.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
+
+from ..errors import (
+    ApprovalDecidedError,
+    ApprovalExpiredError,
+    ApprovalNotFoundError,
+    ApprovalPendingError,
+    InvalidRequestError,
+    TurnNotAwaitingApprovalError,
+    TurnNotFoundError,
+    owned_by,
+)
+from ..events import AgentEvent
+from ..http.calls import SSE_TYPE, HttpCall, HttpReply, error_reply, json_reply
+from ..http.routes import ROUTES_BY_NAME, url_for
+from ..messages import SESSION_ID_PATTERN, SESSION_ID_RULE
+from ..streaming.live import StreamedTurn
+from ..streaming.sse import SSE_HEADERS
+from ..types import TURN_ID_PATTERN, ApprovalDecision, ChatRequest
+
+if TYPE_CHECKING:
+    from ..background.http import BackgroundHttp
+    from ..run.journal import TurnHead
+    from ..runner import Runner
+    from ..sessions.base import SessionStore
+    from ..types import ChatResponse
+
+#: Most decisions one call may carry (a model answer asks for far fewer tool calls).
+MAX_DECISIONS = 64
+
+
+class DecisionsCall(BaseModel):
+    """The body of the approvals route."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    decisions: list[ApprovalDecision] = Field(
+        min_length=1, max_length=MAX_DECISIONS,
+        description="One decision per pending approval (by its id); approvals left out stay pending.")
+    stream: StrictBool = Field(default=False, description="Answer with the resumed turn's events (SSE).")
+    run_async: StrictBool = Field(default=False, alias="async",
+                                  description="Resume the turn in the background: 202 with the turn's URL.")
+
+
+def parse_decisions(body: dict[str, Any]) -> DecisionsCall:
+    """The body as a ``DecisionsCall``, or ``InvalidRequestError`` naming the first field that is wrong."""
+    try:
+        return DecisionsCall.model_validate(body)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "body"
+        if error["type"] == "extra_forbidden":
+            message = (f"{where} is not a field of a decision: a decision approves or rejects a call (id, "
+                       "approved, message); it cannot change the call")
+        else:
+            message = f"{where}: {error['msg']}"
+        raise InvalidRequestError(message[:300]) from None
+
+
+class ApprovalsHttp:
+    """Route logic of the approvals route; ``runners`` by agent name, ``turns`` for ``"async": true``."""
+
+    def __init__(self, *, runners: Mapping[str, Runner], session_store: SessionStore,
+                 turns: BackgroundHttp) -> None:
+        self.runners = runners
+        self.session_store = session_store
+        self.turns = turns
+
+    async def decide(self, call: HttpCall, body: dict[str, Any]) -> HttpReply:
+        session_id = call.route_params.get("session_id", "")
+        turn_id = call.route_params.get("turn_id", "")
+        if not SESSION_ID_PATTERN.match(session_id):
+            return error_reply(400, "invalid_request", SESSION_ID_RULE)
+        if not TURN_ID_PATTERN.match(turn_id):
+            return error_reply(400, "invalid_request", "turn_id must be the turn id of the reply that listed the "
+                               "approvals.", session_id=session_id)
+        try:
+            asked = parse_decisions(body)
+        except InvalidRequestError as exc:
+            return error_reply(400, exc.code, exc.message, session_id=session_id)
+        user_id = call.query.get("user_id") or None
+        head = await self._head(session_id, turn_id, user_id)
+        runner = self.runners[head.agent]
+        if asked.run_async:
+            check_decisions(head, asked.decisions)  # refused now, not after the 202
+            request = ChatRequest.model_validate({**head.request, "session_id": session_id, "turn_id": turn_id})
+            return await self.turns.submit_decisions(head.agent, request, turn_id, asked.decisions)
+        if asked.stream or SSE_TYPE in (call.header("accept") or ""):
+            events, _ = await first_event(runner.resume_stream(session_id, turn_id, asked.decisions,
+                                                               user_id=user_id))
+            keep = self.session_store if runner.agent.enable_conversational_agent else None
+            turn = StreamedTurn(events, keep, owner=user_id).start()
+            return HttpReply(status=200, media_type=SSE_TYPE, headers=dict(SSE_HEADERS), stream=turn.body())
+        response = await runner.resume(session_id, turn_id, asked.decisions, user_id=user_id)
+        if self.turns.background is not None:  # a paused background turn's record follows its outcome
+            await self.turns.background.settle(session_id, turn_id, response)
+        from .api import chat_reply
+
+        return chat_reply(response)
+
+    async def _head(self, session_id: str, turn_id: str, user_id: str | None) -> TurnHead:
+        """The turn's journal head; ``TurnNotFoundError`` for a turn this caller may not see (it does not exist,
+        or it is someone else's: the two are not told apart) or whose agent this app no longer has."""
+        head = await read_head(self.session_store, session_id, turn_id)
+        if head is None or not owned_by(head.user_id, user_id) or head.agent not in self.runners:
+            raise TurnNotFoundError(f"Turn {turn_id} of session {session_id} was not found.")
+        return head
+
+
+def check_decisions(head: TurnHead, decisions: list[ApprovalDecision]) -> None:
+    """Refuse what ``Runner.resume`` would refuse, before a background turn is queued for it."""
+    if head.status != "awaiting_approval":
+        raise TurnNotAwaitingApprovalError(f"Turn {head.turn_id} is not waiting for a decision.")
+    now = time.time()
+    for decision in decisions:
+        approval = head.approval(decision.id)
+        if approval is None:
+            raise ApprovalNotFoundError(f"Turn {head.turn_id} has no approval {decision.id[:64]}.")
+        expires_at = approval.get("expires_at")
+        if approval.get("status") == "expired" or (approval.get("status") == "pending"
+                                                   and isinstance(expires_at, (int, float)) and expires_at <= now):
+            raise ApprovalExpiredError(f"Approval {decision.id[:64]} expired; the call was refused.")
+        if approval.get("status") != "pending":
+            raise ApprovalDecidedError(f"Approval {decision.id[:64]} was decided already.")
+
+
+async def read_head(store: SessionStore, session_id: str, turn_id: str) -> TurnHead | None:
+    """The journal head of a session's turn, or ``None`` (no such turn, or a store that keeps no journal)."""
+    from ..run.journal import TurnJournal, journal_partition
+
+    journal = TurnJournal.for_store(store)
+    if journal is None:
+        return None
+    return await journal.get(journal_partition(session_id, turn_id), turn_id)
+
+
+async def first_event(events: AsyncIterator[AgentEvent]) -> tuple[AsyncIterator[AgentEvent], AgentEvent | None]:
+    """``events`` with its first event taken (and given back first), and that event: a turn refused before it
+    starts (a decision the runner refuses, a session whose turn waits) is answered as JSON, before any SSE."""
+    try:
+        first: AgentEvent | None = await anext(events)
+    except StopAsyncIteration:
+        first = None
+
+    async def rest() -> AsyncIterator[AgentEvent]:
+        if first is not None:
+            yield first
+        async for event in events:
+            yield event
+
+    return rest(), first
+
+
+async def approval_pending_reply(store: SessionStore, response: ChatResponse, api_base: str) -> HttpReply:
+    """409 ``approval_pending`` for a turn refused because its session's last turn waits for approval: the error
+    envelope with that turn's id, its pending approvals and the URL their decisions go to."""
+    data: dict[str, Any] = {"error": {"code": ApprovalPendingError.code, "message": response.error or ""}}
+    if response.agent is not None:
+        data["agent"] = response.agent
+    session_id = response.session_id
+    if session_id:
+        data["session_id"] = session_id
+        from ..run import approvals
+        from ..run.journal import TurnJournal
+
+        journal = TurnJournal.for_store(store)
+        paused = await journal.paused_turn(session_id) if journal is not None else None
+        head = await journal.get(session_id, paused) if journal is not None and paused is not None else None
+        if head is not None:
+            now = journal.clock() if journal is not None else time.time()
+            data["turn_id"] = head.turn_id
+            data["approvals_url"] = url_for(ROUTES_BY_NAME["sessions_turn_approvals"], api_base,
+                                            session_id=session_id, turn_id=head.turn_id)
+            data["approvals"] = [approvals.public_view(a, now) for a in approvals.pending(head, now)]
+    return json_reply(data, ApprovalPendingError.status)
