@@ -15,7 +15,8 @@ import azurefunctions.agents as agents
 
 #: Adding a public name is a decision: add it here too. Removing one breaks users' code.
 PUBLIC_NAMES = {
-    "Agent", "AgentFunctionApp", "AgentMode", "ChatRequest", "ChatResponse", "ControlReturn", "EntraAuth",
+    "Agent", "AgentFunctionApp", "AgentMode", "ApprovalDecision", "ChatRequest", "ChatResponse", "ControlReturn",
+    "EntraAuth",
     "FunctionTool", "HandoffConfig", "HandoffMode", "HandoffStrategy", "HandoffTarget", "InputRequired",
     "LLMConfig", "LLMProvider", "MCPServer", "MCPServerMode", "MCPServerSseParams", "MCPServerStdioParams",
     "MCPServerStreamableHttpParams", "Message", "ReflectionAgent", "RemoteA2AAgent", "Runner", "SecretRef",

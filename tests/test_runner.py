@@ -246,7 +246,9 @@ async def test_a_turn_on_a_long_session_shows_the_window_and_appends_only_what_i
         assert [m["content"] for m in sent[1:]] == [m.content for m in history[-18:]] + ["and now?"]
         with sqlite3.connect(path) as db:
             frames = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
-        assert frames <= 8  # pages SQLite logged for the turn: its two rows and the head, not 400 KB of history
+        # Pages SQLite logged for the turn: its two rows and the session head, and the turn's journal (its head,
+        # written twice, and one step per model answer): a few pages, not 400 KB of history.
+        assert frames <= 20
         whole = await store.load("s-long")
         assert whole is not None and len(whole.messages) == 1002 and whole.messages[-1].content == "noted"
     finally:

@@ -17,6 +17,7 @@ _EXPORTS: dict[str, str] = {
     "Runner": ".runner",
     "AgentFunctionApp": ".functions.app",
     "AgentMode": ".functions.modes",
+    "ApprovalDecision": ".types",
     "ChatRequest": ".types",
     "ChatResponse": ".types",
     "LLMConfig": ".types",
@@ -67,7 +68,7 @@ if TYPE_CHECKING:
     from .runner import Runner
     from .sessions.base import Session, SessionStore
     from .tools.function_tool import FunctionTool, function_tool
-    from .types import ChatRequest, ChatResponse, LLMConfig, LLMProvider
+    from .types import ApprovalDecision, ChatRequest, ChatResponse, LLMConfig, LLMProvider
 
 
 def __getattr__(name: str) -> Any:

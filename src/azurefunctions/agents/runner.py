@@ -11,17 +11,31 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
+from pydantic import ValidationError
+
 from .agent import Agent
-from .errors import AGENT_ERROR, InvalidRequestError
-from .events import AgentEvent, TextDelta, TurnCompleted, TurnFailed, TurnStarted
+from .errors import (
+    AGENT_ERROR,
+    ConfigurationError,
+    InvalidRequestError,
+    TurnInProgressError,
+    TurnNotAwaitingApprovalError,
+    TurnNotFoundError,
+    owned_by,
+)
+from .events import AgentEvent, ApprovalRequired, TextDelta, TurnCompleted, TurnFailed, TurnStarted
 from .handoff.override import overrides_process_request
-from .run.execute import TurnExecutor, collect
-from .run.request import as_response, normalize_request
+from .run import approvals
+from .run.execute import TurnExecutor, answered_events, claim_turn, collect, release_claim
+from .run.journal import journal_partition
+from .run.replay import TurnReplay, new_owner
+from .run.request import as_response, describe_validation_error, normalize_request
 from .sessions.base import SessionStore
-from .types import ChatRequest, ChatResponse
+from .storage import DocumentConflictError
+from .types import TURN_ID_PATTERN, TURN_ID_RULE, ApprovalDecision, ChatRequest, ChatResponse
 
 
 class Runner(TurnExecutor):
@@ -70,14 +84,115 @@ class Runner(TurnExecutor):
         # A subclass customises process_request: its result is authoritative, so stream it as one turn.
         response = await self.run(request)
         yield TurnStarted(session_id=response.session_id, agent=response.agent or self.agent.name,
-                          turn_id=uuid.uuid4().hex)
-        if response.status == "success":
+                          turn_id=response.turn_id or uuid.uuid4().hex)
+        if response.status == "awaiting_approval":
+            yield ApprovalRequired(turn_id=response.turn_id or "", session_id=response.session_id,
+                                   agent=response.agent or self.agent.name, approvals=list(response.approvals))
+            yield TurnCompleted(response=response)
+        elif response.status == "success":
             if response.response:
                 yield TextDelta(agent=response.agent or self.agent.name, text=response.response)
             yield TurnCompleted(response=response)
         else:
             yield TurnFailed(code=response.error_code or AGENT_ERROR, message=response.error or "",
                              agent=response.agent, session_id=response.session_id, response=response)
+
+    # Approvals: a paused turn resumed by a person's decisions ------------------------------------------------
+    async def resume(self, session_id: str | None, turn_id: str,
+                     decisions: Sequence[ApprovalDecision | Mapping[str, Any]], *,
+                     user_id: str | None = None) -> ChatResponse:
+        """Record ``decisions`` for the approvals of the paused turn ``turn_id`` of ``session_id`` (``None`` for
+        an agent without sessions) and, once every approval is decided, resume the turn by replay.
+
+        Returns the resumed turn's response (``status="awaiting_approval"`` again, listing the rest, while some
+        approvals wait). Raises, before anything is recorded: ``TurnNotFoundError`` (unknown turn, or not
+        ``user_id``'s), ``ApprovalNotFoundError``, ``ApprovalDecidedError``, ``ApprovalExpiredError``,
+        ``TurnNotAwaitingApprovalError``, ``InvalidRequestError`` (malformed decisions).
+        """
+        decided = await self._decide(session_id, turn_id, decisions, user_id)
+        if isinstance(decided, ChatResponse):
+            return decided
+        runner, request = decided
+        token = claim_turn(runner[1])
+        try:
+            return await runner[0].run(request)
+        finally:
+            release_claim(token)
+
+    async def resume_stream(self, session_id: str | None, turn_id: str,
+                            decisions: Sequence[ApprovalDecision | Mapping[str, Any]], *,
+                            user_id: str | None = None) -> AsyncIterator[AgentEvent]:
+        """``resume`` as the resumed turn's events (the same errors, raised at the first iteration)."""
+        decided = await self._decide(session_id, turn_id, decisions, user_id)
+        if isinstance(decided, ChatResponse):
+            async for event in answered_events(decided, self.agent.name):
+                yield event
+            return
+        runner, request = decided
+        token = claim_turn(runner[1])
+        try:
+            async for event in runner[0].run_stream(request):
+                yield event
+        finally:
+            release_claim(token)
+
+    async def _decide(self, session_id: str | None, turn_id: str,
+                      decisions: Sequence[ApprovalDecision | Mapping[str, Any]],
+                      user_id: str | None) -> ChatResponse | tuple[tuple[Runner, TurnReplay], dict[str, Any]]:
+        """Apply the decisions to the turn's head (one compare-and-swap); the pause as it stands when some
+        approvals still wait, else the claimed turn and the runner of its agent."""
+        journal = self.journal()
+        if journal is None:
+            raise ConfigurationError("approvals need a session store that keeps documents (memory, SQLite or "
+                                     "Cosmos DB); this one has none")
+        if not isinstance(turn_id, str) or not TURN_ID_PATTERN.match(turn_id):
+            raise InvalidRequestError(TURN_ID_RULE)
+        parsed = _decisions(decisions)
+        partition = journal_partition(session_id, turn_id)
+        for _ in range(8):
+            owner = ""
+            head = await journal.get(partition, turn_id)
+            if head is None or not owned_by(head.user_id, user_id) or head.session_id != session_id:
+                raise TurnNotFoundError(f"Turn {turn_id} was not found.")
+            now = journal.clock()
+            applied = approvals.apply_decisions(head, parsed, decided_by=user_id, now=now)
+            if head.status != "awaiting_approval":
+                raise TurnNotAwaitingApprovalError(f"Turn {turn_id} is not waiting for approval ({head.status}).")
+            waiting = approvals.pending(head, now)
+            target = self._runner_for(head.agent, turn_id)
+            if waiting:
+                response = ChatResponse.from_record(head.response or {})
+                response.approvals = [approvals.public_view(a, now) for a in waiting]
+                head.response = response.to_record()
+            else:
+                owner = new_owner()
+                journal.claim(head, owner)
+                head.resumes += 1
+            try:
+                head = await journal.replace(head)
+            except DocumentConflictError:  # decided or taken up by someone else meanwhile: read it again
+                continue
+            steps = await journal.steps(partition, turn_id)
+            replay = TurnReplay(journal, head, steps, owner=owner)
+            for approval in applied:
+                await replay.record("decision", {
+                    "approval_id": approval["id"], "approved": approval["status"] == "approved",
+                    "message": approval.get("message"), "decided_by": approval.get("decided_by"),
+                    "decided_at": approval.get("decided_at")})
+            if waiting:
+                return response
+            replay.decided = applied
+            return (target, replay), dict(head.request)
+        raise TurnInProgressError(f"Turn {turn_id} kept changing while the decisions were recorded; try again.")
+
+    def _runner_for(self, agent_name: str, turn_id: str) -> Runner:
+        if agent_name == self.agent.name:
+            return self
+        agent = self.agents.get(agent_name)
+        if agent is None:
+            raise TurnNotFoundError(f"Turn {turn_id} belongs to agent {agent_name!r}, which this runner does not "
+                                    "know.")
+        return Runner(agent, session_store=self.session_store, agents=self.agents)
 
     # Handoffs through the Runner (the seed README's runner-based API) -------------------------------------
     def can_handoff_to(self, target_agent: str) -> bool:
@@ -116,4 +231,19 @@ class Runner(TurnExecutor):
         return response
 
 
-__all__ = ["Runner", "collect", "normalize_request"]
+def _decisions(decisions: Sequence[ApprovalDecision | Mapping[str, Any]]) -> list[ApprovalDecision]:
+    if isinstance(decisions, str | bytes | Mapping) or not isinstance(decisions, Sequence):
+        raise InvalidRequestError("decisions must be a list of {id, approved, message} objects")
+    parsed = []
+    for index, decision in enumerate(decisions):
+        if isinstance(decision, ApprovalDecision):
+            parsed.append(decision)
+            continue
+        try:
+            parsed.append(ApprovalDecision.model_validate(decision))
+        except ValidationError as exc:
+            raise InvalidRequestError(f"decisions[{index}]: {describe_validation_error(exc)}") from None
+    return parsed
+
+
+__all__ = ["ApprovalDecision", "Runner", "collect", "normalize_request"]

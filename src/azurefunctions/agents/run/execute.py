@@ -20,20 +20,30 @@ from ..errors import (
     AGENT_FAILED_MESSAGE,
     INTERNAL_ERROR,
     AgentFrameworkError,
+    ApprovalExpiredError,
+    ApprovalPendingError,
     InvalidRequestError,
     ProviderRateLimitError,
+    SessionBusyError,
     SessionNotFoundError,
+    TurnIdReusedError,
+    TurnInProgressError,
+    TurnNotFoundError,
     owned_by,
 )
-from ..events import AgentEvent, TurnCompleted, TurnFailed, TurnStarted
+from ..events import AgentEvent, ApprovalRequired, TextDelta, TurnCompleted, TurnFailed, TurnStarted
 from ..handoff.engine import HandoffEngine
 from ..handoff.override import continue_step, current_step_for
 from ..limits import check_message
 from ..messages import Message, Usage
 from ..sessions.base import Session, SessionStore
-from ..telemetry import instrumentation
+from ..storage import DocumentConflictError
+from ..telemetry import Span, instrumentation
 from ..types import ChatRequest, ChatResponse
+from . import approvals
+from .journal import TurnHead, TurnJournal, journal_partition
 from .loop import AgentLoop
+from .replay import TurnClosing, TurnPaused, TurnReplay, new_owner
 from .request import normalize_request
 from .turn import FinalText, Turn
 
@@ -100,13 +110,31 @@ class TurnExecutor:
         return await collect(self.events(request, stream=False))
 
     async def events(self, raw: ChatRequest | Mapping[str, Any] | str, *,
-                      stream: bool) -> AsyncIterator[AgentEvent]:
+                     stream: bool) -> AsyncIterator[AgentEvent]:
         turn: Turn | None = None
+        replay: TurnReplay | None = None
+        session: Session | None = None
+        history: list[Message] = []
         try:
-            request = normalize_request(raw)
+            request = self.keyed_session(normalize_request(raw))
             check_message(request.message, settings.get_int(settings.MAX_MESSAGE_CHARS))
+            journal = self.journal()
+            if journal is not None and request.session_id is not None:
+                await self.check_paused(journal, request)
             session = await self.load_session(request)
-            turn = Turn(request=request, session=session, agent=self.agent)
+            if journal is not None:
+                opened = await self.open_turn(journal, request, session)
+                if isinstance(opened, ChatResponse):  # the turn ran before: its answer, not a second run
+                    async for event in answered_events(opened, self.agent.name):
+                        yield event
+                    return
+                replay = opened
+                replay.start_heartbeat()
+                if session is not None and replay.resumed:
+                    _as_when_begun(session, replay.head.history_length)
+            turn = Turn(request=request, session=session, agent=self.agent,
+                        turn_id=replay.turn_id if replay is not None else request.turn_id or uuid.uuid4().hex)
+            turn.replay = replay
             yield TurnStarted(session_id=turn.session_id, agent=self.agent.name, turn_id=turn.turn_id)
             history = list(session.messages) if session is not None else []
             history.append(Message(role="user", content=request.message))
@@ -118,6 +146,9 @@ class TurnExecutor:
                 except AgentFrameworkError as exc:
                     span.record_error(exc.code)
                     raise
+                finally:
+                    if replay is not None:
+                        _record_replay(span, replay)
                 text = answer.text
                 if turn.structured is not None and text != turn.structured.dump_json(turn.output):
                     # A loop around the agent's (reflection) chose another of its validated answers.
@@ -130,15 +161,157 @@ class TurnExecutor:
                 # Store what the turn added after the window it loaded, never the whole history again.
                 session.active_agent = turn.answered_by or turn.agent.name
                 await self.session_store.append(session, history[len(session.messages):])
-            yield TurnCompleted(response=turn.response(text))
+            response = turn.response(text)
+            response.turn_id = turn.turn_id
+            if replay is not None:
+                await _finish(replay, response)
+            yield TurnCompleted(response=response)
+        except TurnPaused:
+            assert turn is not None and replay is not None
+            response = await _pause(turn, replay)
+            yield ApprovalRequired(turn_id=turn.turn_id, session_id=turn.session_id,
+                                   agent=response.agent or self.agent.name, approvals=list(response.approvals))
+            yield TurnCompleted(response=response)
+        except TurnClosing:
+            assert turn is not None and replay is not None
+            if session is not None:
+                await self.session_store.append(session, history[len(session.messages):])
+            response = ChatResponse(
+                status="error", agent=self.agent.name, session_id=turn.session_id, turn_id=turn.turn_id,
+                error_code=ApprovalExpiredError.code, usage=turn.usage, tool_calls=turn.tool_calls,
+                error="The turn's approvals expired: its waiting tool calls were refused.", status_code=410)
+            await _finish(replay, response)
+            yield TurnCompleted(response=response)
         except AgentFrameworkError as exc:
             if not isinstance(exc, InvalidRequestError | SessionNotFoundError):
                 logger.warning("turn of agent %s failed: %s", self.agent.name, exc.message)
-            yield _failure(exc, turn, self.agent.name)
+            failed = _failure(exc, turn, self.agent.name)
+            if replay is not None and not replay.lost and failed.response is not None:
+                await _fail(replay, failed.response)
+            yield failed
         except Exception:
             logger.exception("turn of agent %s failed", self.agent.name)
-            yield _failure(AgentFrameworkError(AGENT_FAILED_MESSAGE), turn,
-                           self.agent.name)
+            failed = _failure(AgentFrameworkError(AGENT_FAILED_MESSAGE), turn, self.agent.name)
+            if replay is not None and not replay.lost and failed.response is not None:
+                await _fail(replay, failed.response)
+            yield failed
+        finally:
+            if replay is not None:
+                await replay.stop_heartbeat()
+
+    # The journal (run/journal.py) -------------------------------------------------------------------------
+    def journal(self) -> TurnJournal | None:
+        """The journal kept with this executor's sessions, or ``None`` for a store without documents."""
+        return TurnJournal.for_store(self.session_store)
+
+    def keyed_session(self, request: ChatRequest) -> ChatRequest:
+        """A turn with an id and no session gets the session derived from (user, turn id), so a retry of it
+        reaches the same session (and journal) on any instance."""
+        if request.turn_id is None or request.session_id is not None or not self.agent.enable_conversational_agent:
+            return request
+        session_id = uuid.uuid5(_KEYED_SESSIONS, f"{request.user_id or ''}\n{request.turn_id}").hex
+        return request.model_copy(update={"session_id": session_id})
+
+    async def check_paused(self, journal: TurnJournal, request: ChatRequest) -> None:
+        """``ApprovalPendingError`` for a new message in a session whose turn waits for approval; a paused turn
+        whose every approval expired is closed first (its waiting calls refused), and the new turn runs."""
+        session_id = request.session_id
+        assert session_id is not None
+        paused = await journal.paused_turn(session_id)
+        if paused is None or paused == request.turn_id:
+            return
+        head = await journal.get(session_id, paused)
+        if head is None or head.status != "awaiting_approval":
+            await journal.clear_paused(session_id, paused)
+            return
+        if not owned_by(head.user_id, request.user_id):
+            return  # someone else's session: load_session answers session_not_found
+        now = journal.clock()
+        waiting = approvals.pending(head, now)
+        if waiting:
+            raise ApprovalPendingError(
+                f"Turn {paused} of session {session_id} waits for approval; decide it first "
+                f"(POST /api/sessions/{session_id}/turns/{paused}/approvals).",
+                turn_id=paused, session_id=session_id, approvals=[approvals.public_view(a, now) for a in waiting])
+        owner = new_owner()
+        journal.claim(head, owner)
+        head.resumes += 1
+        try:
+            head = await journal.replace(head)
+        except DocumentConflictError:
+            raise SessionBusyError(f"session {session_id} is busy closing turn {paused}; retry") from None
+        closing = TurnReplay(journal, head, await journal.steps(head.partition, paused), owner=owner)
+        closing.closing = True
+        agent = self.agents.get(head.agent, self.agent)
+        executor = TurnExecutor(agent, session_store=self.session_store, agents=self.agents)
+        token = _claimed.set(closing)
+        try:
+            await collect(executor.events(dict(head.request), stream=False))
+        finally:
+            _claimed.reset(token)
+
+    async def open_turn(self, journal: TurnJournal, request: ChatRequest,
+                        session: Session | None) -> TurnReplay | ChatResponse:
+        """The journal of this turn: a new head, or the known turn taken up again (replay), or the answer the
+        turn already has (completed, or waiting for approval)."""
+        claim = _claimed.get()
+        if claim is not None and claim.turn_id == request.turn_id:
+            _claimed.set(None)
+            return claim
+        session_id = session.id if session is not None else None
+        turn_id = request.turn_id or uuid.uuid4().hex
+        partition = journal_partition(session_id, turn_id)
+        if request.turn_id is not None:
+            known = await journal.get(partition, turn_id)
+            if known is not None:
+                return await self.rejoin(journal, known, request)
+        owner = new_owner()
+        head = TurnHead(turn_id=turn_id, partition=partition, session_id=session_id, agent=self.agent.name,
+                        user_id=request.user_id,
+                        request={**request.model_dump(), "session_id": session_id, "turn_id": turn_id},
+                        history_length=session.history_length if session is not None else 0)
+        journal.claim(head, owner)
+        try:
+            head = await journal.create(head)
+        except DocumentConflictError:  # the same turn id, sent twice at once
+            known = await journal.get(partition, turn_id)
+            if known is None:
+                raise TurnInProgressError(f"Turn {turn_id} is being started by another request.") from None
+            return await self.rejoin(journal, known, request)
+        return TurnReplay(journal, head, [], owner=owner)
+
+    async def rejoin(self, journal: TurnJournal, head: TurnHead, request: ChatRequest) -> TurnReplay | ChatResponse:
+        """A known turn id again: the stored answer, the same pause, 409 while another worker runs it, or the
+        turn taken over and replayed after its last completed step."""
+        if not owned_by(head.user_id, request.user_id):
+            raise TurnNotFoundError(f"Turn {head.turn_id} was not found.")
+        if head.request.get("message") != request.message:
+            raise TurnIdReusedError(f"Turn {head.turn_id} was a turn with another message; use a new turn id.")
+        if head.status == "completed" and head.response is not None:
+            return self.stored_response(head.response)
+        now = journal.clock()
+        if head.status == "awaiting_approval" and head.response is not None and approvals.pending(head, now):
+            return self.stored_response(head.response)
+        if journal.lease_live(head):
+            raise TurnInProgressError(f"Turn {head.turn_id} is running now; ask again later.")
+        owner = new_owner()
+        journal.claim(head, owner)
+        head.resumes += 1
+        try:
+            head = await journal.replace(head)
+        except DocumentConflictError:
+            raise TurnInProgressError(f"Turn {head.turn_id} was taken up by another worker.") from None
+        return TurnReplay(journal, head, await journal.steps(head.partition, head.turn_id), owner=owner)
+
+    def stored_response(self, record: dict[str, Any]) -> ChatResponse:
+        response = ChatResponse.from_record(record)
+        structured = self.agent.structured_output
+        if structured is not None and response.output is not None and response.response:
+            try:
+                response.output = structured.validate(response.response)
+            except Exception:  # the agent's output type changed since: the JSON as stored
+                logger.info("stored answer of turn %s no longer matches %s", response.turn_id, structured.name)
+        return response
 
     # Sessions ---------------------------------------------------------------------------------------------
     def history_needed(self) -> int | None:
@@ -177,6 +350,104 @@ def _failure(exc: AgentFrameworkError, turn: Turn | None, agent_name: str) -> Tu
                       session_id=response.session_id,
                       retry_after=exc.retry_after if isinstance(exc, ProviderRateLimitError) else None,
                       response=response)
+
+
+#: Session ids of keyed turns without one: uuid5 in this namespace of (user, turn id).
+_KEYED_SESSIONS = uuid.UUID("6f1c2a52-8c7e-4d53-9a43-0d7b5e0c8a11")
+#: The turn ``Runner.resume`` (or the close of an expired paused turn) claimed, for ``open_turn`` to take up.
+_claimed: contextvars.ContextVar[TurnReplay | None] = contextvars.ContextVar("claimed_turn", default=None)
+
+
+def claim_turn(replay: TurnReplay) -> contextvars.Token[TurnReplay | None]:
+    """Let the next turn run with ``replay``'s turn id take it up (``Runner.resume``); reset with the token."""
+    return _claimed.set(replay)
+
+
+def release_claim(token: contextvars.Token[TurnReplay | None]) -> None:
+    _claimed.reset(token)
+
+
+async def answered_events(response: ChatResponse, agent: str) -> AsyncIterator[AgentEvent]:
+    """The events of a turn that has its answer already (a retry of a finished or paused turn)."""
+    yield TurnStarted(session_id=response.session_id, agent=response.agent or agent, turn_id=response.turn_id or "")
+    if response.status == "awaiting_approval":
+        yield ApprovalRequired(turn_id=response.turn_id or "", session_id=response.session_id,
+                               agent=response.agent or agent, approvals=list(response.approvals))
+    elif response.response:
+        yield TextDelta(agent=response.agent or agent, text=response.response)
+    yield TurnCompleted(response=response)
+
+
+def _as_when_begun(session: Session, history_length: int) -> None:
+    """A resumed turn sees the history it began with (messages a later turn added are not its context)."""
+    extra = session.history_length - history_length
+    if extra > 0:
+        session.messages = session.messages[:max(0, len(session.messages) - extra)]
+
+
+def _record_replay(span: Span, replay: TurnReplay) -> None:
+    span.set("agents.turn.resumed", replay.resumed)
+    span.set("agents.turn.steps_replayed", len(replay.replayed))
+    for step_type, key in replay.replayed:
+        span.add_event("agents.step.replayed", {"type": step_type, "key": key})
+    for approval in replay.decided:
+        span.add_event("agents.approval.decided", {
+            "approval.id": approval.get("id"), "tool": approval.get("tool"), "kind": approval.get("kind"),
+            "approved": approval.get("status") == "approved", "decided_by": approval.get("decided_by") or "",
+            "decided_at": approval.get("decided_at")})
+    replay.decided = []
+
+
+async def _finish(replay: TurnReplay, response: ChatResponse) -> None:
+    """Mark the turn completed with its answer (after the session holds its messages)."""
+    def change(head: TurnHead) -> None:
+        head.status, head.response = "completed", response.to_record()
+        head.lease_until, head.lease_owner = 0.0, None
+
+    try:
+        await replay.update_head(change)
+    except TurnInProgressError:
+        logger.warning("turn %s finished after another worker took it over", replay.turn_id)
+        return
+    if replay.head.approvals and replay.head.session_id:
+        await replay.journal.clear_paused(replay.head.session_id, replay.turn_id)
+
+
+async def _fail(replay: TurnReplay, response: ChatResponse) -> None:
+    """Mark the turn failed (a retry with its id replays it after its last completed step)."""
+    def change(head: TurnHead) -> None:
+        head.status, head.response = "failed", response.to_record()
+        head.lease_until, head.lease_owner = 0.0, None
+
+    response.turn_id = replay.turn_id
+    try:
+        await replay.update_head(change)
+    except Exception:  # the answer is the failure either way; a lapsed lease lets a retry replay
+        logger.warning("could not mark turn %s failed", replay.turn_id, exc_info=True)
+
+
+async def _pause(turn: Turn, replay: TurnReplay) -> ChatResponse:
+    """Keep the turn waiting for its approvals: the session is not appended; the head lists them."""
+    now = replay.now()
+    waiting: dict[str, dict[str, Any]] = {}
+    for approval in replay.waiting:
+        waiting.setdefault(str(approval["id"]), approval)
+    response = ChatResponse(
+        status="awaiting_approval", agent=next(iter(waiting.values()))["agent"], context=dict(turn.request.context),
+        session_id=turn.session_id, usage=turn.usage, tool_calls=turn.tool_calls,
+        handoff_path=list(turn.handoff_path), turn_id=turn.turn_id,
+        approvals=[approvals.public_view(a, now) for a in waiting.values()])
+
+    def change(head: TurnHead) -> None:
+        known = {a.get("id") for a in head.approvals}
+        head.approvals.extend(a for a in waiting.values() if a["id"] not in known)
+        head.status, head.response = "awaiting_approval", response.to_record()
+        head.lease_until, head.lease_owner = 0.0, None
+
+    await replay.update_head(change)
+    if turn.session_id is not None and replay.head.session_id:
+        await replay.journal.set_paused(replay.head.session_id, turn.turn_id)
+    return response
 
 
 async def collect(events: AsyncIterator[AgentEvent]) -> ChatResponse:

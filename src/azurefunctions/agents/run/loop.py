@@ -30,6 +30,8 @@ from ..structured_output import OutputInvalid
 from ..telemetry import instrumentation
 from ..tools.base import Tool, ToolContext, ToolOutput
 from ..types import ToolCallRecord
+from .journal import idempotency_key, journal_partition
+from .replay import AwaitingApproval, TurnClosing, TurnPaused, TurnReplay, model_step, recorded_response
 from .strategy import TurnStrategy
 from .turn import Final, Turn
 
@@ -86,18 +88,30 @@ class AgentLoop:
                 output=structured.spec if structured is not None else None,
             )
             result: ModelResponse | None = None
-            with instrumentation().chat(agent=agent, provider=provider, request=request) as span:
-                try:
-                    async for item in provider.stream(request):
-                        if isinstance(item, ModelResponse):
-                            result = item
-                        else:
-                            yield TextDelta(agent=agent.name, text=item.text)
-                except AgentFrameworkError as exc:
-                    span.record_error(exc.code)
-                    raise
-                if result is not None:
-                    span.record_response(result)
+            replay: TurnReplay | None = turn.replay
+            model_key = replay.next_model_key(agent.name) if replay is not None else ""
+            recorded = replay.recorded(model_key) if replay is not None else None
+            if recorded is not None:  # answered before this turn was interrupted: not asked again
+                result = recorded_response(recorded)
+                if result.text:
+                    yield TextDelta(agent=agent.name, text=result.text)
+            elif replay is not None and replay.closing:
+                raise TurnClosing
+            else:
+                with instrumentation().chat(agent=agent, provider=provider, request=request) as span:
+                    try:
+                        async for item in provider.stream(request):
+                            if isinstance(item, ModelResponse):
+                                result = item
+                            else:
+                                yield TextDelta(agent=agent.name, text=item.text)
+                    except AgentFrameworkError as exc:
+                        span.record_error(exc.code)
+                        raise
+                    if result is not None:
+                        span.record_response(result)
+                if result is not None and replay is not None:  # kept before it is acted on
+                    await replay.record("model", model_step(model_key, agent.name, result))
             if result is None:
                 raise AgentFrameworkError("the model returned no response", code="provider_error", status=502)
             turn.usage.add(result.usage)
@@ -131,11 +145,15 @@ class AgentLoop:
                 yield ToolCallStarted(agent=agent.name, call_id=call.id, name=call.name, arguments=call.arguments)
             limit = tool_call_limit()
             allowed, refused = split_tool_calls(result.tool_calls, limit)
-            outputs = [*await asyncio.gather(*(self.call_tool(turn, agent, tool_map, call) for call in allowed)),
+            outputs = [*await asyncio.gather(*(self.call_tool(turn, agent, tool_map, call, model_key)
+                                               for call in allowed)),
                        *(ToolOutput(too_many_tool_calls_result(limit), is_error=True) for _ in refused)]
             while turn.pending_events:
                 yield turn.pending_events.pop(0)
+            waiting = any(isinstance(output, AwaitingApproval) for output in outputs)
             for call, output in zip(result.tool_calls, outputs, strict=True):
+                if isinstance(output, AwaitingApproval):
+                    continue  # not run: it waits for a person (the others ran and are recorded)
                 turn.tool_calls.append(ToolCallRecord(id=call.id, name=call.name, arguments=call.arguments,
                                                       result=output.content, is_error=output.is_error,
                                                       agent=agent.name))
@@ -143,6 +161,8 @@ class AgentLoop:
                                        is_error=output.is_error, agent=agent.name))
                 yield ToolCallCompleted(agent=agent.name, call_id=call.id, name=call.name, result=output.content,
                                         is_error=output.is_error)
+            if waiting:
+                raise TurnPaused
             if INPUT_REQUIRED in turn.metadata:  # ends the turn: the question is the answer the user sees
                 question = str(turn.metadata[INPUT_REQUIRED]["question"])
                 history.append(Message(role="assistant", content=question, agent=agent.name))
@@ -159,7 +179,9 @@ class AgentLoop:
             f"Agent {agent.name} did not finish within max_turns={agent.max_turns} model calls; "
             "raise max_turns or simplify the task.")
 
-    async def call_tool(self, turn: Turn, agent: Agent, tools: dict[str, Tool], call: ToolCall) -> ToolOutput:
+    async def call_tool(self, turn: Turn, agent: Agent, tools: dict[str, Tool], call: ToolCall,
+                        model_key: str = "") -> ToolOutput:
+        """One tool call; in a journaled turn through ``TurnReplay.call`` (replayed, approved, or run once)."""
         tool = tools.get(call.name)
         if tool is None:
             return ToolOutput(f"Tool {call.name!r} is not available to agent {agent.name}. "
@@ -169,7 +191,22 @@ class AgentLoop:
                               f"{call.invalid_arguments[:200]}", is_error=True)
         context = ToolContext(agent_name=agent.name, session_id=turn.session_id, user_id=turn.request.user_id,
                               call_id=call.id,
-                              context=dict(turn.context_by_agent.get(agent.name, turn.request.context)))
+                              context=dict(turn.context_by_agent.get(agent.name, turn.request.context)),
+                              turn_id=turn.turn_id,
+                              idempotency_key=idempotency_key(journal_partition(turn.session_id, turn.turn_id),
+                                                              turn.turn_id, agent.name, call.id))
+        replay: TurnReplay | None = turn.replay
+        if replay is None or isinstance(tool, HandoffTool):
+            # Handoff tools are not recorded: they run again on replay and their target's calls replay.
+            return (await self.run_tool(turn, agent, tool, call, context))[0]
+        return await replay.call(tool, call, context, replay.tool_key(model_key, call.id),
+                                 lambda: self.run_tool(turn, agent, tool, call, context))
+
+    async def run_tool(self, turn: Turn, agent: Agent, tool: Tool, call: ToolCall,
+                       context: ToolContext) -> tuple[ToolOutput, bool]:
+        """Run the tool; the output and whether it is a result to record (not a question to the user, which is
+        asked again when the turn replays)."""
+        keep = True
         with instrumentation().execute_tool(agent=agent, tool=tool, call=call) as span:
             try:
                 if isinstance(tool, HandoffTool):
@@ -181,13 +218,14 @@ class AgentLoop:
             except InputRequired as exc:  # the agent needs the user's answer: the turn ends after this call
                 turn.metadata[INPUT_REQUIRED] = exc.request.to_dict()
                 output = ToolOutput(f"Asked the user: {exc.request.question} (waiting for their answer)")
+                keep = False
             except Exception as exc:  # a Tool implementation that raised instead of returning an error
                 logger.exception("tool %s raised", call.name)
                 output = ToolOutput(f"Tool {call.name} failed: {type(exc).__name__}", is_error=True)
             if output.is_error:
                 span.record_error("tool_error")
             span.record_tool_result(output)
-            return output
+            return output, keep
 
     async def call_handoff_tool(self, turn: Turn, agent: Agent, tool: HandoffTool, call: ToolCall) -> ToolOutput:
         reason = call.arguments.get("reason") if isinstance(call.arguments.get("reason"), str) else None

@@ -65,6 +65,9 @@ class Turn:
     # The typed answer of the last agent that answered, and its ``StructuredOutput`` (None without one).
     output: Any = None
     structured: Any = None
+    #: The turn's journal (``run/replay.py``'s ``TurnReplay``) when its session store keeps one: recorded steps
+    #: replay, new ones are written as they complete.
+    replay: Any = None
 
     def __post_init__(self) -> None:
         if not self.handoff_path:

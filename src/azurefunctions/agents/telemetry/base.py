@@ -27,6 +27,9 @@ class Span:
     def record_tool_result(self, output: Any) -> None:
         """A tool call's ``ToolOutput`` (its content only when content capture is on)."""
 
+    def add_event(self, name: str, attributes: Mapping[str, Any]) -> None:
+        """A span event (a replayed step, a decision): primitive attributes only, never tool arguments."""
+
 
 _NOOP_SPAN = Span()
 

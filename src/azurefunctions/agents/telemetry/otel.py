@@ -123,6 +123,11 @@ class _OTelSpan(Span):
         if self._instrumentation.capture_content:
             self.set("gen_ai.tool.call.result", output.content)
 
+    def add_event(self, name: str, attributes: Mapping[str, Any]) -> None:
+        kept = {key: value for key, value in attributes.items()
+                if isinstance(value, str | bool | int | float)}
+        self.span.add_event(name, kept)
+
 
 class OTelInstrumentation(Instrumentation):
     """GenAI spans and metrics on the global (or given) OpenTelemetry providers."""
