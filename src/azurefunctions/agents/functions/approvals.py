@@ -171,13 +171,14 @@ async def first_event(events: AsyncIterator[AgentEvent]) -> tuple[AsyncIterator[
     return rest(), first
 
 
-async def approval_pending_reply(store: SessionStore, response: ChatResponse, api_base: str) -> HttpReply:
+async def approval_pending_reply(store: SessionStore, response: ChatResponse, api_base: str,
+                                 session_id: str | None) -> HttpReply:
     """409 ``approval_pending`` for a turn refused because its session's last turn waits for approval: the error
     envelope with that turn's id, its pending approvals and the URL their decisions go to."""
     data: dict[str, Any] = {"error": {"code": ApprovalPendingError.code, "message": response.error or ""}}
     if response.agent is not None:
         data["agent"] = response.agent
-    session_id = response.session_id
+    session_id = response.session_id or session_id
     if session_id:
         data["session_id"] = session_id
         from ..run import approvals
