@@ -374,9 +374,7 @@ async def run_turn(runner: Runner, record: TurnRecord, store: SessionStore) -> C
             yield event
 
     keep = store if runner.agent.enable_conversational_agent else None
-    # The journal's turn id is the record's: a paused turn is decided, and a taken-over one replayed, under it.
-    request = {**record.request, "turn_id": record.request.get("turn_id") or record.turn_id}
-    turn = StreamedTurn(tap(runner.run_stream(request)), keep, owner=record.user_id).start()
+    turn = StreamedTurn(tap(runner.run_stream(record.request)), keep, owner=record.user_id).start()
     try:
         async for _ in turn.body():
             pass
