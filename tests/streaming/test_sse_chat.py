@@ -70,6 +70,7 @@ def test_tool_turn_streams_in_order_and_done_is_the_json_response(host: LocalHos
     assert all(call_ids)
     for body in (streamed, plain):
         assert body.pop("session_id") == body.pop("conversation_id")
+        assert body.pop("turn_id")  # each turn has its own id
     assert streamed == plain
     assert streamed["response"] == ANSWER and streamed["usage"]["requests"] == 2
 

@@ -19,6 +19,8 @@ from pydantic import ValidationError
 from .agent import Agent
 from .errors import (
     AGENT_ERROR,
+    ApprovalDecidedError,
+    ApprovalExpiredError,
     ConfigurationError,
     InvalidRequestError,
     TurnInProgressError,
@@ -155,9 +157,16 @@ class Runner(TurnExecutor):
             if head is None or not owned_by(head.user_id, user_id) or head.session_id != session_id:
                 raise TurnNotFoundError(f"Turn {turn_id} was not found.")
             now = journal.clock()
-            applied = approvals.apply_decisions(head, parsed, decided_by=user_id, now=now)
             if head.status != "awaiting_approval":
+                for decision in parsed:
+                    known = head.approval(decision.id)
+                    status = approvals.effective_status(known, now) if known is not None else None
+                    if status == "expired":
+                        raise ApprovalExpiredError(f"Approval {decision.id} expired; the call was refused.")
+                    if status in ("approved", "rejected"):
+                        raise ApprovalDecidedError(f"Approval {decision.id} was decided already ({status}).")
                 raise TurnNotAwaitingApprovalError(f"Turn {turn_id} is not waiting for approval ({head.status}).")
+            applied = approvals.apply_decisions(head, parsed, decided_by=user_id, now=now)
             waiting = approvals.pending(head, now)
             target = self._runner_for(head.agent, turn_id)
             if waiting:

@@ -183,7 +183,8 @@ class TurnExecutor:
             await _finish(replay, response)
             yield TurnCompleted(response=response)
         except AgentFrameworkError as exc:
-            if not isinstance(exc, InvalidRequestError | SessionNotFoundError):
+            if not isinstance(exc, InvalidRequestError | SessionNotFoundError | ApprovalPendingError
+                              | TurnNotFoundError | TurnIdReusedError | TurnInProgressError):
                 logger.warning("turn of agent %s failed: %s", self.agent.name, exc.message)
             failed = _failure(exc, turn, self.agent.name)
             if replay is not None and not replay.lost and failed.response is not None:

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from ..errors import TurnInProgressError
+from ..errors import InvalidRequestError, TurnInProgressError
 from ..messages import ToolCall, Usage
 from ..storage import DocumentConflictError
 from ..tools.base import Tool, ToolContext, ToolOutput, approval_needed, approval_text
@@ -234,6 +234,11 @@ class TurnReplay:
         except DocumentConflictError:
             self.lost = True
             raise self._taken_over() from None
+        except ValueError as exc:  # the store cannot keep it (a Cosmos DB item holds 2 MB at most)
+            logger.warning("step %s of turn %s could not be kept: %s", seq, self.turn_id, exc)
+            raise InvalidRequestError(
+                f"a step of turn {self.turn_id} (a model answer or tool result) is larger than the state store can "
+                "keep; send smaller messages or tool results", code="message_too_large", status=413) from None
         if step.key is not None and step_type in ("model", "tool"):
             self._results[step.key] = step
         elif step.key is not None and step_type == "tool_started":
