@@ -268,3 +268,24 @@ def test_under_entra_only_the_principal_who_asked_decides(model: OpenAIServer, t
         resumed = decide(host, paused, decision, user_id="bob", headers=principal(alice))
         assert resumed.status_code == 200 and resumed.json()["response"] == "Refunded for Alice.", resumed.text
     assert ledger(tmp_path) == ["refund A1 240"]
+
+
+def test_the_readme_declaration_makes_a_policy_guarded_non_repeatable_tool() -> None:
+    """The README's "Human approval of tool calls" snippet, run as it is written."""
+    import re
+
+    from azurefunctions.agents import Agent
+    from azurefunctions.agents.tools import ToolContext
+    from azurefunctions.agents.types import LLMConfig
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Human approval of tool calls", 1)[1].split("\n## ", 1)[0]
+    [code] = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    agent = Agent(name="RefundDesk", instructions="Refunds.", llm_config=LLMConfig(provider="offline"))
+    exec(code, {"agent": agent})  # noqa: S102 - the README's own code
+    [tool] = agent.tools
+    context = ToolContext(agent_name="RefundDesk")
+    assert tool.name == "refund_order" and tool.repeatable is False
+    assert callable(tool.needs_approval)
+    assert tool.needs_approval({"order_id": "A1", "amount": 120}, context) is True
+    assert tool.needs_approval({"order_id": "A1", "amount": 20}, context) is False
