@@ -88,7 +88,7 @@ def test_a_background_turn_shows_its_approvals_and_resumes(host: LocalHostProces
         # A second decision, in any form, is refused before anything is queued.
         again = client.post(url, params={"user_id": "ana"},
                             json={"decisions": [{"id": approval["id"], "approved": False}], "async": True})
-        assert again.status_code == 409, again.text
+        assert again.status_code == 409 and again.json()["error"]["code"] == "approval_decided", again.text
     assert ledger(tmp_path) == ["refund B2 300"]
 
 

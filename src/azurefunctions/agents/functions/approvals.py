@@ -14,6 +14,7 @@ model; it cannot change the call's arguments.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -22,8 +23,6 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 from ..errors import (
     ApprovalDecidedError,
-    ApprovalExpiredError,
-    ApprovalNotFoundError,
     ApprovalPendingError,
     InvalidRequestError,
     TurnNotAwaitingApprovalError,
@@ -102,7 +101,7 @@ class ApprovalsHttp:
         head = await self._head(session_id, turn_id, user_id)
         runner = self.runners[head.agent]
         if asked.run_async:
-            check_decisions(head, asked.decisions)  # refused now, not after the 202
+            check_decisions(head, asked.decisions, user_id)  # refused now, not after the 202
             request = ChatRequest.model_validate({**head.request, "session_id": session_id, "turn_id": turn_id})
             return await self.turns.submit_decisions(head.agent, request, turn_id, asked.decisions)
         if asked.stream or SSE_TYPE in (call.header("accept") or ""):
@@ -127,21 +126,19 @@ class ApprovalsHttp:
         return head
 
 
-def check_decisions(head: TurnHead, decisions: list[ApprovalDecision]) -> None:
-    """Refuse what ``Runner.resume`` would refuse, before a background turn is queued for it."""
-    if head.status != "awaiting_approval":
-        raise TurnNotAwaitingApprovalError(f"Turn {head.turn_id} is not waiting for a decision.")
+def check_decisions(head: TurnHead, decisions: list[ApprovalDecision], user_id: str | None) -> None:
+    """Refuse now what ``Runner.resume`` would refuse, before a background turn is queued for it: the same
+    rules (run/approvals.py ``apply_decisions``) on a copy of the head, which is not written."""
+    from ..run import approvals
+
     now = time.time()
-    for decision in decisions:
-        approval = head.approval(decision.id)
-        if approval is None:
-            raise ApprovalNotFoundError(f"Turn {head.turn_id} has no approval {decision.id[:64]}.")
-        expires_at = approval.get("expires_at")
-        if approval.get("status") == "expired" or (approval.get("status") == "pending"
-                                                   and isinstance(expires_at, (int, float)) and expires_at <= now):
-            raise ApprovalExpiredError(f"Approval {decision.id[:64]} expired; the call was refused.")
-        if approval.get("status") != "pending":
-            raise ApprovalDecidedError(f"Approval {decision.id[:64]} was decided already.")
+    if head.status != "awaiting_approval":  # as Runner.resume answers: the decided approval is named first
+        for decision in decisions:
+            known = head.approval(decision.id)
+            if known is not None and approvals.effective_status(known, now) in ("approved", "rejected"):
+                raise ApprovalDecidedError(f"Approval {decision.id} was decided already.")
+        raise TurnNotAwaitingApprovalError(f"Turn {head.turn_id} is not waiting for approval ({head.status}).")
+    approvals.apply_decisions(copy.deepcopy(head), decisions, decided_by=user_id, now=now)
 
 
 async def read_head(store: SessionStore, session_id: str, turn_id: str) -> TurnHead | None:
