@@ -239,3 +239,70 @@ async def test_a_turn_without_a_session_is_journaled_and_resumed_by_its_id(scrip
     done = await runner.resume(None, paused.turn_id or "", [{"id": paused.approvals[0]["id"], "approved": True}],
                                user_id="ana")
     assert done.response == "Refunded 4." and refunds == [4]
+
+
+async def test_a_stopping_worker_parks_the_turn_at_the_next_step_and_another_resumes_it(
+        script: OpenAIServer) -> None:
+    from azurefunctions.agents.run.replay import park_turns
+
+    packed: list[int] = []
+
+    def pack(order: int) -> str:
+        """Pack an order."""
+        park_turns()  # the stop signal arrives while the tool runs: the tool finishes, the turn stops after it
+        packed.append(order)
+        return "packed"
+
+    store = MemorySessionStore()
+    script.script.add(Reply(tool_calls=[ScriptedToolCall("pack", {"order": 8})]))
+    request = {"message": "pack 8", "session_id": "s-park", "turn_id": "park-8"}
+    try:
+        parked = await Runner(agent_for(script, [pack]), session_store=store).run(request)
+    finally:
+        park_turns(False)
+    assert parked.status == "error" and parked.error_code == "turn_parked" and parked.status_code == 503
+    assert packed == [8] and script.script.calls == 1
+    script.script.add(Reply(text="Packed 8."))
+    resumed = await Runner(agent_for(script, [pack]), session_store=store).run(request)  # at once: lease released
+    assert resumed.response == "Packed 8." and packed == [8]  # the packing was not done again
+    assert script.script.calls == 2
+
+
+async def test_the_lease_is_renewed_while_a_long_tool_runs(script: OpenAIServer) -> None:
+    async def crunch(n: int) -> str:
+        """Crunch numbers for a while."""
+        await asyncio.sleep(1.6)  # longer than the 1 s lease
+        return "crunched"
+
+    store = MemorySessionStore()
+    runner = Runner(agent_for(script, [crunch]), session_store=store)
+    script.script.add(Reply(tool_calls=[ScriptedToolCall("crunch", {"n": 1})]), Reply(text="Crunched."))
+    request = {"message": "crunch", "session_id": "s-long", "turn_id": "crunch-1"}
+    first = asyncio.ensure_future(runner.run(request))
+    await asyncio.sleep(1.3)
+    retry = await Runner(agent_for(script, [crunch]), session_store=store).run(request)
+    assert retry.error_code == "turn_in_progress"  # the first worker still holds the turn
+    assert (await first).response == "Crunched." and script.script.calls == 2
+
+
+async def test_a_reflecting_agent_resumes_with_its_recorded_answers_and_evaluations(script: OpenAIServer) -> None:
+    from azurefunctions.agents import ReflectionAgent
+
+    config = LLMConfig(api_key=script.api_key, base_url=script.base_url, max_retries=0)
+    reviewer = "You are a strict reviewer"
+    store = MemorySessionStore()
+
+    def agent() -> ReflectionAgent:
+        return ReflectionAgent(name="Writer", instructions="You write answers", llm_config=config)
+
+    script.script.add_for("You write answers", Reply(text="Paris."), Reply(status=500))
+    script.script.add_for(reviewer, Reply(text='{"score": 0.3, "feedback": "too short"}'))
+    request = {"message": "Capital of France?", "session_id": "s-refl", "turn_id": "refl-1"}
+    failed = await Runner(agent(), session_store=store).run(request)
+    assert failed.status == "error" and script.script.calls == 3
+    script.script.add_for("You write answers", Reply(text="Paris, on the Seine."))
+    script.script.add_for(reviewer, Reply(text='{"score": 0.9, "feedback": "good"}'))
+    done = await Runner(agent(), session_store=store).run(request)
+    assert done.response == "Paris, on the Seine."
+    assert [h["score"] for h in done.to_dict()["reflection"]["history"]] == [0.3, 0.9]
+    assert script.script.calls == 5  # the first answer and its evaluation came from the journal

@@ -272,3 +272,11 @@ class ApprovalPendingError(AgentFrameworkError):
         self.turn_id = turn_id
         self.session_id = session_id
         self.approvals = list(approvals or [])
+
+
+class TurnParkedError(AgentFrameworkError):
+    """This instance is stopping (drain): the turn stopped at a step boundary, every completed step kept; a turn
+    run again with its id (another worker, a retry) continues after them."""
+
+    status = 503
+    code = "turn_parked"

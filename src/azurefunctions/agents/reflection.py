@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field, ValidationError
 from .agent import Agent
 from .events import ReflectionEvaluated
 from .messages import Message
-from .providers.base import ModelRequest
+from .providers.base import ModelRequest, ModelResponse
 from .run.strategy import AnswerLoop
 from .run.turn import Final, FinalText, Turn
 from .types import LLMConfig
@@ -147,7 +147,7 @@ class ReflectionAgent(Agent):
             temperature=0.0,
         )
         for _ in range(2):  # an unparsable evaluation is retried once
-            response = await self.evaluator.provider.complete(request)
+            response = await self._evaluator_answer(turn, request)
             turn.usage.add(response.usage)
             try:
                 parsed = Evaluation.model_validate(json.loads(_json_object(response.text)))
@@ -155,6 +155,24 @@ class ReflectionAgent(Agent):
                 continue
             return parsed.score, parsed.feedback
         return None, "evaluation failed: the evaluator's reply was not a valid score"
+
+
+    async def _evaluator_answer(self, turn: Turn, request: ModelRequest) -> ModelResponse:
+        """The evaluator's reply; in a journaled turn recorded like any model call, so a resumed turn replays
+        the same evaluations (and reaches the same answer) instead of asking again."""
+        from .run.replay import TurnReplay, model_step, recorded_response
+
+        replay: TurnReplay | None = turn.replay
+        if replay is None:
+            return await self.evaluator.provider.complete(request)
+        key = replay.next_model_key(f"{self.name}:evaluation")
+        recorded = replay.recorded(key)
+        if recorded is not None:
+            return recorded_response(recorded)
+        replay.checkpoint()
+        response = await self.evaluator.provider.complete(request)
+        await replay.record("model", model_step(key, self.name, response))
+        return response
 
 
 def _json_object(text: str) -> str:

@@ -29,6 +29,7 @@ from ..errors import (
     TurnIdReusedError,
     TurnInProgressError,
     TurnNotFoundError,
+    TurnParkedError,
     owned_by,
 )
 from ..events import AgentEvent, ApprovalRequired, TextDelta, TurnCompleted, TurnFailed, TurnStarted
@@ -184,7 +185,7 @@ class TurnExecutor:
             yield TurnCompleted(response=response)
         except AgentFrameworkError as exc:
             if not isinstance(exc, InvalidRequestError | SessionNotFoundError | ApprovalPendingError
-                              | TurnNotFoundError | TurnIdReusedError | TurnInProgressError):
+                              | TurnNotFoundError | TurnIdReusedError | TurnInProgressError | TurnParkedError):
                 logger.warning("turn of agent %s failed: %s", self.agent.name, exc.message)
             failed = _failure(exc, turn, self.agent.name)
             if replay is not None and not replay.lost and failed.response is not None:

@@ -98,6 +98,8 @@ class AgentLoop:
             elif replay is not None and replay.closing:
                 raise TurnClosing
             else:
+                if replay is not None:
+                    replay.checkpoint()
                 with instrumentation().chat(agent=agent, provider=provider, request=request) as span:
                     try:
                         async for item in provider.stream(request):

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidRequestError, TurnInProgressError
+from ..errors import InvalidRequestError, TurnInProgressError, TurnParkedError
 from ..messages import ToolCall, Usage
 from ..storage import DocumentConflictError
 from ..tools.base import Tool, ToolContext, ToolOutput, approval_needed, approval_text
@@ -36,6 +36,21 @@ logger = logging.getLogger("azurefunctions.agents")
 #: What the model reads for a call that may have happened and that the person chose not to run again.
 NOT_REPEATED = ("This call was interrupted and may or may not have happened; the user chose not to run it "
                 "again.")
+
+
+_parking = False
+
+
+def park_turns(parking: bool = True) -> None:
+    """Stop every journaled turn of this process at its next step boundary (``TurnParkedError``, 503
+    ``turn_parked``): what a worker does when it is told to stop (SIGTERM, the host's drain). Its completed steps
+    are kept and its lease released, so the next worker resumes it at once. ``park_turns(False)`` undoes it."""
+    global _parking
+    _parking = parking
+
+
+def parking() -> bool:
+    return _parking
 
 
 class TurnPaused(Exception):
@@ -162,6 +177,13 @@ class TurnReplay:
         found = [a for a in self.head.approvals if a.get("key") == key and a.get("kind") == kind]
         return found[-1] if found else None
 
+    def checkpoint(self) -> None:
+        """Before a step that is not in the journal (a model call, a tool run): stop here if this process is
+        stopping (``park_turns``)."""
+        if _parking:
+            raise TurnParkedError(f"Turn {self.turn_id} stopped at a step boundary: this instance is stopping; "
+                                  "the turn continues after its last completed step on another one.")
+
     # Tool calls -------------------------------------------------------------------------------------------
     async def call(self, tool: Tool, call: ToolCall, context: ToolContext, key: str,
                    run: Callable[[], Awaitable[tuple[ToolOutput, bool]]]) -> ToolOutput:
@@ -199,6 +221,7 @@ class TurnReplay:
                 return self._wait(uncertain)
             if approvals.refusal_text(uncertain, now) is not None:
                 return await self._answer(key, ToolOutput(NOT_REPEATED, is_error=True))
+        self.checkpoint()
         if not tool.repeatable:
             await self.record("tool_started", {"key": key, "tool": tool.name})
         output, keep = await run()
@@ -271,12 +294,26 @@ class TurnReplay:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
+    async def _renew(self) -> bool:
+        """Extend the lease while this worker runs the turn; ``False`` once it finished, paused or failed it."""
+        async with self._lock:
+            if self.head.status != "running" or self.head.lease_owner != self.owner:
+                return False
+            self.journal.claim(self.head, self.owner)
+            try:
+                self.head = await self.journal.replace(self.head)
+            except DocumentConflictError:
+                self.lost = True
+                raise self._taken_over() from None
+            return True
+
     async def _renew_forever(self) -> None:
         interval = max(0.05, self.journal.lease_seconds / 3)
         while not self.lost:
             await asyncio.sleep(interval)
             try:
-                await self.update_head(lambda head: self.journal.claim(head, self.owner))
+                if not await self._renew():
+                    return
             except TurnInProgressError:
                 logger.warning("turn %s was taken over by another worker; this one stops at its next step",
                                self.turn_id)
