@@ -20,7 +20,7 @@ from a2a.client import Client
 from a2a.types.a2a_pb2 import Message, Part, Role, SendMessageRequest, Task, TaskState
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.struct_pb2 import Value
-from tests.a2a.test_sdk_client import client_for, resolve
+from tests.a2a.test_sdk_client import DIALECTS, client_for, resolve
 from tests.functions.approval_helpers import APPROVALS_APP, app_env, ledger
 from tests.servers.localhost import LocalHostProcess
 from tests.servers.model_fixtures import model
@@ -86,10 +86,11 @@ async def ask_for_refund(client: Client, script: OpenAIServer) -> tuple[Task, di
     return task, pending(task)
 
 
+@pytest.mark.parametrize("dialect", DIALECTS)
 async def test_a_task_waits_input_required_then_a_decisions_part_resumes_it(host: LocalHostProcess,
                                                                            script: OpenAIServer,
-                                                                           state: Path) -> None:
-    client = client_for(await resolve(host.url, CARD), "1.0", streaming=False)
+                                                                           state: Path, dialect: str) -> None:
+    client = client_for(await resolve(host.url, CARD), dialect, streaming=False)
     try:
         task, waiting = await ask_for_refund(client, script)
         [approval] = waiting["approvals"]
@@ -110,9 +111,10 @@ async def test_a_task_waits_input_required_then_a_decisions_part_resumes_it(host
     assert ledger(state) == ["refund C3 500"]
 
 
+@pytest.mark.parametrize("dialect", DIALECTS)
 async def test_the_text_reject_answers_the_one_pending_approval(host: LocalHostProcess, script: OpenAIServer,
-                                                               state: Path) -> None:
-    client = client_for(await resolve(host.url, CARD), "1.0", streaming=False)
+                                                               state: Path, dialect: str) -> None:
+    client = client_for(await resolve(host.url, CARD), dialect, streaming=False)
     try:
         task, _ = await ask_for_refund(client, script)
         script.script.add(Reply(text="The refund was not approved: over budget."))
