@@ -78,7 +78,8 @@ class AgentHttpApi:
             "chat": self.chat, "mcp": self.mcp, "session": self.session, "session_stream": self.session_stream,
             "session_turn": self.session_turn, "turn_approvals": self.turn_approvals}
         #: ``POST /api/sessions/{id}/turns/{turn_id}/approvals`` (approvals.py).
-        self.approvals = ApprovalsHttp(runners=runners, session_store=session_store, turns=self.turns)
+        self.approvals = ApprovalsHttp(runners=runners, session_store=session_store, turns=self.turns,
+                                       reply=chat_reply)
 
     def drop_routes(self, names: set[str]) -> None:
         """Forget routes the app left out (aliases shadowing the app's own routes)."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
@@ -77,13 +77,15 @@ def parse_decisions(body: dict[str, Any]) -> DecisionsCall:
 
 
 class ApprovalsHttp:
-    """Route logic of the approvals route; ``runners`` by agent name, ``turns`` for ``"async": true``."""
+    """Route logic of the approvals route; ``runners`` by agent name, ``turns`` for ``"async": true``,
+    ``reply`` the chat route's JSON reply of a response (the resumed turn answers as a chat turn does)."""
 
-    def __init__(self, *, runners: Mapping[str, Runner], session_store: SessionStore,
-                 turns: BackgroundHttp) -> None:
+    def __init__(self, *, runners: Mapping[str, Runner], session_store: SessionStore, turns: BackgroundHttp,
+                 reply: Callable[[ChatResponse], HttpReply]) -> None:
         self.runners = runners
         self.session_store = session_store
         self.turns = turns
+        self.reply = reply
 
     async def decide(self, call: HttpCall, body: dict[str, Any]) -> HttpReply:
         session_id = call.route_params.get("session_id", "")
@@ -113,9 +115,7 @@ class ApprovalsHttp:
         response = await runner.resume(session_id, turn_id, asked.decisions, user_id=user_id)
         if self.turns.background is not None:  # a paused background turn's record follows its outcome
             await self.turns.background.settle(session_id, turn_id, response)
-        from .api import chat_reply
-
-        return chat_reply(response)
+        return self.reply(response)
 
     async def _head(self, session_id: str, turn_id: str, user_id: str | None) -> TurnHead:
         """The turn's journal head; ``TurnNotFoundError`` for a turn this caller may not see (it does not exist,
