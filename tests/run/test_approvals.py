@@ -77,6 +77,10 @@ async def test_a_call_that_needs_approval_pauses_the_turn_and_runs_once_approved
     assert paused.to_dict()["approvals"][0]["id"] == approval["id"]
     assert ledger.refunds == [] and script.script.calls == 1
     assert await store.load("s-1") is None  # nothing of the paused turn is in the conversation yet
+    retry = await runner.run({"message": "refund order 7", "session_id": "s-1", "user_id": "ana",
+                              "turn_id": paused.turn_id})
+    assert retry.status == "awaiting_approval" and [a["id"] for a in retry.approvals] == [approval["id"]]
+    assert script.script.calls == 1  # a retry of the paused turn gets the same pause
 
     resumed = await runner.resume("s-1", paused.turn_id, [ApprovalDecision(id=approval["id"], approved=True)],
                                   user_id="ana")
@@ -278,3 +282,30 @@ async def test_a_turn_paused_on_one_instance_is_resumed_on_another_with_cosmos_d
     finally:
         for store in backend.created:
             await store.aclose()
+
+
+async def test_a_turn_paused_after_a_handoff_resumes_in_the_agent_it_was_handed_to(script: OpenAIServer) -> None:
+    from azurefunctions.agents import AgentFunctionApp
+    from azurefunctions.agents.handoff import HandoffConfig, HandoffMode, HandoffTarget
+
+    ledger = Ledger()
+    config = LLMConfig(provider="openai", model_name="gpt-4o-mini", api_key=script.api_key,
+                       base_url=script.base_url, max_retries=0)
+    triage = Agent(name="Triage", instructions="You route requests.", llm_config=config,
+                   handoff_config=HandoffConfig(mode=HandoffMode.SWARM,
+                                                targets=[HandoffTarget(agent_name="Refunds")]))
+    refunds = Agent(name="Refunds", instructions="You handle refunds.", llm_config=config, tools=ledger.tools())
+    store = MemorySessionStore()
+    app = AgentFunctionApp(agents=[triage, refunds], create_triggers=False, session_store=store)
+    script.script.add_for("You route", Reply(tool_calls=[ScriptedToolCall("transfer_to_Refunds", {"reason": "$"})]))
+    script.script.add_for("You handle refunds", Reply(tool_calls=[refund_call()]), Reply(text="Refunded by us."))
+    paused = await app.runners["Triage"].run({"message": "refund order 7", "session_id": "s-hand"})
+    assert paused.status == "awaiting_approval" and paused.approvals[0]["agent"] == "Refunds"
+    assert script.script.calls == 2
+    done = await app.runners["Triage"].resume("s-hand", paused.turn_id or "",
+                                              [{"id": paused.approvals[0]["id"], "approved": True}])
+    assert done.response == "Refunded by us." and done.agent == "Refunds"
+    assert done.handoff_path == ["Triage", "Refunds"] and len(ledger.refunds) == 1
+    assert script.script.calls == 3  # the transfer and the refund request came from the journal
+    session = await store.load("s-hand")
+    assert session is not None and session.active_agent == "Refunds"
