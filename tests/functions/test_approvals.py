@@ -183,6 +183,9 @@ def test_the_same_flow_over_sse(host: LocalHostProcess, script: OpenAIServer, st
     assert done["status"] == "awaiting_approval" and required["turn_id"] == done["turn_id"]
     [approval] = required["approvals"]
     assert approval["tool"] == "refund" and approval["reason"] == "Refund 240 EUR on A1"
+    # The kept stream (GET .../stream) replays the pause as it was sent, and ends there.
+    kept = httpx.get(f"{host.url}/api/sessions/{done['session_id']}/stream", params={"user_id": "ana"}, timeout=30)
+    assert [name for name, _ in sse_events(kept.text)][-2:] == ["approval_required", "done"]
     script.script.add(Reply(text="Refunded, streamed."))
     paused = {"session_id": done["session_id"], "turn_id": done["turn_id"]}
     resumed = decide(host, paused, {"id": approval["id"], "approved": True}, stream=True)
