@@ -10,18 +10,22 @@ executor finds the pending approvals (a2a/approvals.py, ``awaiting_approval``).
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from a2a.client import Client
-from a2a.types.a2a_pb2 import Message, Part, Role, SendMessageRequest, Task, TaskState
+from a2a.types.a2a_pb2 import GetTaskRequest, Message, Part, Role, SendMessageRequest, Task, TaskState
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.struct_pb2 import Value
 from tests.a2a.test_sdk_client import DIALECTS, client_for, resolve
 from tests.functions.approval_helpers import APPROVALS_APP, app_env, ledger
+from tests.servers.azurite import AzuriteQueues
 from tests.servers.localhost import LocalHostProcess
 from tests.servers.model_fixtures import model
 from tests.servers.openai_server import OpenAIServer
@@ -126,3 +130,37 @@ async def test_the_text_reject_answers_the_one_pending_approval(host: LocalHostP
     refusal = [m["content"] for m in script.script.requests[-1]["messages"] if m.get("role") == "tool"]
     assert len(refusal) == 1 and "did not approve" in refusal[0] and "over budget" in refusal[0]
     assert ledger(state) == []
+
+
+async def test_a_queued_task_waits_for_approval_and_a_decision_completes_it(
+        azurite: AzuriteQueues, model: OpenAIServer, tmp_path: Path) -> None:
+    """A non-blocking send runs on the work queue (``kind`` a2a): the paused turn leaves the queued task
+    ``input-required`` and its turn record ``awaiting_approval`` (not failed); the decision continues the task."""
+    model.script.clear()
+    env = app_env(model.base_url, model.api_key, tmp_path, APPROVALS_BACKGROUND="1",
+                  AzureWebJobsStorage=azurite.connection_string, AGENTS_WORK_QUEUE=f"appr-{uuid.uuid4().hex[:12]}",
+                  AGENTS_LOCAL_QUEUE_POLL_SECONDS="0.2")
+    with LocalHostProcess(APPROVALS_APP, env=env) as host:
+        client = client_for(await resolve(host.url, CARD), "1.0", streaming=False)
+        try:
+            model.script.add(Reply(tool_calls=[ScriptedToolCall("refund", {"order_id": "E5", "amount": 900})]))
+            request = message(Part(text="Refund order E5"))
+            request.configuration.return_immediately = True
+            submitted = await send(client, request)
+            assert submitted.status.state == TaskState.TASK_STATE_SUBMITTED
+            deadline = time.monotonic() + 30
+            task = submitted
+            while task.status.state != TaskState.TASK_STATE_INPUT_REQUIRED and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+                task = await client.get_task(GetTaskRequest(id=submitted.id))
+            [approval] = pending(task)["approvals"]
+            record = httpx.get(f"{host.url}/api/sessions/{task.context_id}/turns/{task.id}", timeout=30).json()
+            assert record["status"] == "awaiting_approval" and record["approvals"][0]["id"] == approval["id"]
+            model.script.add(Reply(text="Refunded E5 after the queue."))
+            done = await send(client, message(Part(text="approve"), task=task))
+            assert done.status.state == TaskState.TASK_STATE_COMPLETED, done.status
+            assert answer(done) == "Refunded E5 after the queue."
+        finally:
+            await client.close()
+    assert ledger(tmp_path) == ["refund E5 900"]
+

@@ -62,6 +62,13 @@ def awaiting_approval(task: Task) -> tuple[str, list[dict[str, Any]]] | None:
     return None
 
 
+def from_camel(approval: dict[str, Any]) -> dict[str, Any]:
+    """An approval as the data part carries it (lowerCamelCase keys) with the runtime's keys again
+    (``callId`` -> ``call_id``), as the HTTP API shows it."""
+    return {re.sub(r"(?<=[a-z0-9])([A-Z])", lambda m: "_" + m.group(1).lower(), key): value
+            for key, value in approval.items()}
+
+
 def decisions_in(message: Message, pending: list[dict[str, Any]]) -> list[ApprovalDecision] | None:
     """The decisions ``message`` carries, or ``None`` when it carries none (then the task keeps waiting).
 
