@@ -186,6 +186,9 @@ async def test_a_new_message_waits_for_the_decision_until_the_approvals_expire(
     blocked = await runner.run({"message": "hello?", "session_id": "s-6", "user_id": "ana"})
     assert blocked.status == "error" and blocked.error_code == "approval_pending" and blocked.status_code == 409
     assert paused.turn_id in (blocked.error or "") and "/approvals" in (blocked.error or "")
+    pending = blocked.to_dict()["pending_turn"]
+    assert pending["turn_id"] == paused.turn_id and pending["session_id"] == "s-6"
+    assert [a["id"] for a in pending["approvals"]] == [paused.approvals[0]["id"]]
     assert script.script.calls == 1
     await asyncio.sleep(1.2)
     with pytest.raises(ApprovalExpiredError) as late:

@@ -163,6 +163,11 @@ class Agent:
         """The agent's answer to ``message`` (for tests and scripts); raises if the turn failed."""
         response = await self.process_request(
             {"message": message, "session_id": session_id, "user_id": user_id, "context": context or {}})
+        if response.status == "awaiting_approval":
+            tools = ", ".join(str(a.get("tool")) for a in response.approvals)
+            raise AgentFrameworkError(
+                f"The turn {response.turn_id} waits for a person's approval of {tools}; decide with "
+                "Runner.resume(session_id, turn_id, decisions).", code="awaiting_approval", status=409)
         if response.status != "success":
             raise AgentFrameworkError(response.error or "the turn failed", code=response.error_code)
         return response.response or ""

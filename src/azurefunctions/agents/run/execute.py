@@ -348,6 +348,12 @@ def _failure(exc: AgentFrameworkError, turn: Turn | None, agent_name: str) -> Tu
         usage=turn.usage if turn else Usage(), tool_calls=turn.tool_calls if turn else [],
         status_code=exc.status, retry_after=exc.retry_after if isinstance(exc, ProviderRateLimitError) else None,
     )
+    if turn is not None and turn.replay is not None:
+        response.turn_id = turn.turn_id
+    if isinstance(exc, ApprovalPendingError):  # what the 409 body names: the paused turn and its approvals
+        response.session_id = exc.session_id
+        response.metadata["pending_turn"] = {"turn_id": exc.turn_id, "session_id": exc.session_id,
+                                             "approvals": list(exc.approvals)}
     return TurnFailed(code=exc.code, message=exc.message, status=exc.status, agent=response.agent,
                       session_id=response.session_id,
                       retry_after=exc.retry_after if isinstance(exc, ProviderRateLimitError) else None,

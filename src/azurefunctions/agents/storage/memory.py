@@ -11,6 +11,9 @@ from typing import Any
 
 from .documents import NEW, Document, DocumentConflictError, DocumentStore, IfNew, check_document, check_key
 
+#: Every this many writes, expired documents are dropped (a process's memory does not keep what expired).
+_SWEEP_EVERY = 512
+
 
 class MemoryDocumentStore(DocumentStore):
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
@@ -18,6 +21,7 @@ class MemoryDocumentStore(DocumentStore):
         self._items: dict[str, dict[str, tuple[str, dict[str, Any], str, float | None]]] = {}
         self._lock = asyncio.Lock()
         self._clock = clock
+        self._writes = 0
 
     def _live(self, partition: str, item_id: str) -> tuple[str, dict[str, Any], str, float | None] | None:
         items = self._items.get(partition, {})
@@ -47,6 +51,9 @@ class MemoryDocumentStore(DocumentStore):
             if isinstance(if_match, str) and (current is None or current[2] != if_match):
                 raise DocumentConflictError(f"{id} in {partition} was changed or deleted by someone else")
             now = self._clock()
+            self._writes += 1
+            if self._writes % _SWEEP_EVERY == 0:
+                self._sweep(now)
             item = (kind, copy.deepcopy(body), uuid.uuid4().hex, None if ttl_seconds is None else now + ttl_seconds)
             self._items.setdefault(partition, {})[id] = item
             return self._document(partition, id, item)
@@ -69,6 +76,15 @@ class MemoryDocumentStore(DocumentStore):
         ids = sorted(item_id for item_id in self._items.get(partition, {}) if item_id.startswith(prefix))
         found = [(item_id, self._live(partition, item_id)) for item_id in ids]
         return [self._document(partition, item_id, item) for item_id, item in found if item is not None]
+
+    def _sweep(self, now: float) -> None:
+        """Forget expired documents nobody reads again (expiry is otherwise noticed on reads only)."""
+        for partition in list(self._items):
+            items = self._items[partition]
+            for item_id in [i for i, item in items.items() if item[3] is not None and item[3] <= now]:
+                del items[item_id]
+            if not items:
+                del self._items[partition]
 
     def drop_partition(self, partition: str) -> None:
         """Forget every document of ``partition`` (its session was deleted)."""
