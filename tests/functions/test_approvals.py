@@ -170,6 +170,10 @@ def test_a_new_message_while_a_turn_waits_is_409_naming_the_decision_route(host:
     route = f"/api/sessions/{paused['session_id']}/turns/{paused['turn_id']}/approvals"
     assert body["turn_id"] == paused["turn_id"] and body["approvals_url"] == route
     assert [a["id"] for a in body["approvals"]] == [paused["approvals"][0]["id"]]
+    streamed = chat(host, "Hello?", user_id="ana", session_id=paused["session_id"],
+                    headers={"Accept": "text/event-stream"})
+    assert streamed.status_code == 409 and streamed.headers["content-type"].startswith("application/json")
+    assert streamed.json()["approvals_url"] == route
 
 
 def test_the_same_flow_over_sse(host: LocalHostProcess, script: OpenAIServer, state: Path) -> None:

@@ -171,13 +171,12 @@ class AgentHttpApi:
             events, refused = await first_event(runner.run_stream(request))
             if isinstance(refused, TurnFailed) and refused.code == ApprovalPendingError.code \
                     and refused.response is not None:  # answered as JSON, like a refused decision
-                return await approval_pending_reply(self.session_store, refused.response, self.api_base,
-                                                  request.session_id)
+                return approval_pending_reply(refused.response, self.api_base)
             turn = StreamedTurn(events, keep, owner=request.user_id).start()
             return HttpReply(status=200, media_type=SSE_TYPE, headers=dict(SSE_HEADERS), stream=turn.body())
         response = await runner.run(request)
         if response.error_code == ApprovalPendingError.code:
-            return await approval_pending_reply(self.session_store, response, self.api_base, request.session_id)
+            return approval_pending_reply(response, self.api_base)
         return chat_reply(response)
 
     async def mcp(self, call: HttpCall) -> HttpReply:

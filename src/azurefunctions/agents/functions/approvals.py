@@ -168,26 +168,20 @@ async def first_event(events: AsyncIterator[AgentEvent]) -> tuple[AsyncIterator[
     return rest(), first
 
 
-async def approval_pending_reply(store: SessionStore, response: ChatResponse, api_base: str,
-                                 session_id: str | None) -> HttpReply:
+def approval_pending_reply(response: ChatResponse, api_base: str) -> HttpReply:
     """409 ``approval_pending`` for a turn refused because its session's last turn waits for approval: the error
-    envelope with that turn's id, its pending approvals and the URL their decisions go to."""
+    envelope with that turn's id, its pending approvals (the runner names them in ``metadata["pending_turn"]``)
+    and the URL their decisions go to."""
     data: dict[str, Any] = {"error": {"code": ApprovalPendingError.code, "message": response.error or ""}}
     if response.agent is not None:
         data["agent"] = response.agent
-    session_id = response.session_id or session_id
+    pending = response.metadata.get("pending_turn") or {}
+    session_id, turn_id = pending.get("session_id") or response.session_id, pending.get("turn_id")
     if session_id:
         data["session_id"] = session_id
-        from ..run import approvals
-        from ..run.journal import TurnJournal
-
-        journal = TurnJournal.for_store(store)
-        paused = await journal.paused_turn(session_id) if journal is not None else None
-        head = await journal.get(session_id, paused) if journal is not None and paused is not None else None
-        if head is not None:
-            now = journal.clock() if journal is not None else time.time()
-            data["turn_id"] = head.turn_id
-            data["approvals_url"] = url_for(ROUTES_BY_NAME["sessions_turn_approvals"], api_base,
-                                            session_id=session_id, turn_id=head.turn_id)
-            data["approvals"] = [approvals.public_view(a, now) for a in approvals.pending(head, now)]
+    if session_id and turn_id:
+        data["turn_id"] = turn_id
+        data["approvals_url"] = url_for(ROUTES_BY_NAME["sessions_turn_approvals"], api_base,
+                                        session_id=session_id, turn_id=turn_id)
+        data["approvals"] = list(pending.get("approvals") or [])
     return json_reply(data, ApprovalPendingError.status)
