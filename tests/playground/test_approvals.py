@@ -70,3 +70,32 @@ def test_reject_with_a_message_and_the_model_explains(host: LocalHostProcess, sc
     [refusal] = [m["content"] for m in script.script.requests[-1]["messages"] if m.get("role") == "tool"][-1:]
     assert "did not approve" in refusal and "Offer a voucher." in refusal
 
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_approval_card_passes_axe(host: LocalHostProcess, script: OpenAIServer, browser: Any,
+                                      scheme: str) -> None:
+    """The card's buttons, message box and texts meet WCAG 2.1 AA (axe-core, as tests/playground/
+    test_accessibility.py runs it) in both colour schemes."""
+    import json
+
+    from tests.playground.conftest import AXE, missing
+    from tests.playground.test_accessibility import AXE_TAGS
+
+    if not AXE.exists():
+        missing(f"axe-core is not installed ({AXE} is missing; npm ci in tests/playground/node)")
+    script.script.add(refund(70, "B2001"))
+    context = browser.new_context(bypass_csp=True, color_scheme=scheme, viewport={"width": 1200, "height": 820})
+    try:
+        page = context.new_page()
+        page.goto(f"{host.url}/playground")
+        page.get_by_label("Agent").wait_for()
+        send(page, "Refund 70 EUR on B2001")
+        page.locator(".approval-card[data-tool=refund_order]").wait_for()
+        page.add_script_tag(path=str(AXE))
+        result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
+        violations = [{"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]]}
+                      for v in result["violations"]]
+        assert violations == [], json.dumps(violations, indent=1)
+    finally:
+        context.close()
