@@ -1,12 +1,13 @@
 """The record of one background turn: what was asked, where it stands, and its answer once it has one.
 
 A turn moves ``queued`` -> ``running`` -> ``completed`` | ``failed``, or to ``cancelled`` from either of the
-first two; a turn that stops before tool calls a person must approve ends ``awaiting_approval`` until a decision
-queues it again (kind ``approval``). ``kind`` says what runs: ``chat`` (a turn of the chat route) or another
-kind registered in ``kinds.py`` (an A2A task), whose own details are in ``data``. ``running`` carries a *claim*:
-the id of the worker run that holds it and when that hold lapses (``lease_until``). A worker renews its lease
-while the turn runs; another delivery of the same queue message finds the claim held and leaves the turn alone,
-or finds it lapsed (its worker stopped) and takes it over.
+first two; a turn whose tool calls wait for a person (an approval, or a non-repeatable call that may or may not
+have happened before its worker stopped) ends its run ``awaiting_approval``, with the pending approvals in its
+response. ``kind`` says what runs: ``chat`` (a turn of the chat route) or another kind registered in
+``kinds.py`` (an A2A task), whose own details are in ``data``. ``running`` carries a *claim*: the id of the
+worker run that holds it and when that hold lapses (``lease_until``). A worker renews its lease while the turn
+runs; another delivery of the same queue message finds the claim held and leaves the turn alone, or finds it
+lapsed (its worker stopped) and takes it over.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from typing import Any, Literal
 
 TurnStatus = Literal["queued", "running", "completed", "failed", "cancelled", "awaiting_approval"]
 STATUSES: tuple[TurnStatus, ...] = ("queued", "running", "completed", "failed", "cancelled", "awaiting_approval")
-#: Statuses no worker acts on. ``awaiting_approval``: the turn stopped before tool calls a person must approve;
-#: a decision (the approvals route) queues it again.
+#: No worker runs a turn in these states (a paused turn resumes through its approvals, not its message).
 TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled", "awaiting_approval"})
 
 
@@ -98,8 +98,9 @@ class TurnRecord:
         }
         if self.response is not None:
             data["response"] = self.response
-            if self.status == "awaiting_approval":  # what the owner decides on, beside the turn's status
-                data["approvals"] = list(self.response.get("approvals") or [])
+            if self.response.get("approvals"):
+                data["approvals"] = self.response["approvals"]
+            if self.status == "awaiting_approval":  # the turn id the decisions name (the journal's)
                 data["approvals_turn_id"] = self.response.get("turn_id")
         if self.error is not None:
             data["error"] = self.error

@@ -280,14 +280,14 @@ class TurnWorker:
                     task.result()
 
     async def _complete(self, record: TurnRecord, claim: str, response: ChatResponse) -> None:
-        ok = response.status in ("success", "awaiting_approval")
-        ended = "awaiting_approval" if response.status == "awaiting_approval" else "completed" if ok else "failed"
+        ok = response.status == "success"
+        paused = response.status == "awaiting_approval"
 
         def finish(current: TurnRecord) -> bool:
             if current.status != "running" or current.claim != claim:
                 return False  # cancelled meanwhile, or another worker holds it now
-            _end(current, ended, response=response.to_dict(),
-                 error=None if ok else error_of(response))
+            status = "awaiting_approval" if paused else "completed" if ok else "failed"
+            _end(current, status, response=response.to_dict(), error=None if ok or paused else error_of(response))
             return True
 
         await self.turns.update(record.session_id, record.turn_id, finish)
