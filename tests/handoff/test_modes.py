@@ -9,6 +9,7 @@ from azurefunctions.agents.events import HandoffOccurred, TurnCompleted
 from azurefunctions.agents.handoff import ControlReturn, HandoffConfig, HandoffMode, HandoffStrategy, HandoffTarget
 from azurefunctions.agents.sessions.memory import MemorySessionStore
 from azurefunctions.agents.tools import ToolContext
+from azurefunctions.agents.types import LLMConfig
 from tests.servers.openai_server import OpenAIServer
 from tests.servers.scripted import Reply, ScriptedToolCall
 
@@ -170,6 +171,33 @@ async def test_best_match_routing_picks_the_target_from_descriptions(openai: Ope
     routing = openai.script.requests[0]
     assert "- hotel_agent: Books hotels" in routing["messages"][0]["content"]
     assert routing["response_format"] == {"type": "json_object"}
+
+
+async def test_best_match_asks_the_routing_model_of_routing_llm_config_and_the_target_its_own(
+        openai: OpenAIServer) -> None:
+    routing_model = LLMConfig(provider="openai", model_name="gpt-4.1-nano", api_key=openai.api_key,
+                              base_url=openai.base_url, max_retries=0)
+    concierge = Agent(name="concierge", instructions="You are the concierge", handoff_config=HandoffConfig(
+        strategy=HandoffStrategy.BEST_MATCH, routing_llm_config=routing_model,
+        routing_instructions="Choose the agent best suited for the user's request",
+        targets=[HandoffTarget(agent_name="flight_agent", description="Books flights"),
+                 HandoffTarget(agent_name="hotel_agent", description="Books hotels")]))
+    flights = Agent(name="flight_agent", instructions="You search for flights")
+    hotels = Agent(name="hotel_agent", instructions="You search for hotels")
+    configured = dict(vars(concierge))
+    openai.script.add_for("Choose the agent", Reply(text='{"agent": "hotel_agent"}'),
+                          Reply(text='{"agent": "flight_agent"}'))
+    openai.script.add_for("You search for hotels", Reply(text="Hotel Sakura has rooms."))
+    openai.script.add_for("You search for flights", Reply(text="NH 7 leaves at 9."))
+    runner = app_runner(concierge, flights, hotels)
+    first = await runner.run("I need a room in Tokyo")
+    second = await runner.run("And a flight there")
+    assert (first.response, first.handoff_path) == ("Hotel Sakura has rooms.", ["concierge", "hotel_agent"])
+    assert (second.response, second.handoff_path) == ("NH 7 leaves at 9.", ["concierge", "flight_agent"])
+    models = [(request["messages"][0]["content"].split()[0], request["model"]) for request in openai.script.requests]
+    assert models == [("Choose", "gpt-4.1-nano"), ("You", "gpt-4o-mini"), ("Choose", "gpt-4.1-nano"),
+                      ("You", "gpt-4o-mini")]
+    assert vars(concierge).keys() == configured.keys()  # the routing agent is not kept on the agent
 
 
 async def test_return_to_caller_gives_the_answer_back(openai: OpenAIServer) -> None:

@@ -306,3 +306,61 @@ async def test_a_reflecting_agent_resumes_with_its_recorded_answers_and_evaluati
     assert done.response == "Paris, on the Seine."
     assert [h["score"] for h in done.to_dict()["reflection"]["history"]] == [0.3, 0.9]
     assert script.script.calls == 5  # the first answer and its evaluation came from the journal
+
+
+async def test_a_cancelled_turn_gives_its_lease_back_and_a_retry_continues_it_at_once(script: OpenAIServer) -> None:
+    started = asyncio.Event()
+    runs: list[str] = []
+
+    async def slow_lookup(code: str) -> str:
+        """Look a code up slowly."""
+        runs.append(code)
+        started.set()
+        await asyncio.sleep(30)
+        return "found"
+
+    async def quick_lookup(code: str) -> str:
+        """Look a code up."""
+        runs.append(f"quick {code}")
+        return "found"
+
+    store = MemorySessionStore()
+    script.script.add(Reply(tool_calls=[ScriptedToolCall("slow_lookup", {"code": "Q"})]))
+    request = {"message": "look Q up", "session_id": "s-cancel", "turn_id": "cancel-1"}
+    task = asyncio.ensure_future(Runner(agent_for(script, [slow_lookup]), session_store=store).run(request))
+    await asyncio.wait_for(started.wait(), 10)
+    task.cancel()  # the client went away, or the host cancelled the invocation
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    script.script.add(Reply(text="Q was found."))
+    quick = FunctionTool(quick_lookup, name="slow_lookup")  # this version of the tool answers at once
+    retried = await Runner(agent_for(script, [quick]), session_store=store).run(request)  # no lease to wait out
+    assert retried.response == "Q was found." and runs == ["Q", "quick Q"]
+    assert script.script.calls == 2
+
+
+async def test_a_recorded_result_stands_when_the_new_version_of_the_agent_lacks_the_tool(
+        script: OpenAIServer) -> None:
+    stop = [True]
+
+    def reserve(item: str) -> str:
+        """Reserve stock."""
+        return f"reserved {item}"
+
+    async def notify(who: str) -> str:
+        """Notify someone."""
+        if stop.pop() if stop else False:
+            raise WorkerStopped
+        return "notified"
+
+    store = MemorySessionStore()
+    script.script.add(Reply(tool_calls=[ScriptedToolCall("reserve", {"item": "desk"})]),
+                      Reply(tool_calls=[ScriptedToolCall("notify", {"who": "bo"})]))
+    request = {"message": "reserve a desk, tell bo", "session_id": "s-v2", "turn_id": "v2-1"}
+    with pytest.raises(WorkerStopped):
+        await Runner(agent_for(script, [reserve, notify]), session_store=store).run(request)
+    await lease_lapses()
+    script.script.add(Reply(text="Done."))
+    done = await Runner(agent_for(script, [notify]), session_store=store).run(request)  # reserve was removed
+    assert done.response == "Done."
+    assert [(c.name, c.result) for c in done.tool_calls] == [("reserve", "reserved desk"), ("notify", "notified")]

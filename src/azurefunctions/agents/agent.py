@@ -1,4 +1,8 @@
-"""``Agent``: instructions, tools, a model, and the override point ``process_request``."""
+"""``Agent``: instructions, tools, a model, and the override point ``process_request``.
+
+The agent is configuration: the turn that runs it lives in run/ (run/execute.py, run/loop.py), which imports
+this module only for type checking, so the base ``process_request`` can run the turn without an import cycle.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import AgentFrameworkError, ConfigurationError
 from .handoff.config import HandoffConfig
 from .limits import DEFAULT_MAX_TURNS
+from .run.execute import TurnExecutor
 from .tools.base import ApprovalPolicy, ApprovalReason, Tool
 from .tools.function_tool import FunctionTool, as_tool
 from .types import ChatRequest, ChatResponse, LLMConfig
@@ -22,8 +27,9 @@ if TYPE_CHECKING:
 class Agent:
     """An AI agent: what it is told, the tools it may call, and the model it talks to.
 
-    The agent is configuration plus the model connection; the loop that runs a turn lives in ``Runner``, which
-    goes through ``process_request`` so that subclasses can pre- and post-process every request.
+    The agent is configuration plus the model connection; the loop that runs a turn lives in run/ (the
+    ``Runner`` is its public face), which goes through ``process_request`` so that subclasses can pre- and
+    post-process every request.
     """
 
     def __init__(
@@ -154,9 +160,21 @@ class Agent:
     # Requests ------------------------------------------------------------------------------------------------
     async def process_request(self, request_data: dict[str, Any] | ChatRequest | str) -> ChatResponse:
         """Run one turn. Override to pre- or post-process; call ``super().process_request`` for the turn."""
-        from .runner import Runner
+        return await TurnExecutor.for_agent(self).execute(request_data)
 
-        return await Runner.for_agent(self).execute(request_data)
+    @classmethod
+    def overrides_process_request(cls) -> bool:
+        """Whether this class overrides ``process_request``: its override then gets every turn's request as the
+        README's ``request_data`` dict, also when a handoff reaches the agent (run/overrides.py)."""
+        return cls.process_request is not Agent.process_request
+
+    def derive(self, role: str, *, llm_config: LLMConfig | None = None, instructions: str = "") -> Agent:
+        """A plain ``Agent`` named ``<name>-<role>`` that only talks to a model (a routing or evaluating call):
+        no tools, no session, ``llm_config`` or this agent's. Built here so that the turn's modules never
+        construct an ``Agent`` themselves (they import this module only for type checking)."""
+        return Agent(f"{self.name}-{role}", instructions=instructions,
+                     llm_config=llm_config if llm_config is not None else self.llm_config,
+                     enable_conversational_agent=False)
 
     async def chat(self, message: str, *, session_id: str | None = None, user_id: str | None = None,
                    context: dict[str, Any] | None = None) -> str:

@@ -21,10 +21,11 @@ from .errors import (
     TooBusyError,
     TurnTimeoutError,
 )
-from .handoff.config import HandoffConfig
 
 #: ``Agent(max_turns=...)`` when not given: model calls in one turn.
 DEFAULT_MAX_TURNS = 10
+#: ``HandoffConfig(max_hops=...)`` when not given: handoffs in one turn.
+DEFAULT_MAX_HOPS = 5
 
 T = TypeVar("T")
 
@@ -49,7 +50,7 @@ LIMITS: tuple[Limit, ...] = (
           MaxTurnsExceededError.code),
     Limit("tool calls per model answer", settings.MAX_TOOL_CALLS_PER_MODEL_TURN.name,
           settings.MAX_TOOL_CALLS_PER_MODEL_TURN.default or "", None, "too_many_tool_calls"),
-    Limit("handoff hops per turn", "HandoffConfig(max_hops=...)", str(HandoffConfig.max_hops), None,
+    Limit("handoff hops per turn", "HandoffConfig(max_hops=...)", str(DEFAULT_MAX_HOPS), None,
           "handoff_refused"),
     Limit("turn duration", settings.TURN_TIMEOUT_SECONDS.name, settings.TURN_TIMEOUT_SECONDS.default or "",
           TurnTimeoutError.status, TurnTimeoutError.code),

@@ -73,9 +73,8 @@ class ReflectionAgent(Agent):
         self.enable_self_evaluation = enable_self_evaluation
         self.evaluation_prompt = evaluation_prompt or DEFAULT_EVALUATION_PROMPT
         self.evaluation_function = evaluation_function
-        self.evaluator = Agent(f"{name}-evaluator", instructions=self.evaluation_prompt,
-                               llm_config=evaluator_llm_config or self.llm_config,
-                               enable_conversational_agent=False)
+        self.evaluator = self.derive("evaluator", instructions=self.evaluation_prompt,
+                                     llm_config=evaluator_llm_config)
 
     def info(self) -> dict[str, Any]:
         data = super().info()

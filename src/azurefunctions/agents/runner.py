@@ -29,10 +29,10 @@ from .errors import (
     owned_by,
 )
 from .events import AgentEvent, ApprovalRequired, TextDelta, TurnCompleted, TurnFailed, TurnStarted
-from .handoff.override import overrides_process_request
 from .run import approvals
 from .run.execute import TurnExecutor, answered_events, claim_turn, collect, release_claim
 from .run.journal import journal_partition
+from .run.overrides import overrides_process_request
 from .run.replay import TurnReplay, new_owner
 from .run.request import as_response, describe_validation_error, normalize_request
 from .sessions.base import SessionStore

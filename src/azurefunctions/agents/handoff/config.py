@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from ..limits import DEFAULT_MAX_HOPS
+
 
 class HandoffMode(StrEnum):
     """How an agent works with its targets.
@@ -78,7 +80,7 @@ class HandoffConfig:
     mode: HandoffMode = HandoffMode.SWARM
     targets: list[HandoffTarget] = field(default_factory=list)
     strategy: HandoffStrategy = HandoffStrategy.MODEL_DECIDES
-    max_hops: int = 5
+    max_hops: int = DEFAULT_MAX_HOPS
     enable_auto_routing: bool = False
     routing_instructions: str | None = None
     control_return: ControlReturn = ControlReturn.BUBBLE_UP

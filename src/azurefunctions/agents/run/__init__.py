@@ -1,7 +1,10 @@
-"""The parts of a turn that strategies share: the turn's state, its final answer, the strategy interface.
+"""The turn: its state and final answer (turn.py), the strategy interface (strategy.py), the model/tool loop
+(loop.py), handoffs (handoffs.py, overrides.py) and the turn around them with its session (execute.py).
 
-``runner.py`` drives a turn; handoffs (``handoff/engine.py``) and reflection (``reflection.py``) shape how an
-agent answers inside it. They meet here, so neither side imports the other's internals.
+``runner.py`` is the public face; ``Agent.process_request`` runs the turn through execute.py. Nothing here imports
+``agent.py``, ``reflection.py`` or ``runner.py`` at runtime (pyproject.toml's import contracts): the agent is
+configuration the turn reads, and a strategy (``ReflectionAgent``) meets the loop only through ``TurnStrategy``.
+This package exports only what strategies share, so importing it stays cheap.
 """
 
 from .strategy import AnswerLoop, TurnStrategy

@@ -7,15 +7,15 @@ timer, a test) gets identical behaviour.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from .. import settings
-from ..agent import Agent
 from ..errors import (
     AGENT_FAILED_MESSAGE,
     INTERNAL_ERROR,
@@ -33,8 +33,6 @@ from ..errors import (
     owned_by,
 )
 from ..events import AgentEvent, ApprovalRequired, TextDelta, TurnCompleted, TurnFailed, TurnStarted
-from ..handoff.engine import HandoffEngine
-from ..handoff.override import continue_step, current_step_for
 from ..limits import check_message
 from ..messages import Message, Usage
 from ..sessions.base import Session, SessionStore
@@ -42,11 +40,16 @@ from ..storage import DocumentConflictError
 from ..telemetry import Span, instrumentation
 from ..types import ChatRequest, ChatResponse
 from . import approvals
+from .handoffs import HandoffEngine
 from .journal import TurnHead, TurnJournal, journal_partition
 from .loop import AgentLoop
+from .overrides import continue_step, current_step_for
 from .replay import TurnClosing, TurnPaused, TurnReplay, new_owner
 from .request import normalize_request
 from .turn import FinalText, Turn
+
+if TYPE_CHECKING:
+    from ..agent import Agent
 
 logger = logging.getLogger("azurefunctions.agents")
 
@@ -112,6 +115,7 @@ class TurnExecutor:
 
     async def events(self, raw: ChatRequest | Mapping[str, Any] | str, *,
                      stream: bool) -> AsyncIterator[AgentEvent]:
+        """The turn's events, ending with ``TurnCompleted`` or ``TurnFailed`` (a failed turn never raises)."""
         turn: Turn | None = None
         replay: TurnReplay | None = None
         session: Session | None = None
@@ -197,6 +201,13 @@ class TurnExecutor:
             if replay is not None and not replay.lost and failed.response is not None:
                 await _fail(replay, failed.response)
             yield failed
+        except (asyncio.CancelledError, GeneratorExit):
+            # Stopped from outside (a cancelled task, a client that went away): the completed steps are kept;
+            # give the lease back so a retry or another worker takes the turn up at once.
+            if replay is not None:
+                await replay.stop_heartbeat()
+                await _release(replay)
+            raise
         finally:
             if replay is not None:
                 await replay.stop_heartbeat()
@@ -419,6 +430,19 @@ async def _finish(replay: TurnReplay, response: ChatResponse) -> None:
         return
     if replay.head.approvals and replay.head.session_id:
         await replay.journal.clear_paused(replay.head.session_id, replay.turn_id)
+
+
+async def _release(replay: TurnReplay) -> None:
+    """Give the lease of a turn this worker stopped running back (it stays ``running``, its lease lapsed)."""
+    def change(head: TurnHead) -> None:
+        head.lease_until, head.lease_owner = 0.0, None
+
+    if replay.lost or replay.head.status != "running" or replay.head.lease_owner != replay.owner:
+        return
+    try:
+        await replay.update_head(change)
+    except BaseException:  # stopping anyway: the lease lapses by itself
+        logger.info("could not give the lease of turn %s back", replay.turn_id)
 
 
 async def _fail(replay: TurnReplay, response: ChatResponse) -> None:

@@ -1,10 +1,10 @@
 """How an agent answers within a turn: the model/tool loop, and the strategies around it.
 
-``AgentLoop.answer`` is the full answer of any agent in a turn: through a handoff target's ``process_request``
-override (handoff/override.py), through the ``HandoffEngine`` when the agent has targets, through the agent's own
-``TurnStrategy`` (a ``ReflectionAgent`` reflects), or the plain model/tool loop (``agent_loop``): model call, tool
-calls, repeat. Each yields the turn's events and ends with one ``Final``; the turn around it (session, first and
-last events) is run/execute.py.
+``AgentLoop.answer`` is the full answer of any agent in a turn: through a handoff target's
+``process_request`` override (run/overrides.py), through the ``HandoffEngine`` (run/handoffs.py) when the
+agent has targets, through the agent's own ``TurnStrategy`` (a ``ReflectionAgent`` reflects), or the plain
+model/tool loop (``agent_loop``): model call, tool calls, repeat. Each yields the turn's events and ends with
+one ``Final``; the turn around it (session, first and last events) is run/execute.py.
 """
 
 from __future__ import annotations
@@ -12,14 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..agent import Agent
 from ..errors import AgentFrameworkError, InvalidOutputError, MaxTurnsExceededError, MissingExtraError
 from ..events import TextDelta, ToolCallCompleted, ToolCallStarted, UsageReported
 from ..handoff.config import ControlReturn
-from ..handoff.engine import HandoffEngine
-from ..handoff.override import answer_through_override, runs_through_override
 from ..handoff.tools import AskTool, HandoffTool
 from ..interrupts import METADATA_KEY as INPUT_REQUIRED
 from ..interrupts import InputRequired
@@ -30,10 +27,15 @@ from ..structured_output import OutputInvalid
 from ..telemetry import instrumentation
 from ..tools.base import Tool, ToolContext, ToolOutput
 from ..types import ToolCallRecord
+from .handoffs import HandoffEngine
 from .journal import idempotency_key, journal_partition
+from .overrides import answer_through_override, runs_through_override
 from .replay import AwaitingApproval, TurnClosing, TurnPaused, TurnReplay, model_step, recorded_response
 from .strategy import TurnStrategy
 from .turn import Final, Turn
+
+if TYPE_CHECKING:
+    from ..agent import Agent
 
 logger = logging.getLogger("azurefunctions.agents")
 
@@ -53,7 +55,7 @@ class AgentLoop:
 
     def answer(self, turn: Turn, agent: Agent, history: list[Message], stream: bool) -> AsyncIterator[Any]:
         """The agent's answer, through its handoff configuration when it has targets (and through its
-        ``process_request`` override when a handoff reached it: handoff/override.py)."""
+        ``process_request`` override when a handoff reached it: run/overrides.py)."""
         if runs_through_override(turn, agent):
             return answer_through_override(self.answer, turn, agent, history, stream)
         config = agent.handoff_config
@@ -185,6 +187,12 @@ class AgentLoop:
                         model_key: str = "") -> ToolOutput:
         """One tool call; in a journaled turn through ``TurnReplay.call`` (replayed, approved, or run once)."""
         tool = tools.get(call.name)
+        replay: TurnReplay | None = turn.replay
+        if tool is None and replay is not None:
+            # It ran before the agent's definition changed: what it did stands (docs/crash-safety.md).
+            recorded = replay.recorded_result(replay.tool_key(model_key, call.id))
+            if recorded is not None:
+                return recorded
         if tool is None:
             return ToolOutput(f"Tool {call.name!r} is not available to agent {agent.name}. "
                               f"Available tools: {', '.join(sorted(tools)) or 'none'}.", is_error=True)
@@ -197,7 +205,6 @@ class AgentLoop:
                               turn_id=turn.turn_id,
                               idempotency_key=idempotency_key(journal_partition(turn.session_id, turn.turn_id),
                                                               turn.turn_id, agent.name, call.id))
-        replay: TurnReplay | None = turn.replay
         if replay is None or isinstance(tool, HandoffTool):
             # Handoff tools are not recorded: they run again on replay and their target's calls replay.
             return (await self.run_tool(turn, agent, tool, call, context))[0]

@@ -168,6 +168,14 @@ class TurnReplay:
         self.replayed.append((step.type, key))
         return step.body
 
+    def recorded_result(self, key: str) -> ToolOutput | None:
+        """The recorded result of the tool call ``key`` (noted as replayed), else ``None``."""
+        recorded = self.recorded(key)
+        if recorded is None:
+            return None
+        return ToolOutput(str(recorded.get("content") or ""), is_error=bool(recorded.get("is_error")),
+                          structured=recorded.get("structured"))
+
     def started_unfinished(self, key: str) -> bool:
         """A non-repeatable call that started and has no recorded result (its worker stopped meanwhile)."""
         return key in self._started and key not in self._results
@@ -197,10 +205,9 @@ class TurnReplay:
            (a tool that takes one); otherwise it waits for a person (an ``uncertain`` approval);
         5. it runs (a non-repeatable one after a ``tool_started`` step), and its result is recorded.
         """
-        recorded = self.recorded(key)
+        recorded = self.recorded_result(key)
         if recorded is not None:
-            return ToolOutput(str(recorded.get("content") or ""), is_error=bool(recorded.get("is_error")),
-                              structured=recorded.get("structured"))
+            return recorded
         now = self.now()
         approval = self.approval(key, "approval")
         if approval is None and await approval_needed(tool, call.arguments, context):

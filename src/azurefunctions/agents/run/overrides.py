@@ -16,16 +16,16 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..agent import Agent
 from ..errors import AGENT_ERROR, AgentFrameworkError
 from ..events import TextDelta
 from ..messages import Message
-from ..run.request import as_response, normalize_request
-from ..run.strategy import AnswerLoop
-from ..run.turn import Final, FinalText, Turn
 from ..types import ChatResponse
+from .request import as_response, normalize_request
+from .strategy import AnswerLoop
+from .turn import Final, FinalText, Turn
 
 if TYPE_CHECKING:
+    from ..agent import Agent
     from ..types import ChatRequest
 
 
@@ -47,7 +47,7 @@ _current_step: contextvars.ContextVar[_Step | None] = contextvars.ContextVar("ha
 
 def overrides_process_request(agent: Agent) -> bool:
     """Whether ``agent``'s class overrides ``process_request`` (its override then runs for every turn)."""
-    return type(agent).process_request is not Agent.process_request
+    return agent.overrides_process_request()
 
 
 def runs_through_override(turn: Turn, agent: Agent) -> bool:

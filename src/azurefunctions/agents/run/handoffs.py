@@ -1,4 +1,4 @@
-"""Running handoffs: what each ``HandoffMode`` and ``ControlReturn`` does inside a Runner turn.
+"""Running handoffs: what each ``HandoffMode`` and ``ControlReturn`` (handoff/config.py) does inside a turn.
 
 The engine is a turn strategy (run/strategy.py): it works on the turn's state and on the answer loops it is
 given (never on a Runner), so a handoff is part of the one event stream (``handoff`` events, the target's tool
@@ -13,20 +13,22 @@ import json
 import logging
 import weakref
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from ..agent import Agent
 from ..errors import AgentFrameworkError
 from ..events import HandoffOccurred, TextDelta
+from ..handoff.config import ControlReturn, HandoffConfig, HandoffMode, HandoffStrategy, HandoffTarget
+from ..handoff.tools import AskTool, HandoffTool, TransferTool
 from ..messages import Message
 from ..providers.base import ModelRequest
-from ..run.strategy import AnswerLoop
-from ..run.turn import Final, FinalText, Turn
 from ..tools.base import Tool, ToolOutput
-from .config import ControlReturn, HandoffConfig, HandoffMode, HandoffStrategy, HandoffTarget
-from .tools import AskTool, HandoffTool, TransferTool
+from .turn import Final, FinalText, Turn
+
+if TYPE_CHECKING:
+    from ..agent import Agent
+    from .strategy import AnswerLoop
 
 logger = logging.getLogger("azurefunctions.agents.handoff")
 
@@ -278,8 +280,7 @@ def _json_object(text: str) -> str:
 def _routing_agent(agent: Agent, config: HandoffConfig) -> Agent:
     cached = _routing_agents.get(agent)
     if cached is None:
-        cached = Agent(f"{agent.name}-router", llm_config=config.routing_llm_config,
-                       enable_conversational_agent=False)
+        cached = agent.derive("router", llm_config=config.routing_llm_config)
         _routing_agents[agent] = cached
     return cached
 
