@@ -4,8 +4,10 @@ The task goes ``input-required`` (A2A specification, docs/specification.md §3.4
 client continues with a new message carrying the same ``taskId``), its status message carries the approvals as
 a data part; the next message on the task decides, with a data part ``{"decisions": [...]}`` or the text
 ``approve`` / ``reject``. The SDK moves the status message into the task's history when that message arrives
-(a2a-python src/a2a/server/tasks/task_manager.py, ``TaskManager.update_with_message``), which is where the
-executor finds the pending approvals (a2a/approvals.py, ``awaiting_approval``).
+(a2a-python src/a2a/server/tasks/task_manager.py, ``TaskManager.update_with_message``) and its request handler
+continues any task not in a terminal state (src/a2a/server/request_handlers/default_request_handler.py,
+``_setup_message_execution``: ``TERMINAL_TASK_STATES``), so the executor reads the waiting turn from the
+session's journal (a2a/approvals.py, ``paused_turn``).
 """
 
 from __future__ import annotations

@@ -6,9 +6,10 @@ The status message carries a text part with the reasons and a data part
 ``{"approvals": [...], "turnId": ...}``. The next message on the task decides: a data part
 ``{"decisions": [{"id": ..., "approved": true|false, "message": ...}]}``, or, when exactly one approval is
 pending, the text ``approve`` or ``reject`` (anything after it, such as ``reject: too much``, is the message for
-the model). The SDK moves the status message into the task's history when the next message arrives
-(``TaskManager.update_with_message``), so the pending approvals are read from the history's last agent
-message that lists them.
+the model). Which turn waits, and for what, is read from the session's turn journal (``paused_turn``), not
+from the task: the SDK moves the status message into the task's history when the next message arrives
+(``TaskManager.update_with_message``), and a copy of the task read right after the blocking answer may predate
+its ``input-required`` update.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from ..types import ApprovalDecision
 if TYPE_CHECKING:
     from a2a.server.tasks import TaskUpdater
     from a2a.types.a2a_pb2 import Message, Task
+
+    from ..sessions.base import SessionStore
 
 #: The data part's key that lists pending approvals, and the one that answers them.
 APPROVALS_KEY = "approvals"
@@ -60,6 +63,25 @@ def awaiting_approval(task: Task) -> tuple[str, list[dict[str, Any]]] | None:
                 return turn_id, [a for a in approvals if isinstance(a, dict)]
         return None  # the latest agent message asks for something else
     return None
+
+
+async def paused_turn(store: SessionStore, session_id: str) -> tuple[str, list[dict[str, Any]]] | None:
+    """The id and the pending approvals (as the HTTP API shows them) of the session's turn that waits for
+    approval, from the turn journal; ``None`` when no turn of the session waits (or the store keeps no
+    journal)."""
+    from ..run import approvals
+    from ..run.journal import TurnJournal
+
+    journal = TurnJournal.for_store(store)
+    turn_id = await journal.paused_turn(session_id) if journal is not None else None
+    if journal is None or turn_id is None:
+        return None
+    head = await journal.get(session_id, turn_id)
+    if head is None or head.status != "awaiting_approval":
+        return None
+    now = journal.clock()
+    waiting = approvals.pending(head, now)
+    return (turn_id, [approvals.public_view(a, now) for a in waiting]) if waiting else None
 
 
 def from_camel(approval: dict[str, Any]) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from ..messages import SESSION_ID_PATTERN
 from ..providers.factory import load_sdk
 from ..runner import Runner
 from ..types import ChatRequest, ChatResponse
-from .approvals import approval_message, awaiting_approval, decisions_in
+from .approvals import approval_message, decisions_in, paused_turn
 
 logger = logging.getLogger("azurefunctions.agents.a2a")
 
@@ -110,7 +110,10 @@ class RunnerExecutor(AgentExecutor):
         if self.recovered is not None:
             await self._answer(updater, self.recovered)
             return
-        waiting = awaiting_approval(context.current_task) if context.current_task is not None else None
+        # A message on an existing task whose turn waits for approval decides it. The session's journal says
+        # which turn waits (the task's own copy may be read before its input-required update is stored).
+        waiting = await paused_turn(self.runner.session_store, context_id) \
+            if context.current_task is not None else None
         if waiting is not None:
             turn_id, pending = waiting
             decisions = decisions_in(context.message, pending) if context.message is not None else None
