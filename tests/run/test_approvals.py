@@ -20,6 +20,7 @@ from azurefunctions.agents.errors import (
     TurnNotFoundError,
 )
 from azurefunctions.agents.events import ApprovalRequired, TextDelta, ToolCallCompleted, TurnCompleted
+from azurefunctions.agents.run.journal import TurnJournal
 from azurefunctions.agents.sessions import MemorySessionStore, SessionStore
 from azurefunctions.agents.types import LLMConfig
 from tests.servers.openai_server import OpenAIServer
@@ -93,6 +94,12 @@ async def test_a_call_that_needs_approval_pauses_the_turn_and_runs_once_approved
     session = await store.load("s-1")
     assert session is not None
     assert [m.role for m in session.messages] == ["user", "assistant", "tool", "assistant"]
+    journal = TurnJournal.for_store(store)
+    assert journal is not None
+    steps = await journal.steps("s-1", paused.turn_id or "")
+    assert [s.type for s in steps] == ["model", "decision", "tool", "model"]
+    assert {k: steps[1].body[k] for k in ("approval_id", "approved", "decided_by")} == {
+        "approval_id": approval["id"], "approved": True, "decided_by": "ana"}
 
     with pytest.raises(ApprovalDecidedError) as second:  # a decision is accepted once
         await runner.resume("s-1", paused.turn_id, [{"id": approval["id"], "approved": False}], user_id="ana")
@@ -312,3 +319,55 @@ async def test_a_turn_paused_after_a_handoff_resumes_in_the_agent_it_was_handed_
     assert script.script.calls == 3  # the transfer and the refund request came from the journal
     session = await store.load("s-hand")
     assert session is not None and session.active_agent == "Refunds"
+
+
+async def test_a_store_that_keeps_no_turn_state_never_runs_a_call_that_needs_approval(script: OpenAIServer) -> None:
+    class NoDocuments(MemorySessionStore):
+        def documents(self) -> None:  # type: ignore[override]
+            return None
+
+    ledger = Ledger()
+    runner = Runner(agent_for(script, ledger.tools()), session_store=NoDocuments())
+    script.script.add(Reply(tool_calls=[refund_call()]))
+    failed = await runner.run({"message": "refund order 7", "session_id": "s-none"})
+    assert failed.status == "error" and failed.error_code == "configuration_error"
+    assert "needs a person's approval" in (failed.error or "") and ledger.refunds == []
+    script.script.add(Reply(tool_calls=[ScriptedToolCall("lookup", {"order": 7})]), Reply(text="Shipped."))
+    plain = await runner.run({"message": "where is order 7?", "session_id": "s-none"})
+    assert plain.response == "Shipped." and ledger.lookups == [7]  # other tools run as before
+
+
+async def test_a_resumed_turn_can_pause_again_for_the_next_call(script: OpenAIServer) -> None:
+    ledger = Ledger()
+    runner = Runner(agent_for(script, ledger.tools()), session_store=MemorySessionStore())
+    script.script.add(Reply(tool_calls=[refund_call(order=1)]), Reply(tool_calls=[refund_call(order=2)]),
+                      Reply(text="Both refunded."))
+    first = await runner.run({"message": "refund 1 then 2", "session_id": "s-twice"})
+    second = await runner.resume("s-twice", first.turn_id or "", [{"id": first.approvals[0]["id"], "approved": True}])
+    assert second.status == "awaiting_approval" and second.turn_id == first.turn_id
+    assert second.approvals[0]["arguments"]["order"] == 2 and second.approvals[0]["id"] != first.approvals[0]["id"]
+    assert [r["order"] for r in ledger.refunds] == [1]
+    done = await runner.resume("s-twice", first.turn_id or "", [{"id": second.approvals[0]["id"], "approved": True}])
+    assert done.response == "Both refunded." and [r["order"] for r in ledger.refunds] == [1, 2]
+    assert script.script.calls == 3
+
+
+async def test_an_async_policy_decides_and_a_failing_policy_asks_for_approval(script: OpenAIServer) -> None:
+    ledger = Ledger()
+
+    async def ask_directory(args: dict[str, Any], ctx: Any) -> bool:
+        await asyncio.sleep(0)
+        return bool(args["order"] == 13)
+
+    def broken(args: dict[str, Any], ctx: Any) -> bool:
+        raise RuntimeError("directory down")
+
+    runner = Runner(agent_for(script, ledger.tools(needs_approval=ask_directory)), session_store=MemorySessionStore())
+    script.script.add(Reply(tool_calls=[refund_call(order=12)]), Reply(text="ok"),
+                      Reply(tool_calls=[refund_call(order=13)]))
+    assert (await runner.run({"message": "refund 12", "session_id": "s-p1"})).status == "success"
+    assert (await runner.run({"message": "refund 13", "session_id": "s-p2"})).status == "awaiting_approval"
+    guarded = Runner(agent_for(script, ledger.tools(needs_approval=broken)), session_store=MemorySessionStore())
+    script.script.add(Reply(tool_calls=[refund_call(order=14)]))
+    assert (await guarded.run({"message": "refund 14", "session_id": "s-p3"})).status == "awaiting_approval"
+    assert [r["order"] for r in ledger.refunds] == [12]

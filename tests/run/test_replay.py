@@ -7,17 +7,18 @@ handler of the runtime catches leaves the journal as a killed worker would (its 
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
+import uuid
 from typing import Any
 
 import pytest
 
 from azurefunctions.agents import Agent, FunctionTool, Runner
-from azurefunctions.agents.sessions import MemorySessionStore, SessionStore
+from azurefunctions.agents.sessions import MemorySessionStore
 from azurefunctions.agents.tools.base import ToolContext
 from azurefunctions.agents.types import LLMConfig
 from tests.servers.openai_server import OpenAIServer
 from tests.servers.scripted import Reply, ScriptedToolCall
+from tests.sessions.conftest import Backend
 
 
 class WorkerStopped(BaseException):
@@ -33,13 +34,6 @@ def agent_for(model: OpenAIServer, tools: list[Any], **options: Any) -> Agent:
     config = LLMConfig(provider="openai", model_name="gpt-4o-mini", api_key=model.api_key, base_url=model.base_url,
                        max_retries=0)
     return Agent(name="Orders", instructions="You handle orders.", tools=tools, llm_config=config, **options)
-
-
-def sqlite_store(path: Path) -> SessionStore:
-    pytest.importorskip("aiosqlite")
-    from azurefunctions.agents.sessions.sqlite import SqliteSessionStore
-
-    return SqliteSessionStore(path / "state.sqlite3")
 
 
 async def lease_lapses() -> None:
@@ -90,7 +84,7 @@ async def test_a_turn_that_failed_is_retried_after_its_last_completed_step(scrip
 
 
 async def test_a_worker_that_stopped_after_the_model_asked_for_a_tool_is_taken_over(
-        script: OpenAIServer, tmp_path: Path) -> None:
+        script: OpenAIServer, backend: Backend) -> None:
     runs: list[int] = []
     stop = [True]
 
@@ -101,13 +95,13 @@ async def test_a_worker_that_stopped_after_the_model_asked_for_a_tool_is_taken_o
         runs.append(order)
         return "packed"
 
-    first_store = sqlite_store(tmp_path)
+    session_id = f"s-pack-{uuid.uuid4().hex[:8]}"
     script.script.add(Reply(tool_calls=[ScriptedToolCall("pack", {"order": 3})]))
-    request = {"message": "pack order 3", "session_id": "s-pack", "turn_id": "pack-3"}
+    request = {"message": "pack order 3", "session_id": session_id, "turn_id": "pack-3"}
     with pytest.raises(WorkerStopped):
-        await Runner(agent_for(script, [pack]), session_store=first_store).run(request)
-    # Another instance: new agent, runner and store over the same file.
-    second_store = sqlite_store(tmp_path)
+        await Runner(agent_for(script, [pack]), session_store=backend.make()).run(request)
+    # Another instance: new agent, runner and store object over the same data (file, account).
+    second_store = backend.make()
     taker = Runner(agent_for(script, [pack]), session_store=second_store)
     busy = await taker.run(request)  # the first worker's lease has not run out yet
     assert busy.error_code == "turn_in_progress" and busy.status_code == 409
@@ -116,10 +110,8 @@ async def test_a_worker_that_stopped_after_the_model_asked_for_a_tool_is_taken_o
     done = await taker.run(request)
     assert done.status == "success" and done.response == "Order 3 packed."
     assert runs == [3] and script.script.calls == 2  # the first model answer came from the journal
-    session = await second_store.load("s-pack")
+    session = await second_store.load(session_id)
     assert session is not None and [m.role for m in session.messages] == ["user", "assistant", "tool", "assistant"]
-    await first_store.aclose()
-    await second_store.aclose()
 
 
 async def test_a_worker_that_stopped_after_a_tool_finished_does_not_run_it_again(script: OpenAIServer) -> None:

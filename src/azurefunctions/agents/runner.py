@@ -184,7 +184,7 @@ class Runner(TurnExecutor):
             steps = await journal.steps(partition, turn_id)
             replay = TurnReplay(journal, head, steps, owner=owner)
             for approval in applied:
-                await replay.record("decision", {
+                await replay.note("decision", {
                     "approval_id": approval["id"], "approved": approval["status"] == "approved",
                     "message": approval.get("message"), "decided_by": approval.get("decided_by"),
                     "decided_at": approval.get("decided_at")})

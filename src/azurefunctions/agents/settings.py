@@ -219,8 +219,8 @@ WORK_QUEUE_CONNECTION = Setting(
 )
 TURN_LEASE_SECONDS = Setting(
     "AGENTS_TURN_LEASE_SECONDS",
-    "How long a running background turn's claim lasts without renewal; a turn whose worker stopped is taken "
-    "over once it lapses.",
+    "How long a running turn's claim (a background turn's record, any turn's journal) lasts without renewal; a "
+    "turn whose worker stopped is taken over once it lapses.",
     default="120",
     group="background",
 )

@@ -135,8 +135,6 @@ class TurnExecutor:
                     return
                 replay = opened
                 replay.start_heartbeat()
-                if session is not None and replay.resumed:
-                    _as_when_begun(session, replay.head.history_length)
             turn = Turn(request=request, session=session, agent=self.agent,
                         turn_id=replay.turn_id if replay is not None else request.turn_id or uuid.uuid4().hex)
             turn.replay = replay
@@ -303,8 +301,11 @@ class TurnExecutor:
         if head.status == "completed" and head.response is not None:
             return self.stored_response(head.response)
         now = journal.clock()
-        if head.status == "awaiting_approval" and head.response is not None and approvals.pending(head, now):
-            return self.stored_response(head.response)
+        waiting = approvals.pending(head, now) if head.status == "awaiting_approval" else []
+        if waiting and head.response is not None:
+            paused = self.stored_response(head.response)
+            paused.approvals = [approvals.public_view(a, now) for a in waiting]
+            return paused
         if journal.lease_live(head):
             raise TurnInProgressError(f"Turn {head.turn_id} is running now; ask again later.")
         owner = new_owner()
@@ -395,13 +396,6 @@ async def answered_events(response: ChatResponse, agent: str) -> AsyncIterator[A
     elif response.response:
         yield TextDelta(agent=response.agent or agent, text=response.response)
     yield TurnCompleted(response=response)
-
-
-def _as_when_begun(session: Session, history_length: int) -> None:
-    """A resumed turn sees the history it began with (messages a later turn added are not its context)."""
-    extra = session.history_length - history_length
-    if extra > 0:
-        session.messages = session.messages[:max(0, len(session.messages) - extra)]
 
 
 def _record_replay(span: Span, replay: TurnReplay) -> None:

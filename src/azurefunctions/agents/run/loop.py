@@ -14,7 +14,13 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..errors import AgentFrameworkError, InvalidOutputError, MaxTurnsExceededError, MissingExtraError
+from ..errors import (
+    AgentFrameworkError,
+    ConfigurationError,
+    InvalidOutputError,
+    MaxTurnsExceededError,
+    MissingExtraError,
+)
 from ..events import TextDelta, ToolCallCompleted, ToolCallStarted, UsageReported
 from ..handoff.config import ControlReturn
 from ..handoff.tools import AskTool, HandoffTool
@@ -25,7 +31,7 @@ from ..messages import Message, ToolCall, history_window
 from ..providers.base import ModelRequest, ModelResponse
 from ..structured_output import OutputInvalid
 from ..telemetry import instrumentation
-from ..tools.base import Tool, ToolContext, ToolOutput
+from ..tools.base import Tool, ToolContext, ToolOutput, approval_needed
 from ..types import ToolCallRecord
 from .handoffs import HandoffEngine
 from .journal import idempotency_key, journal_partition
@@ -149,8 +155,13 @@ class AgentLoop:
                 yield ToolCallStarted(agent=agent.name, call_id=call.id, name=call.name, arguments=call.arguments)
             limit = tool_call_limit()
             allowed, refused = split_tool_calls(result.tool_calls, limit)
-            outputs = [*await asyncio.gather(*(self.call_tool(turn, agent, tool_map, call, model_key)
-                                               for call in allowed)),
+            # Every call settles (and is recorded) before a pause or a failure of one of them ends the turn.
+            settled = await asyncio.gather(*(self.call_tool(turn, agent, tool_map, call, model_key)
+                                             for call in allowed), return_exceptions=True)
+            for done in settled:
+                if isinstance(done, BaseException):
+                    raise done
+            outputs = [*(done for done in settled if isinstance(done, ToolOutput)),
                        *(ToolOutput(too_many_tool_calls_result(limit), is_error=True) for _ in refused)]
             while turn.pending_events:
                 yield turn.pending_events.pop(0)
@@ -207,6 +218,11 @@ class AgentLoop:
                                                               turn.turn_id, agent.name, call.id))
         if replay is None or isinstance(tool, HandoffTool):
             # Handoff tools are not recorded: they run again on replay and their target's calls replay.
+            if replay is None and not isinstance(tool, HandoffTool) and tool.needs_approval is not False \
+                    and await approval_needed(tool, call.arguments, context):
+                raise ConfigurationError(
+                    f"Tool {tool.name} of agent {agent.name} needs a person's approval, and this app's session "
+                    "store keeps no turn state to wait for it: use the memory, SQLite or Cosmos DB store.")
             return (await self.run_tool(turn, agent, tool, call, context))[0]
         return await replay.call(tool, call, context, replay.tool_key(model_key, call.id),
                                  lambda: self.run_tool(turn, agent, tool, call, context))

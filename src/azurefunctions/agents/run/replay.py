@@ -274,6 +274,21 @@ class TurnReplay:
         elif step.key is not None and step_type == "tool_started":
             self._started.add(step.key)
 
+    async def note(self, step_type: StepType, body: dict[str, Any]) -> None:
+        """Write a step that is a record, not a result the turn replays (a decision): a seq taken meanwhile by
+        another writer moves it to the next one; a failure is logged, never the turn's."""
+        for _ in range(4):
+            seq = self._next_seq
+            self._next_seq += 1
+            try:
+                await self.journal.add_step(self.partition, self.turn_id, seq, step_type, body)
+                return
+            except DocumentConflictError:
+                continue
+            except Exception:
+                break
+        logger.warning("a %s step of turn %s could not be written", step_type, self.turn_id)
+
     def _taken_over(self) -> TurnInProgressError:
         return TurnInProgressError(f"Turn {self.turn_id} is being run by another worker now.")
 
