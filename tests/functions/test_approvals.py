@@ -296,3 +296,23 @@ def test_the_readme_declaration_makes_a_policy_guarded_non_repeatable_tool() -> 
     assert callable(tool.needs_approval)
     assert tool.needs_approval({"order_id": "A1", "amount": 120}, context) is True
     assert tool.needs_approval({"order_id": "A1", "amount": 20}, context) is False
+
+
+def test_deciding_one_of_two_keeps_waiting_for_the_other(host: LocalHostProcess, script: OpenAIServer,
+                                                         state: Path) -> None:
+    second_refund = ScriptedToolCall("refund", {"order_id": "B2", "amount": 300})
+    paused = pause(host, script, REFUND, second_refund)
+    first, second = paused["approvals"]
+    assert [a["arguments"]["order_id"] for a in (first, second)] == ["A1", "B2"]
+    partly = decide(host, paused, {"id": first["id"], "approved": True})
+    assert partly.status_code == 200, partly.text
+    body = partly.json()
+    assert body["status"] == "awaiting_approval" and body["turn_id"] == paused["turn_id"]
+    assert [a["id"] for a in body["approvals"] if a["status"] == "pending"] == [second["id"]]
+    assert ledger(state) == []  # nothing runs before every call of the answer is decided
+    script.script.add(Reply(text="Refunded A1; B2 was not approved."))
+    done = decide(host, paused, {"id": second["id"], "approved": False})
+    assert done.json()["response"] == "Refunded A1; B2 was not approved."
+    assert ledger(state) == ["refund A1 240"]
+    results = tool_messages(script)
+    assert results[0] == "refunded 240 EUR on A1" and "did not approve" in results[1]
