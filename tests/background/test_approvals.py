@@ -103,3 +103,33 @@ def test_async_decisions_need_background_turns(model: OpenAIServer, tmp_path: Pa
             "decisions": [{"id": paused["approvals"][0]["id"], "approved": True}], "async": True})
     assert refused.status_code == 400 and refused.json()["error"]["code"] == "async_not_enabled"
     assert ledger(tmp_path) == []
+
+
+@pytest.mark.parametrize("second_async", [True, False], ids=["queued-again", "settled-by-json"])
+def test_a_record_resumed_in_the_background_follows_each_decision(host: LocalHostProcess, model: OpenAIServer,
+                                                                 tmp_path: Path, second_async: bool) -> None:
+    """Two approvals, decided one at a time: the first ``"async": true`` decision queues a record under the
+    paused turn's id, which ends ``awaiting_approval`` again; the second decision queues that same record again
+    (``"async": true``) or, as JSON, settles it with the resumed turn's outcome."""
+    model.script.add(Reply(tool_calls=[ScriptedToolCall("refund", {"order_id": "F1", "amount": 150}),
+                                       ScriptedToolCall("refund", {"order_id": "F2", "amount": 160})]))
+    with host, httpx.Client(base_url=host.url, timeout=30) as client:
+        paused = client.post("/api/agents/Refunds/chat", json={"message": "Refund F1 and F2", "user_id": "ana"})
+        body = paused.json()
+        assert body["status"] == "awaiting_approval", body
+        first, second = body["approvals"]
+        url = f"/api/sessions/{body['session_id']}/turns/{body['turn_id']}/approvals"
+        location = f"/api/sessions/{body['session_id']}/turns/{body['turn_id']}"
+        accepted = client.post(url, params={"user_id": "ana"},
+                               json={"decisions": [{"id": first["id"], "approved": True}], "async": True})
+        assert accepted.status_code == 202 and accepted.json()["location"] == location, accepted.text
+        waiting = status_of(client, location, until={"awaiting_approval", "completed", "failed"})
+        assert waiting["status"] == "awaiting_approval", waiting
+        assert [a["id"] for a in waiting["approvals"] if a["status"] == "pending"] == [second["id"]]
+        model.script.add(Reply(text="Refunded F1 and F2."))
+        decided = client.post(url, params={"user_id": "ana"},
+                              json={"decisions": [{"id": second["id"], "approved": True}], "async": second_async})
+        assert decided.status_code == (202 if second_async else 200), decided.text
+        done = status_of(client, location, until={"completed", "failed"})
+        assert done["status"] == "completed" and done["response"]["response"] == "Refunded F1 and F2.", done
+    assert ledger(tmp_path) == ["refund F1 150", "refund F2 160"]

@@ -29,7 +29,7 @@ from ..errors import (
     TurnNotFoundError,
     owned_by,
 )
-from ..events import AgentEvent
+from ..events import AgentEvent, TurnCompleted, TurnFailed
 from ..http.calls import SSE_TYPE, HttpCall, HttpReply, error_reply, json_reply
 from ..http.routes import ROUTES_BY_NAME, url_for
 from ..messages import SESSION_ID_PATTERN, SESSION_ID_RULE
@@ -110,12 +110,21 @@ class ApprovalsHttp:
             events, _ = await first_event(runner.resume_stream(session_id, turn_id, asked.decisions,
                                                                user_id=user_id))
             keep = self.session_store if runner.agent.enable_conversational_agent else None
-            turn = StreamedTurn(events, keep, owner=user_id).start()
+            turn = StreamedTurn(self._settling(events, session_id, turn_id), keep, owner=user_id).start()
             return HttpReply(status=200, media_type=SSE_TYPE, headers=dict(SSE_HEADERS), stream=turn.body())
         response = await runner.resume(session_id, turn_id, asked.decisions, user_id=user_id)
         if self.turns.background is not None:  # a paused background turn's record follows its outcome
             await self.turns.background.settle(session_id, turn_id, response)
         return self.reply(response)
+
+    async def _settling(self, events: AsyncIterator[AgentEvent], session_id: str,
+                        turn_id: str) -> AsyncIterator[AgentEvent]:
+        """The resumed turn's events; its outcome settles a paused background turn's record too."""
+        async for event in events:
+            if isinstance(event, TurnCompleted | TurnFailed) and event.response is not None \
+                    and self.turns.background is not None:
+                await self.turns.background.settle(session_id, turn_id, event.response)
+            yield event
 
     async def _head(self, session_id: str, turn_id: str, user_id: str | None) -> TurnHead:
         """The turn's journal head; ``TurnNotFoundError`` for a turn this caller may not see (it does not exist,
