@@ -166,8 +166,8 @@ class TurnExecutor:
                 await self.session_store.append(session, history[len(session.messages):])
             response = turn.response(text)
             response.turn_id = turn.turn_id
-            if replay is not None:
-                await _finish(replay, response)
+            if replay is not None and not (session is not None and turn.metadata.get("conversation_ended")):
+                await _finish(replay, response)  # (an ended conversation took its journal with it)
             yield TurnCompleted(response=response)
         except TurnPaused:
             assert turn is not None and replay is not None
