@@ -36,7 +36,7 @@ from ..runner import normalize_request
 from ..streaming.live import StreamedTurn
 from ..streaming.sse import SSE_HEADERS
 from ..types import ChatRequest, ChatResponse
-from .approvals import ApprovalsHttp, approval_pending_reply, first_event
+from .approvals import ApprovalsHttp, approval_pending_reply, first_event, waiting_turn
 from .resume import StreamResumer
 from .session_pages import history_page_query
 
@@ -164,6 +164,9 @@ class AgentHttpApi:
                                and SESSION_ID_PATTERN.match(body["session_id"]) else None)
         runner = self.runners[agent.name]
         if self.turns.wants_async(call, body):
+            waiting = await waiting_turn(self.session_store, request, agent.name)
+            if waiting is not None:
+                return approval_pending_reply(waiting, self.api_base)
             return await self.turns.submit(agent, request)
         if self._wants_stream(call, request, agent):
             # The turn runs on its own task: a client that disconnects does not stop it (see live.py).

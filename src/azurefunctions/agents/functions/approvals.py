@@ -35,14 +35,13 @@ from ..http.routes import ROUTES_BY_NAME, url_for
 from ..messages import SESSION_ID_PATTERN, SESSION_ID_RULE
 from ..streaming.live import StreamedTurn
 from ..streaming.sse import SSE_HEADERS
-from ..types import TURN_ID_PATTERN, ApprovalDecision, ChatRequest
+from ..types import TURN_ID_PATTERN, ApprovalDecision, ChatRequest, ChatResponse
 
 if TYPE_CHECKING:
     from ..background.http import BackgroundHttp
     from ..run.journal import TurnHead
     from ..runner import Runner
     from ..sessions.base import SessionStore
-    from ..types import ChatResponse
 
 #: Most decisions one call may carry (a model answer asks for far fewer tool calls).
 MAX_DECISIONS = 64
@@ -194,3 +193,30 @@ def approval_pending_reply(response: ChatResponse, api_base: str) -> HttpReply:
                                         session_id=session_id, turn_id=turn_id)
         data["approvals"] = list(pending.get("approvals") or [])
     return json_reply(data, ApprovalPendingError.status)
+
+
+async def waiting_turn(store: SessionStore, request: ChatRequest, agent: str) -> ChatResponse | None:
+    """The refusal a new message meets in a session whose turn waits for approval (as ``Runner.run`` would
+    answer it), or ``None``; read before a background turn is queued, so the caller gets the 409 now and not
+    in a failed record later. A turn whose approvals all expired does not refuse: the turn closes it."""
+    from ..run import approvals
+    from ..run.journal import TurnJournal
+
+    session_id = request.session_id
+    journal = TurnJournal.for_store(store) if session_id else None
+    if journal is None or session_id is None:
+        return None
+    paused = await journal.paused_turn(session_id)
+    head = await journal.get(session_id, paused) if paused is not None and paused != request.turn_id else None
+    if head is None or head.status != "awaiting_approval" or not owned_by(head.user_id, request.user_id):
+        return None
+    now = journal.clock()
+    waiting = approvals.pending(head, now)
+    if not waiting:
+        return None
+    return ChatResponse(
+        status="error", agent=agent, session_id=session_id, error_code=ApprovalPendingError.code, status_code=409,
+        error=f"Turn {head.turn_id} of session {session_id} waits for approval; decide it first.",
+        metadata={"pending_turn": {"turn_id": head.turn_id, "session_id": session_id,
+                                   "approvals": [approvals.public_view(a, now) for a in waiting]}})
+
