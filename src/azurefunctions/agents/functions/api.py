@@ -27,7 +27,6 @@ from ..errors import (
     owned_by,
     require_extra,
 )
-from ..events import TurnFailed
 from ..http.calls import JSON_TYPE, SSE_TYPE, HttpCall, HttpReply, error_envelope, error_reply, json_reply
 from ..http.pipeline import Handler, bounded
 from ..http.routes import ALIAS_OF, RouteSpec, alias_reserved_names, public_path, template_regex
@@ -36,7 +35,7 @@ from ..runner import normalize_request
 from ..streaming.live import StreamedTurn
 from ..streaming.sse import SSE_HEADERS
 from ..types import ChatRequest, ChatResponse
-from .approvals import ApprovalsHttp, approval_pending_reply, first_event, waiting_turn
+from .approvals import ApprovalsHttp, approval_pending_reply, waiting_turn
 from .resume import StreamResumer
 from .session_pages import history_page_query
 
@@ -163,19 +162,18 @@ class AgentHttpApi:
                                session_id=body.get("session_id") if isinstance(body.get("session_id"), str)
                                and SESSION_ID_PATTERN.match(body["session_id"]) else None)
         runner = self.runners[agent.name]
-        if self.turns.wants_async(call, body):
+        if self.turns.wants_async(call, body) or self._wants_stream(call, request, agent):
+            # A session whose turn waits for approval refuses the message with a JSON 409 before anything is
+            # queued or streamed (the synchronous turn below answers it from the Runner).
             waiting = await waiting_turn(self.session_store, request, agent.name)
             if waiting is not None:
                 return approval_pending_reply(waiting, self.api_base)
+        if self.turns.wants_async(call, body):
             return await self.turns.submit(agent, request)
         if self._wants_stream(call, request, agent):
             # The turn runs on its own task: a client that disconnects does not stop it (see live.py).
             keep = self.session_store if agent.enable_conversational_agent else None
-            events, refused = await first_event(runner.run_stream(request))
-            if isinstance(refused, TurnFailed) and refused.code == ApprovalPendingError.code \
-                    and refused.response is not None:  # answered as JSON, like a refused decision
-                return approval_pending_reply(refused.response, self.api_base)
-            turn = StreamedTurn(events, keep, owner=request.user_id).start()
+            turn = StreamedTurn(runner.run_stream(request), keep, owner=request.user_id).start()
             return HttpReply(status=200, media_type=SSE_TYPE, headers=dict(SSE_HEADERS), stream=turn.body())
         response = await runner.run(request)
         if response.error_code == ApprovalPendingError.code:
