@@ -68,7 +68,7 @@ def test_a_background_turn_shows_its_approvals_and_resumes(host: LocalHostProces
         assert (approval["tool"], approval["arguments"], approval["status"]) == (
             "refund", {"order_id": "B2", "amount": 300}, "pending")
         assert paused["response"]["status"] == "awaiting_approval"
-        turn_id = paused["approvals_turn_id"]
+        turn_id = paused["response"]["turn_id"]  # the id the decisions name
         assert ledger(tmp_path) == []
         # Another background message in the session is refused now (409), not queued to fail later.
         blocked = client.post("/api/agents/Refunds/chat", json={"message": "And?", "user_id": "ana", "async": True,

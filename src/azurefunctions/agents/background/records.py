@@ -100,8 +100,6 @@ class TurnRecord:
             data["response"] = self.response
             if self.response.get("approvals"):
                 data["approvals"] = self.response["approvals"]
-            if self.status == "awaiting_approval":  # the turn id the decisions name (the journal's)
-                data["approvals_turn_id"] = self.response.get("turn_id")
         if self.error is not None:
             data["error"] = self.error
         return data

@@ -22,7 +22,7 @@ from ..types import ApprovalDecision, ChatRequest, ChatResponse
 from .approvals import APPROVAL, approval_data
 from .kinds import CHAT
 from .queues import QueueService, poison_queue_name, resolve_connection, send_message
-from .records import TurnRecord, TurnStatus
+from .records import TurnRecord
 from .store import TurnStore, turn_store_for
 from .worker import TurnMessage, TurnWorker
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from ..runner import Runner
     from ..sessions.base import SessionStore
+    from .records import TurnStatus
 
 logger = logging.getLogger("azurefunctions.agents.background")
 
