@@ -99,3 +99,25 @@ def test_the_approval_card_passes_axe(host: LocalHostProcess, script: OpenAIServ
         assert violations == [], json.dumps(violations, indent=1)
     finally:
         context.close()
+
+
+def test_a_waiting_card_survives_a_reload_and_still_decides(host: LocalHostProcess, script: OpenAIServer,
+                                                            page: Any) -> None:
+    script.script.add(refund(80, "B2001"), Reply(text="Refunded 80 EUR after the reload."))
+    page.goto(f"{host.url}/playground")
+    page.get_by_label("Agent").wait_for()
+    page.locator('input[name="mode"][value="json"]').check()
+    send(page, "Refund 80 EUR on B2001")
+    page.locator(".approval-card[data-tool=refund_order]").wait_for()
+    page.reload()
+    card = page.locator(".approval-card[data-tool=refund_order]")
+    card.wait_for()
+    approve = card.get_by_role("button", name="Approve")
+    assert approve.is_enabled()
+    approve.click()
+    page.locator(".bubble.agent .text").filter(has_text="Refunded 80 EUR after the reload.").wait_for()
+    page.reload()  # a decided card stays decided
+    decided = page.locator(".approval-card[data-tool=refund_order]")
+    decided.wait_for()
+    assert decided.get_by_role("button", name="Approve").is_disabled()
+    assert decided.locator(".approval-state").inner_text() == "You approved."
