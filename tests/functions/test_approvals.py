@@ -8,6 +8,7 @@ tests see what really ran, also across a restart of the host.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -316,3 +317,23 @@ def test_deciding_one_of_two_keeps_waiting_for_the_other(host: LocalHostProcess,
     assert ledger(state) == ["refund A1 240"]
     results = tool_messages(script)
     assert results[0] == "refunded 240 EUR on A1" and "did not approve" in results[1]
+
+
+async def test_over_mcp_a_paused_turn_names_its_decision_route(host: LocalHostProcess, script: OpenAIServer,
+                                                               state: Path) -> None:
+    """The app's agents as MCP tools (the official ``mcp`` client over streamable HTTP): a turn that pauses is a
+    tool error saying what waits and where the session's owner decides, not a generic failure."""
+    from mcp import Client
+
+    script.script.add(Reply(tool_calls=[REFUND]))
+    async with Client(f"{host.url}/api/mcp", cache=None) as client:
+        result = await client.call_tool("Refunds", {"message": "Refund order A1 please"})
+    assert result.is_error
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert "waits for a person's approval" in text and "Refund 240 EUR on A1" in text
+    found = re.search(r"POST (/api/sessions/([^/]+)/turns/([^/]+)/approvals)", text)
+    assert found is not None, text
+    assert ledger(state) == []
+    approvals = httpx.post(f"{host.url}/api/agents/Refunds/chat", timeout=30, json={
+        "message": "Hello?", "session_id": found.group(2)}).json()
+    assert approvals["turn_id"] == found.group(3) and approvals["approvals_url"] == found.group(1)

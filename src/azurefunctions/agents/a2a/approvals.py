@@ -22,7 +22,6 @@ from pydantic import ValidationError
 from ..types import ApprovalDecision
 
 if TYPE_CHECKING:
-    from a2a.server.tasks import TaskUpdater
     from a2a.types.a2a_pb2 import Message, Task
 
     from ..sessions.base import SessionStore
@@ -113,26 +112,3 @@ def decisions_in(message: Message, pending: list[dict[str, Any]]) -> list[Approv
     approved = found.group(1).lower() in ("approve", "approved", "yes")
     note = found.group(2).strip() or None
     return [ApprovalDecision(id=str(pending[0].get("id")), approved=approved, message=note)]
-
-
-def approval_message(updater: TaskUpdater, turn_id: str, approvals: list[dict[str, Any]],
-                     session_id: str | None, *, reminder: bool = False,
-                     metadata: dict[str, Any] | None = None) -> Message:
-    """The agent's message of a task waiting for approval: the reasons as text, the approvals as data."""
-    from a2a.types.a2a_pb2 import Part
-    from google.protobuf.struct_pb2 import Value
-
-    from .executor import _json_safe, to_camel
-
-    lines = [f"- {a.get('reason') or a.get('tool')} (approval id {a.get('id')})" for a in approvals]
-    how = ('Answer with a data part {"decisions": [{"id": "...", "approved": true}]}'
-           + (', or with the text "approve" or "reject".' if len(approvals) == 1 else "."))
-    intro = ("This task still waits for a decision." if reminder
-             else "These tool calls wait for your approval before the agent goes on:")
-    text = "\n".join([intro, *lines, how])
-    value = Value()
-    value.struct_value.update(_json_safe({APPROVALS_KEY: [to_camel(a) for a in approvals], "turnId": turn_id,
-                                          **({"sessionId": session_id} if session_id else {})}))
-    return updater.new_agent_message([Part(text=text, media_type="text/plain"),
-                                      Part(data=value, media_type="application/json")],
-                                     metadata=dict(_json_safe({**(metadata or {}), "awaitingApproval": True})))

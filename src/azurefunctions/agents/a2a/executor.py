@@ -30,7 +30,7 @@ from ..messages import SESSION_ID_PATTERN
 from ..providers.factory import load_sdk
 from ..runner import Runner
 from ..types import ChatRequest, ChatResponse
-from .approvals import approval_message, decisions_in, paused_turn
+from .approvals import APPROVALS_KEY, decisions_in, paused_turn
 
 logger = logging.getLogger("azurefunctions.agents.a2a")
 
@@ -221,3 +221,24 @@ def _camel(key: str) -> str:
 def _json_safe(data: Any) -> Any:
     """``data`` as plain JSON types (protobuf ``Struct`` takes nothing else)."""
     return json.loads(json.dumps(data, ensure_ascii=False, default=str))
+
+
+def approval_message(updater: TaskUpdater, turn_id: str, approvals: list[dict[str, Any]],
+                     session_id: str | None, *, reminder: bool = False,
+                     metadata: dict[str, Any] | None = None) -> Message:
+    """The agent's message of a task waiting for approval: the reasons as text, the approvals as data
+    (a2a/approvals.py reads the decisions that answer it)."""
+    from google.protobuf.struct_pb2 import Value
+
+    lines = [f"- {a.get('reason') or a.get('tool')} (approval id {a.get('id')})" for a in approvals]
+    how = ('Answer with a data part {"decisions": [{"id": "...", "approved": true}]}'
+           + (', or with the text "approve" or "reject".' if len(approvals) == 1 else "."))
+    intro = ("This task still waits for a decision." if reminder
+             else "These tool calls wait for your approval before the agent goes on:")
+    text = "\n".join([intro, *lines, how])
+    value = Value()
+    value.struct_value.update(_json_safe({APPROVALS_KEY: [to_camel(a) for a in approvals], "turnId": turn_id,
+                                          **({"sessionId": session_id} if session_id else {})}))
+    return updater.new_agent_message([Part(text=text, media_type="text/plain"),
+                                      Part(data=value, media_type="application/json")],
+                                     metadata=dict(_json_safe({**(metadata or {}), "awaitingApproval": True})))

@@ -78,7 +78,7 @@ class AgentHttpApi:
             "session_turn": self.session_turn, "turn_approvals": self.turn_approvals}
         #: ``POST /api/sessions/{id}/turns/{turn_id}/approvals`` (approvals.py).
         self.approvals = ApprovalsHttp(runners=runners, session_store=session_store, turns=self.turns,
-                                       reply=chat_reply)
+                                       reply=chat_reply, api_base=self.api_base)
 
     def drop_routes(self, names: set[str]) -> None:
         """Forget routes the app left out (aliases shadowing the app's own routes)."""
@@ -188,7 +188,8 @@ class AgentHttpApi:
                 from ..mcp.endpoint import MCPEndpoint
             except ModuleNotFoundError as exc:
                 raise missing_extra("The MCP endpoint", "mcp", exc) from exc
-            self._mcp = MCPEndpoint(self.runners, max_body_bytes=self.max_body_bytes)
+            self._mcp = MCPEndpoint(self.runners, max_body_bytes=self.max_body_bytes,
+                                    approvals_url=self.approvals.url)
         status, headers, body = await self._mcp.handle(call.method, call.path, call.headers, call.body,
                                                        user_id=call.query.get("user_id") or None)
         media_type = next((v for k, v in headers.items() if k.lower() == "content-type"), None)

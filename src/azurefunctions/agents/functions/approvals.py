@@ -80,11 +80,17 @@ class ApprovalsHttp:
     ``reply`` the chat route's JSON reply of a response (the resumed turn answers as a chat turn does)."""
 
     def __init__(self, *, runners: Mapping[str, Runner], session_store: SessionStore, turns: BackgroundHttp,
-                 reply: Callable[[ChatResponse], HttpReply]) -> None:
+                 reply: Callable[[ChatResponse], HttpReply], api_base: str = "/api") -> None:
         self.runners = runners
         self.session_store = session_store
         self.turns = turns
         self.reply = reply
+        self.api_base = api_base
+
+    def url(self, session_id: str, turn_id: str) -> str:
+        """The URL path a paused turn's decisions go to (with host.json's route prefix)."""
+        return url_for(ROUTES_BY_NAME["sessions_turn_approvals"], self.api_base, session_id=session_id,
+                       turn_id=turn_id)
 
     async def decide(self, call: HttpCall, body: dict[str, Any]) -> HttpReply:
         session_id = call.route_params.get("session_id", "")
