@@ -41,6 +41,7 @@ def test_triggers_have_the_documented_routes_and_auth_levels() -> None:
         "mcp": ("mcp", func.AuthLevel.FUNCTION),
         "sessions_stream": ("sessions/{session_id}/stream", func.AuthLevel.FUNCTION),
         "sessions_turn": ("sessions/{session_id}/turns/{turn_id}", func.AuthLevel.FUNCTION),
+        "sessions_turn_approvals": ("sessions/{session_id}/turns/{turn_id}/approvals", func.AuthLevel.FUNCTION),
         "agent_chat_alias": ("{agent_name}/chat", func.AuthLevel.FUNCTION),
         "agent_info_alias": ("{agent_name}/info", func.AuthLevel.FUNCTION),
     }

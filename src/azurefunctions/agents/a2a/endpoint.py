@@ -58,6 +58,7 @@ from ..interrupts import METADATA_KEY as INPUT_REQUIRED_KEY
 from ..runner import Runner
 from ..sessions.base import SessionStore
 from ..types import ChatRequest, ChatResponse
+from .approvals import awaiting_approval, from_camel
 from .executor import CheckedRequestContextBuilder, RunnerExecutor, message_text
 from .push import PushSender, PushUrlRefused, check_push_url_form, push_url_allowed
 from .store import INTERRUPTED, TERMINAL, SessionPushConfigStore, SessionTaskStore
@@ -374,6 +375,11 @@ def _outcome(task: Task | None, record: TurnRecord, missing: str = "") -> ChatRe
         text = "".join(p.text for a in task.artifacts for p in a.parts if p.WhichOneof("content") == "text")
         return ChatResponse(status="success", response=text, **base)
     message = " ".join(p.text for p in task.status.message.parts if p.WhichOneof("content") == "text")
+    waiting = awaiting_approval(task)
+    if waiting is not None:  # the turn paused for approval: the record shows it as the chat route's turns do
+        turn_id, approvals = waiting
+        return ChatResponse(status="awaiting_approval", response=message, turn_id=turn_id,
+                            approvals=[from_camel(a) for a in approvals], **base)
     if state in INTERRUPTED:
         # The task waits for the client's next message: this run of it is done, not failed (as a chat turn
         # that ends asking the user completes with the question as its answer).

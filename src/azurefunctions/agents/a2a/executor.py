@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -23,12 +23,14 @@ from a2a.server.tasks import TaskUpdater
 from a2a.types.a2a_pb2 import Message, Part, SendMessageRequest, Task, TaskState, TaskStatus
 from a2a.utils.errors import ContentTypeNotSupportedError, InvalidParamsError
 
-from ..events import HandoffOccurred, ToolCallCompleted, ToolCallStarted, TurnCompleted, TurnFailed
+from ..errors import AgentFrameworkError
+from ..events import AgentEvent, HandoffOccurred, ToolCallCompleted, ToolCallStarted, TurnCompleted, TurnFailed
 from ..interrupts import input_request
 from ..messages import SESSION_ID_PATTERN
 from ..providers.factory import load_sdk
 from ..runner import Runner
 from ..types import ChatRequest, ChatResponse
+from .approvals import APPROVALS_KEY, decisions_in, paused_turn
 
 logger = logging.getLogger("azurefunctions.agents.a2a")
 
@@ -108,9 +110,29 @@ class RunnerExecutor(AgentExecutor):
         if self.recovered is not None:
             await self._answer(updater, self.recovered)
             return
-        request = ChatRequest(message=message_text(context.message) if context.message else "",
-                              session_id=context_id, stream=True)
-        async for event in self.runner.run_stream(request):
+        # A message on an existing task whose turn waits for approval decides it. The session's journal says
+        # which turn waits (the task's own copy may be read before its input-required update is stored).
+        waiting = await paused_turn(self.runner.session_store, context_id) \
+            if context.current_task is not None else None
+        if waiting is not None:
+            turn_id, pending = waiting
+            decisions = decisions_in(context.message, pending) if context.message is not None else None
+            if decisions is None:  # the task waits for a decision; anything else does not continue it
+                await updater.requires_input(approval_message(updater, turn_id, pending, context_id, reminder=True))
+                return
+            events = self.runner.resume_stream(context_id, turn_id, decisions)
+        else:
+            request = ChatRequest(message=message_text(context.message) if context.message else "",
+                                  session_id=context_id, stream=True)
+            events = self.runner.run_stream(request)
+        try:
+            await self._follow(events, updater)
+        except AgentFrameworkError as exc:  # a decision the runner refused (expired, decided already ...)
+            await updater.failed(updater.new_agent_message(
+                [Part(text=exc.message)], metadata={"code": exc.code, "status": exc.status}))
+
+    async def _follow(self, events: AsyncIterator[AgentEvent], updater: TaskUpdater) -> None:
+        async for event in events:
             if isinstance(event, ToolCallStarted):
                 await updater.start_work(self._note(updater, f"Calling tool {event.name}.", event.to_dict()))
             elif isinstance(event, ToolCallCompleted):
@@ -140,6 +162,10 @@ class RunnerExecutor(AgentExecutor):
         task."""
         data = response.to_dict()
         metadata = _answer_metadata(data)
+        if response.status == "awaiting_approval" and response.turn_id:
+            await updater.requires_input(approval_message(updater, response.turn_id, response.approvals,
+                                                          response.session_id, metadata=metadata))
+            return
         request = input_request(response)
         if request is not None:
             await updater.requires_input(updater.new_agent_message(
@@ -195,3 +221,24 @@ def _camel(key: str) -> str:
 def _json_safe(data: Any) -> Any:
     """``data`` as plain JSON types (protobuf ``Struct`` takes nothing else)."""
     return json.loads(json.dumps(data, ensure_ascii=False, default=str))
+
+
+def approval_message(updater: TaskUpdater, turn_id: str, approvals: list[dict[str, Any]],
+                     session_id: str | None, *, reminder: bool = False,
+                     metadata: dict[str, Any] | None = None) -> Message:
+    """The agent's message of a task waiting for approval: the reasons as text, the approvals as data
+    (a2a/approvals.py reads the decisions that answer it)."""
+    from google.protobuf.struct_pb2 import Value
+
+    lines = [f"- {a.get('reason') or a.get('tool')} (approval id {a.get('id')})" for a in approvals]
+    how = ('Answer with a data part {"decisions": [{"id": "...", "approved": true}]}'
+           + (', or with the text "approve" or "reject".' if len(approvals) == 1 else "."))
+    intro = ("This task still waits for a decision." if reminder
+             else "These tool calls wait for your approval before the agent goes on:")
+    text = "\n".join([intro, *lines, how])
+    value = Value()
+    value.struct_value.update(_json_safe({APPROVALS_KEY: [to_camel(a) for a in approvals], "turnId": turn_id,
+                                          **({"sessionId": session_id} if session_id else {})}))
+    return updater.new_agent_message([Part(text=text, media_type="text/plain"),
+                                      Part(data=value, media_type="application/json")],
+                                     metadata=dict(_json_safe({**(metadata or {}), "awaitingApproval": True})))

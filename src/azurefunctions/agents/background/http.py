@@ -18,7 +18,7 @@ from ..types import TURN_ID_PATTERN
 
 if TYPE_CHECKING:
     from ..agent import Agent
-    from ..types import ChatRequest
+    from ..types import ApprovalDecision, ChatRequest
     from .records import TurnRecord
     from .service import BackgroundTurns
 
@@ -59,6 +59,19 @@ class BackgroundHttp:
         """``202 Accepted`` with the turn's ids and where to follow it."""
         assert self.background is not None
         record = await self.background.submit(agent.name, request)
+        return self._accepted(record)
+
+    async def submit_decisions(self, agent: str, request: ChatRequest, turn_id: str,
+                               decisions: list[ApprovalDecision]) -> HttpReply:
+        """``202 Accepted``: the paused turn resumes in the background; its status URL is the turn's."""
+        if self.background is None:
+            raise InvalidRequestError(
+                "This app does not run background turns: create it with AgentFunctionApp(..., background=True), "
+                "or send the decisions without \"async\".", code="async_not_enabled")
+        record = await self.background.resume_approved(agent, request, turn_id=turn_id, decisions=decisions)
+        return self._accepted(record)
+
+    def _accepted(self, record: TurnRecord) -> HttpReply:
         location = turn_location(record, self.api_base)
         return json_reply({"status": record.status, "session_id": record.session_id, "turn_id": record.turn_id,
                            "agent": record.agent, "location": location,

@@ -27,6 +27,7 @@ CHAT = "chat"
 #: Kinds shipped with the runtime: name -> ``module:attribute`` of their ``TurnKind``.
 BUILT_IN: dict[str, str] = {
     "a2a": "azurefunctions.agents.a2a.work:A2A_TASKS",
+    "approval": "azurefunctions.agents.background.approvals:APPROVED_TURNS",
 }
 
 

@@ -17,8 +17,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import settings
-from ..errors import AgentFrameworkError, AgentNotFoundError, SessionNotFoundError, owned_by
-from ..types import ChatRequest
+from ..errors import AgentFrameworkError, AgentNotFoundError, SessionNotFoundError, TurnInProgressError, owned_by
+from ..types import ApprovalDecision, ChatRequest, ChatResponse
+from .approvals import APPROVAL, approval_data
 from .kinds import CHAT
 from .queues import QueueService, poison_queue_name, resolve_connection, send_message
 from .records import TurnRecord
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
     from ..runner import Runner
     from ..sessions.base import SessionStore
+    from .records import TurnStatus
 
 logger = logging.getLogger("azurefunctions.agents.background")
 
@@ -131,6 +133,55 @@ class BackgroundTurns:
                 f"{self.connection!r} and the queue {self.queue_name!r}, then retry.",
                 code="queue_unavailable", status=503) from None
         return record
+
+    async def resume_approved(self, agent: str, request: ChatRequest, *, turn_id: str,
+                              decisions: list[ApprovalDecision]) -> TurnRecord:
+        """Queue the paused turn ``turn_id`` to be resumed with ``decisions`` (kind ``approval``), under its own
+        id; a record of an earlier decision on the same turn is queued again."""
+        data = approval_data(turn_id, decisions)
+        session_id = request.session_id or ""
+        existing = await self.turns.get(session_id, turn_id)
+        if existing is None:
+            return await self.submit(agent, request, kind=APPROVAL, data=data, turn_id=turn_id)
+        if not existing.done:
+            raise TurnInProgressError(f"Turn {turn_id} is being resumed already; follow it at its status URL.")
+
+        def requeue(current: TurnRecord) -> bool:
+            if not current.done:
+                return False
+            current.status, current.kind, current.data = "queued", APPROVAL, data
+            current.response = current.error = current.finished_at = None
+            current.claim, current.lease_until, current.history_length, current.attempts = None, None, None, 0
+            return True
+
+        record = await self.turns.update(session_id, turn_id, requeue)
+        if record is None or record.status != "queued":
+            raise TurnInProgressError(f"Turn {turn_id} is being resumed already; follow it at its status URL.")
+        try:
+            await self._send(TurnMessage(session_id, record.turn_id, agent))
+        except Exception as exc:
+            logger.exception("could not enqueue turn %s on %s", record.turn_id, self.queue_name)
+            await self._fail_unsent(record)
+            raise AgentFrameworkError(
+                f"The turn could not be queued ({type(exc).__name__}); check the storage connection "
+                f"{self.connection!r} and the queue {self.queue_name!r}, then retry.",
+                code="queue_unavailable", status=503) from None
+        return record
+
+    async def settle(self, session_id: str, turn_id: str, response: ChatResponse) -> None:
+        """A paused background turn that a decision resumed outside the queue (the JSON or SSE reply): its record
+        takes the resumed turn's outcome, so its status route does not stay ``awaiting_approval``."""
+        status: TurnStatus = ("completed" if response.status == "success" else "awaiting_approval"
+                              if response.status == "awaiting_approval" else "failed")
+
+        def settle(current: TurnRecord) -> bool:
+            if current.status != "awaiting_approval":
+                return False
+            current.status, current.response = status, response.to_dict()
+            current.finished_at = time.time()
+            return True
+
+        await self.turns.update(session_id, turn_id, settle)
 
     async def _fail_unsent(self, record: TurnRecord) -> None:
         def fail(current: TurnRecord) -> bool:

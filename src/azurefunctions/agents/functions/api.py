@@ -18,6 +18,7 @@ from ..errors import (
     AGENT_FAILED_MESSAGE,
     AgentFrameworkError,
     AgentNotFoundError,
+    ApprovalPendingError,
     InvalidRequestError,
     NotFoundError,
     PayloadTooLargeError,
@@ -34,6 +35,7 @@ from ..runner import normalize_request
 from ..streaming.live import StreamedTurn
 from ..streaming.sse import SSE_HEADERS
 from ..types import ChatRequest, ChatResponse
+from .approvals import ApprovalsHttp, approval_pending_reply, waiting_turn
 from .idempotency import IDEMPOTENCY_HEADER, RETRY_SOON_CODES, keyed_request, refused_before_start
 from .resume import StreamResumer
 from .session_pages import history_page_query
@@ -74,7 +76,10 @@ class AgentHttpApi:
         self._handlers: dict[str, Handler] = {
             "health": self.health, "list_agents": self.list_agents, "info": self.info, "openapi": self.openapi,
             "chat": self.chat, "mcp": self.mcp, "session": self.session, "session_stream": self.session_stream,
-            "session_turn": self.session_turn}
+            "session_turn": self.session_turn, "turn_approvals": self.turn_approvals}
+        #: ``POST /api/sessions/{id}/turns/{turn_id}/approvals`` (approvals.py).
+        self.approvals = ApprovalsHttp(runners=runners, session_store=session_store, turns=self.turns,
+                                       reply=chat_reply, api_base=self.api_base)
 
     def drop_routes(self, names: set[str]) -> None:
         """Forget routes the app left out (aliases shadowing the app's own routes)."""
@@ -162,6 +167,12 @@ class AgentHttpApi:
         except InvalidRequestError as exc:
             return error_reply(400, exc.code, exc.message, agent=agent.name)
         runner = self.runners[agent.name]
+        if self.turns.wants_async(call, body) or self._wants_stream(call, request, agent):
+            # A session whose turn waits for approval refuses the message with a JSON 409 before anything is
+            # queued or streamed (the synchronous turn below answers it from the Runner).
+            waiting = await waiting_turn(self.session_store, request, agent.name)
+            if waiting is not None:
+                return approval_pending_reply(waiting, self.api_base)
         if self.turns.wants_async(call, body):
             # A keyed turn's session is the one a synchronous retry of the same key would use.
             return await self.turns.submit(agent, runner.keyed_session(request))
@@ -176,6 +187,8 @@ class AgentHttpApi:
             turn = StreamedTurn(events, keep, owner=request.user_id).start()
             return HttpReply(status=200, media_type=SSE_TYPE, headers=dict(SSE_HEADERS), stream=turn.body())
         response = await runner.run(request)
+        if response.error_code == ApprovalPendingError.code:
+            return approval_pending_reply(response, self.api_base)
         return chat_reply(response)
 
     async def mcp(self, call: HttpCall) -> HttpReply:
@@ -186,7 +199,8 @@ class AgentHttpApi:
                 from ..mcp.endpoint import MCPEndpoint
             except ModuleNotFoundError as exc:
                 raise missing_extra("The MCP endpoint", "mcp", exc) from exc
-            self._mcp = MCPEndpoint(self.runners, max_body_bytes=self.max_body_bytes)
+            self._mcp = MCPEndpoint(self.runners, max_body_bytes=self.max_body_bytes,
+                                    approvals_url=self.approvals.url)
         status, headers, body = await self._mcp.handle(call.method, call.path, call.headers, call.body,
                                                        user_id=call.query.get("user_id") or None)
         media_type = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
@@ -229,6 +243,14 @@ class AgentHttpApi:
     async def session_turn(self, call: HttpCall) -> HttpReply:
         """A background turn's status and answer (``GET``), or cancel it (``DELETE``); owner only."""
         return await self.turns.turn(call)
+
+    async def turn_approvals(self, call: HttpCall) -> HttpReply:
+        """A person's decisions on a paused turn's tool calls; the reply is the resumed turn's. Owner only."""
+        try:
+            body = self._json_body(call)
+        except AgentFrameworkError as exc:
+            return error_envelope(exc, session_id=call.route_params.get("session_id"))
+        return await self.approvals.decide(call, body)
 
     # Helpers ----------------------------------------------------------------------------------------------
     def _agent(self, call: HttpCall) -> Agent:
@@ -277,8 +299,9 @@ def _is_json(body: bytes) -> bool:
 
 
 def chat_reply(response: ChatResponse) -> HttpReply:
-    """The chat route's JSON: the response, or the error envelope with the turn's status."""
-    if response.status == "success":
+    """The chat route's JSON: the response (also a turn paused for approval), or the error envelope with the
+    turn's status."""
+    if response.status in ("success", "awaiting_approval"):
         return json_reply(response.to_dict())
     status = response.status_code or 500
     message = response.error or "The turn failed."

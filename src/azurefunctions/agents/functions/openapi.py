@@ -20,6 +20,7 @@ from ..messages import SESSION_ID_PATTERN
 from ..sessions.events import EVENT_ID_PATTERN
 from ..types import MESSAGE_PATTERN, TEXT_PATTERN, ChatRequest
 from ..types import TURN_ID_PATTERN as REQUEST_TURN_ID_PATTERN
+from .approvals import DecisionsCall
 
 
 class ChatCall(ChatRequest):
@@ -88,6 +89,10 @@ class ErrorEnvelope(BaseModel):
     error: ErrorDetail
     agent: str | None = None
     session_id: str | None = None
+    turn_id: str | None = Field(default=None, description="approval_pending: the turn waiting for a decision.")
+    approvals_url: str | None = Field(default=None, description="approval_pending: where the decisions go.")
+    approvals: list[dict[str, Any]] | None = Field(default=None,
+                                                   description="approval_pending: the pending approvals.")
 
 
 @functools.cache
@@ -114,8 +119,12 @@ def _request_schemas() -> dict[str, Any]:
     ref = "#/components/schemas/{model}"
     envelope = ErrorEnvelope.model_json_schema(ref_template=ref)
     reply = ChatReply.model_json_schema(ref_template=ref)
+    decisions = DecisionsCall.model_json_schema(by_alias=True, mode="validation", ref_template=ref)
+    # A decision's message follows the text rule too (ApprovalDecision checks it with types.check_text).
+    decisions["$defs"]["ApprovalDecision"]["properties"]["message"]["anyOf"][0]["pattern"] = TEXT_PATTERN
     return {"ChatRequest": chat, "ContextValue": context_value, "Error": envelope, **envelope.pop("$defs"),
-            "ChatResponse": reply, **reply.pop("$defs")}
+            "ChatResponse": reply, **reply.pop("$defs"), "DecisionsRequest": decisions,
+            **decisions.pop("$defs", {})}
 
 #: A turn's id as the turn route accepts it (background/http.py): the request's turn id shape.
 TURN_ID_PATTERN = REQUEST_TURN_ID_PATTERN.pattern
@@ -163,7 +172,7 @@ def build_openapi(routes: list[RouteSpec], auth: dict[str, str], *, title: str, 
                 "responses": _responses(spec, method),
             }
             names = alias_names if spec.deprecated else agent_names
-            params = [_path_param(name, names) for name in _PARAM.findall(spec.route)]
+            params = [_path_param(name, names, spec) for name in _PARAM.findall(spec.route)]
             if spec.group == "sessions":
                 params.append({"name": "user_id", "in": "query", "required": False,
                                "schema": {"type": "string"},
@@ -193,6 +202,9 @@ def build_openapi(routes: list[RouteSpec], auth: dict[str, str], *, title: str, 
             if spec.handler == "chat":
                 operation["requestBody"] = {"required": True, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/ChatRequest"}}}}
+            if spec.handler == "turn_approvals":
+                operation["requestBody"] = {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/DecisionsRequest"}}}}
             if spec.group in JSON_RPC_GROUPS:
                 operation["requestBody"] = {"required": True, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/JsonRpcRequest"}}}}
@@ -215,12 +227,13 @@ def build_openapi(routes: list[RouteSpec], auth: dict[str, str], *, title: str, 
     }
 
 
-def _path_param(name: str, agent_names: list[str]) -> dict[str, Any]:
+def _path_param(name: str, agent_names: list[str], spec: RouteSpec) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "string"}
     if name == "session_id":
         schema["pattern"] = SESSION_ID_PATTERN.pattern
     if name == "turn_id":
-        schema["pattern"] = TURN_ID_PATTERN
+        # Any turn (the journal's ids) may wait for approval; the background turn route takes its own ids.
+        schema["pattern"] = REQUEST_TURN_ID_PATTERN.pattern if spec.handler == "turn_approvals" else TURN_ID_PATTERN
     if name == "agent_name" and agent_names:
         schema["enum"] = agent_names
     return {"name": name, "in": "path", "required": True, "schema": schema}
@@ -240,6 +253,13 @@ def _responses(spec: RouteSpec, method: str) -> dict[str, Any]:
                                 "turn_id": {"type": "string"}, "session_id": {"type": "string"},
                                 "status": {"type": "string"}}}}}}
         for status in ("400", "404", "409", "413", "429", "502", "503", "504"):
+            responses[status] = error
+    if spec.handler == "turn_approvals":
+        responses["200"]["content"]["application/json"]["schema"] = {"$ref": "#/components/schemas/ChatResponse"}
+        responses["200"]["content"]["text/event-stream"] = {"schema": _SSE_EVENT}
+        responses["202"] = {"description": "Resumed as a background turn (\"async\": true): its status URL.",
+                            "content": {"application/json": {"schema": {"type": "object"}}}}
+        for status in ("400", "404", "409", "410", "413"):
             responses[status] = error
     if spec.group in JSON_RPC_GROUPS:
         # JSON-RPC: protocol errors in the JSON-RPC error object; the pipeline's own (401, 503 ...) in the

@@ -39,6 +39,8 @@ PUBLIC_GROUPS = frozenset(group for group, level in DEFAULT_GROUP_AUTH.items() i
 CHAT_GROUP = "chat"
 #: Route groups whose calls run agent turns.
 TURN_GROUPS = frozenset({CHAT_GROUP, "mcp", "a2a"})
+#: Routes of other groups that run turns too: a decision resumes the turn it decides.
+TURN_ROUTES = frozenset({"sessions_turn_approvals"})
 _RETRY_AFTER_SECONDS = "2"
 
 
@@ -52,7 +54,7 @@ class RouteGuard:
 
     def wrap(self, spec: RouteSpec, dispatch: Dispatch) -> Dispatch:
         protected = self.auth is not None and spec.group not in PUBLIC_GROUPS
-        turns = spec.group in TURN_GROUPS
+        turns = spec.group in TURN_GROUPS or spec.name in TURN_ROUTES
 
         async def guarded(call: HttpCall) -> HttpReply:
             return _scrubbed(await checked(call))

@@ -51,6 +51,10 @@ STANDARD_ROUTES: tuple[RouteSpec, ...] = (
               "Resume a streamed turn (SSE): the events after ?after=ID or Last-Event-ID, then live; owner only."),
     RouteSpec("sessions_turn", "api/sessions/{session_id}/turns/{turn_id}", ("GET", "DELETE"), "sessions",
               "session_turn", "A background turn's status and, once done, its answer; DELETE cancels it. Owner only."),
+    RouteSpec("sessions_turn_approvals", "api/sessions/{session_id}/turns/{turn_id}/approvals", ("POST",),
+              "sessions", "turn_approvals",
+              "Approve or reject the tool calls a paused turn waits on; the reply is the resumed turn's (JSON, SSE "
+              "or 202). Owner only."),
 )
 
 #: The standard routes by function name, for ``url_for``.

@@ -19,7 +19,7 @@ import ipaddress
 import json
 import logging
 import re
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -80,7 +80,10 @@ class MCPEndpoint:
     """Serves ``runners`` (agent name -> object with ``async run(request)`` and ``.agent``) as MCP tools."""
 
     def __init__(self, runners: Mapping[str, Any], *, server_name: str = "azurefunctions-agents",
-                 server_version: str | None = None, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+                 server_version: str | None = None, max_body_bytes: int = MAX_BODY_BYTES,
+                 approvals_url: Callable[[str, str], str] | None = None) -> None:
+        #: The URL path of a paused turn's decisions, by session id and turn id (the app's route table knows it).
+        self.approvals_url = approvals_url
         self._runners: dict[str, tuple[str, Any]] = {}
         for agent_name, runner in runners.items():
             tool = mcp_tool_name(agent_name)
@@ -147,6 +150,14 @@ class MCPEndpoint:
                 is_error=True)
         text = getattr(response, "response", None) or ""
         new_session = getattr(response, "session_id", None)
+        if getattr(response, "status", "success") == "awaiting_approval":
+            # Tool calls of the turn wait for a person: say which, and where the session's owner decides.
+            reasons = "; ".join(str(a.get("reason") or a.get("tool")) for a in response.approvals)
+            where = (f" with POST {self.approvals_url(str(new_session), str(response.turn_id))}"
+                     if self.approvals_url is not None and new_session else "")
+            text = (f"Agent {agent_name} waits for a person's approval before it goes on ({reasons}). The "
+                    f"session's owner decides{where}; the turn then resumes.")
+            return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=True)
         if getattr(response, "status", "success") != "success":
             error = getattr(response, "error", None) or "the agent could not answer"
             return types.CallToolResult(

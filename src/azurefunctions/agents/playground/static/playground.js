@@ -1,6 +1,7 @@
 // The playground's script: a client of the app's public HTTP API and nothing else.
 // Routes used: GET {api}/agents, GET {api}/agents/{name}/info, POST {api}/agents/{name}/chat (JSON, SSE or
-// "async"), GET {api}/sessions/{id}, GET {api}/sessions/{id}/stream?after=ID, GET|DELETE {api}/sessions/{id}/turns/{turn}.
+// "async"), GET {api}/sessions/{id}, GET {api}/sessions/{id}/stream?after=ID, GET|DELETE {api}/sessions/{id}/turns/{turn},
+// POST {api}/sessions/{id}/turns/{turn}/approvals (a person's decision on tool calls that need approval).
 "use strict";
 (function () {
   const STORE_KEY = "agents-playground";
@@ -193,13 +194,17 @@
         }
         if ((response.handoff_path || []).length > view.path.length) view.path = response.handoff_path.slice();
         if (response.session_id) { state.sessionId = response.session_id; els.session.value = response.session_id; }
-        finish(view, "done");
+        finish(view, response.status === "awaiting_approval" ? "awaiting_approval" : "done");
         break;
       }
       case "error":
         view.answer.append(el("div", { class: "error-card", role: "alert" }, "Error ", el("code", { text: event.code }), ": " + event.message));
         if (event.session_id && !state.sessionId) { state.sessionId = event.session_id; els.session.value = event.session_id; }
         finish(view, "error");
+        break;
+      case "approval_required":
+        for (const approval of event.approvals || []) view.answer.append(approvalCard(view, event, approval));
+        view.segment = null;
         break;
       case "interrupted":
         view.answer.append(el("p", { class: "meta", text: "The page was reloaded before this answer arrived; the turn " +
@@ -253,13 +258,87 @@
     }
     const usage = response.usage || {};
     if (usage.input_tokens || usage.output_tokens) events.push({ type: "usage", agent, input_tokens: usage.input_tokens, output_tokens: usage.output_tokens });
-    if (response.status === "error") {
+    if (response.status === "awaiting_approval") {
+      events.push({ type: "approval_required", turn_id: response.turn_id, session_id: response.session_id, agent,
+                    approvals: response.approvals || [] });
+      events.push({ type: "done", response });
+    } else if (response.status === "error") {
       events.push({ type: "error", code: response.error_code || "agent_error", message: response.error || "The turn failed.", session_id: response.session_id });
     } else {
       if (response.response) events.push({ type: "text_delta", agent, text: response.response });
       events.push({ type: "done", response });
     }
     return events;
+  }
+
+  // Approvals ---------------------------------------------------------------------------------------------
+  // A tool call that needs a person's approval: its card offers Approve / Reject (with an optional message for
+  // the model); the decision goes to the turn's approvals route and the resumed turn is shown as a new turn.
+  function approvalCard(view, event, approval) {
+    const turnId = event.turn_id || view.turn.turnId;
+    const sessionId = event.session_id || view.turn.sessionId || state.sessionId;
+    const decided = (view.turn.decided || {})[approval.id];
+    const note = el("input", { type: "text", class: "approval-message", "aria-label": `Message for the model about ${approval.tool}`,
+                               placeholder: "Optional message for the model" });
+    const approve = el("button", { type: "button", class: "approve", text: "Approve" });
+    const reject = el("button", { type: "button", class: "secondary reject", text: "Reject" });
+    const outcome = el("p", { class: "approval-state", role: "status", text: decided ? `You ${decided}.` : "Waiting for your decision." });
+    const card = el("section", { class: "approval-card", "data-approval": approval.id, "data-tool": approval.tool,
+                                 "aria-label": `Approval for ${approval.tool}` },
+      el("p", { class: "approval-title" }, el("strong", { text: approval.agent || event.agent || "The agent" }),
+         " wants to call ", el("code", { text: approval.tool })),
+      approval.reason ? el("p", { class: "approval-reason", text: approval.reason }) : null,
+      el("p", { class: "label", text: "Arguments" }), el("pre", { class: "tool-arguments", text: pretty(approval.arguments || {}) }),
+      approval.expires_at ? el("p", { class: "meta", text: "Expires " + new Date(approval.expires_at * 1000).toLocaleString() }) : null,
+      note, el("div", { class: "buttons" }, approve, reject), outcome);
+    if (decided || view.turn.replaying) { approve.disabled = reject.disabled = note.disabled = true; }
+    const decide = async (approved) => {
+      approve.disabled = reject.disabled = note.disabled = true;
+      outcome.textContent = approved ? "Approving…" : "Rejecting…";
+      const ok = await sendDecision(view, sessionId, turnId, approval, approved, note.value.trim());
+      if (ok) {
+        view.turn.decided = Object.assign(view.turn.decided || {}, { [approval.id]: approved ? "approved" : "rejected" });
+        outcome.textContent = `You ${approved ? "approved" : "rejected"}.`;
+        save(true);
+      } else { approve.disabled = reject.disabled = note.disabled = false; outcome.textContent = "The decision was not accepted."; }
+    };
+    approve.addEventListener("click", () => decide(true));
+    reject.addEventListener("click", () => decide(false));
+    return card;
+  }
+
+  async function sendDecision(from, sessionId, turnId, approval, approved, message) {
+    const mode = from.turn.mode || currentMode();
+    const label = `${approved ? "Approved" : "Rejected"} ${approval.tool}` + (message ? `: ${message}` : "");
+    const turn = { user: label, agent: from.turn.agent, mode, events: [], state: "streaming", startedAt: Date.now(),
+                   sessionId, lastEventId: null, decision: true };
+    const decision = { id: approval.id, approved };
+    if (message) decision.message = message;
+    const body = { decisions: [decision] };
+    if (mode === "stream") body.stream = true;
+    if (mode === "async") body.async = true;
+    let response;
+    try {
+      response = await fetch(url(`/sessions/${enc(sessionId)}/turns/${enc(turnId)}/approvals`, { user_id: state.userId }), {
+        method: "POST", body: JSON.stringify(body),
+        headers: headers({ "Content-Type": "application/json", Accept: mode === "stream" ? "text/event-stream" : "application/json" }),
+      });
+    } catch (e) { setStatus(`The decision could not be sent: ${e.message}`); return false; }
+    if (!response.ok && response.status !== 202) {
+      const error = await errorOf(response);
+      setStatus(`The decision was not accepted (${error.code}): ${error.message}`);
+      return false;
+    }
+    state.turns.push(turn);
+    const view = turnView(turn);
+    els.transcript.append(view.node);
+    view.answer.setAttribute("aria-busy", "true");
+    save(true);
+    const type = response.headers.get("content-type") || "";
+    if (response.status === 202) { followBackground(view, await response.json()); return true; }
+    if (type.includes("text/event-stream")) { await streamInto(view, response); return true; }
+    for (const event of eventsOf(await response.json())) record(view, event);
+    return true;
   }
 
   function record(view, event, id) {
@@ -414,7 +493,7 @@
       const data = await response.json();
       shown.status.textContent = `Background turn: ${data.status}` + (data.attempts ? ` (attempt ${data.attempts})` : "");
       turn.backgroundStatus = data.status;
-      if (["completed", "failed", "cancelled"].includes(data.status)) {
+      if (["completed", "failed", "cancelled", "awaiting_approval"].includes(data.status)) {
         shown.status.textContent = `Background turn: ${data.status}`;
         shown.cancel.hidden = true;
         if (data.response) for (const event of eventsOf(data.response)) record(view, event);
@@ -476,7 +555,9 @@
       const view = turnView(turn);
       els.transcript.append(view.node);
       const kept = turn.state;
+      turn.replaying = kept !== "awaiting_approval";  // only a turn still waiting keeps its buttons live
       for (const event of turn.events) applyEvent(view, event);
+      delete turn.replaying;
       turn.state = kept;
       if (turn.location && turn.backgroundStatus) {  // a background turn: its last known status
         const shown = backgroundView(view);
