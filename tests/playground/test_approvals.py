@@ -12,7 +12,7 @@ import pytest
 
 from tests.servers.localhost import LocalHostProcess, app_env
 from tests.servers.openai_server import OpenAIServer
-from tests.servers.scripted import Reply, ScriptedToolCall
+from tests.servers.scripted import Reply, Script, ScriptedToolCall
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "order-refund"
 
@@ -33,9 +33,9 @@ def refund(amount: float, order: str) -> Reply:
 
 
 @pytest.mark.parametrize("mode", ["stream", "json"])
-def test_approve_from_the_card_and_see_the_resumed_answer(host: LocalHostProcess, script: OpenAIServer,
+def test_approve_from_the_card_and_see_the_resumed_answer(host: LocalHostProcess, script: Script,
                                                           page: Any, mode: str) -> None:
-    script.script.add(refund(60, "B2001"), Reply(text=f"Refunded 60 EUR on B2001 ({mode})."))
+    script.add(refund(60, "B2001"), Reply(text=f"Refunded 60 EUR on B2001 ({mode})."))
     page.goto(f"{host.url}/playground")
     page.get_by_label("Agent").wait_for()
     page.locator(f'input[name="mode"][value="{mode}"]').check()
@@ -50,13 +50,13 @@ def test_approve_from_the_card_and_see_the_resumed_answer(host: LocalHostProcess
     page.locator(".bubble.agent .text").filter(has_text=f"Refunded 60 EUR on B2001 ({mode}).").wait_for()
     assert card.locator(".approval-state").inner_text() == "You approved."
     assert card.get_by_role("button", name="Approve").is_disabled()
-    tools = [m["content"] for m in script.script.requests[-1]["messages"] if m.get("role") == "tool"]
+    tools = [m["content"] for m in script.requests[-1]["messages"] if m.get("role") == "tool"]
     assert tools[-1] == "Refunded 60.00 EUR on B2001 (rain jacket)."
 
 
-def test_reject_with_a_message_and_the_model_explains(host: LocalHostProcess, script: OpenAIServer,
+def test_reject_with_a_message_and_the_model_explains(host: LocalHostProcess, script: Script,
                                                       page: Any) -> None:
-    script.script.add(refund(90, "B2001"), Reply(text="The refund was declined; a voucher is on its way."))
+    script.add(refund(90, "B2001"), Reply(text="The refund was declined; a voucher is on its way."))
     page.goto(f"{host.url}/playground")
     page.get_by_label("Agent").wait_for()
     page.locator('input[name="mode"][value="json"]').check()
@@ -67,13 +67,13 @@ def test_reject_with_a_message_and_the_model_explains(host: LocalHostProcess, sc
     card.get_by_role("button", name="Reject").click()
     page.locator(".bubble.agent .text").filter(has_text="a voucher is on its way").wait_for()
     assert page.locator(".bubble.user .text").last.inner_text() == "Rejected refund_order: Offer a voucher."
-    [refusal] = [m["content"] for m in script.script.requests[-1]["messages"] if m.get("role") == "tool"][-1:]
+    [refusal] = [m["content"] for m in script.requests[-1]["messages"] if m.get("role") == "tool"][-1:]
     assert "did not approve" in refusal and "Offer a voucher." in refusal
 
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_the_approval_card_passes_axe(host: LocalHostProcess, script: OpenAIServer, browser: Any,
+def test_the_approval_card_passes_axe(host: LocalHostProcess, script: Script, browser: Any,
                                       scheme: str) -> None:
     """The card's buttons, message box and texts meet WCAG 2.1 AA (axe-core, as tests/playground/
     test_accessibility.py runs it) in both colour schemes."""
@@ -84,7 +84,7 @@ def test_the_approval_card_passes_axe(host: LocalHostProcess, script: OpenAIServ
 
     if not AXE.exists():
         missing(f"axe-core is not installed ({AXE} is missing; npm ci in tests/playground/node)")
-    script.script.add(refund(70, "B2001"))
+    script.add(refund(70, "B2001"))
     context = browser.new_context(bypass_csp=True, color_scheme=scheme, viewport={"width": 1200, "height": 820})
     try:
         page = context.new_page()
@@ -101,9 +101,9 @@ def test_the_approval_card_passes_axe(host: LocalHostProcess, script: OpenAIServ
         context.close()
 
 
-def test_a_waiting_card_survives_a_reload_and_still_decides(host: LocalHostProcess, script: OpenAIServer,
+def test_a_waiting_card_survives_a_reload_and_still_decides(host: LocalHostProcess, script: Script,
                                                             page: Any) -> None:
-    script.script.add(refund(80, "B2001"), Reply(text="Refunded 80 EUR after the reload."))
+    script.add(refund(80, "B2001"), Reply(text="Refunded 80 EUR after the reload."))
     page.goto(f"{host.url}/playground")
     page.get_by_label("Agent").wait_for()
     page.locator('input[name="mode"][value="json"]').check()
