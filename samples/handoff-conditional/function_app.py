@@ -23,9 +23,9 @@ from routing import (
 from support_tools import calculate_refund, load_support_data, plan_escalation, quote_plan, search_troubleshooting
 
 from azurefunctions.agents import Agent, AgentFunctionApp
-from azurefunctions.agents.functions.app_routes import AppRequest
-from azurefunctions.agents.functions.handoff_report import BadRequest, read_object, run_flow
 from azurefunctions.agents.handoff import HandoffConfig, HandoffMode, HandoffTarget
+from azurefunctions.agents.hosting.app_routes import AppRequest
+from azurefunctions.agents.hosting.handoff_report import BadRequest, read_object, run_flow
 from azurefunctions.agents.types import LLMConfig
 
 llm_config = LLMConfig.from_env(model_name="gpt-4o-mini")

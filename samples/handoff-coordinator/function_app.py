@@ -11,9 +11,9 @@ from typing import Any
 from travel_tools import find_restaurants, get_weather_outlook, search_flights, search_hotels
 
 from azurefunctions.agents import Agent, AgentFunctionApp
-from azurefunctions.agents.functions.app_routes import AppRequest
-from azurefunctions.agents.functions.handoff_report import BadRequest, read_object, run_flow
 from azurefunctions.agents.handoff import HandoffConfig, HandoffMode, HandoffTarget
+from azurefunctions.agents.hosting.app_routes import AppRequest
+from azurefunctions.agents.hosting.handoff_report import BadRequest, read_object, run_flow
 from azurefunctions.agents.types import LLMConfig
 
 llm_config = LLMConfig.from_env(model_name="gpt-4o-mini")

@@ -26,7 +26,7 @@ from a2a.types.a2a_pb2 import GetTaskRequest, Message, Part, Role, SendMessageRe
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.struct_pb2 import Value
 from tests.a2a.test_sdk_client import DIALECTS, client_for, resolve
-from tests.functions.approval_helpers import APPROVALS_APP, app_env, ledger
+from tests.hosting.approval_helpers import APPROVALS_APP, app_env, ledger
 from tests.servers.azurite import AzuriteQueues
 from tests.servers.localhost import LocalHostProcess
 from tests.servers.model_fixtures import model

@@ -2,7 +2,7 @@
 
 The stack of tests/azure/test_cosmos_host.py (``@vercel/cosmosdb-server`` over HTTPS reached by the real
 ``azure-cosmos`` SDK with a managed-identity token, Azurite, the scripted model) serves the approvals test app
-(tests/functions/apps/approvals). The second host shares nothing with the first but the Cosmos DB container:
+(tests/hosting/apps/approvals). The second host shares nothing with the first but the Cosmos DB container:
 the decision finds the paused turn there, and the journal's documents are in the session's partition.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from tests.azure.test_cosmos_host import Stack, host_env, read_items, stack
-from tests.functions.approval_helpers import APPROVALS_APP, ledger
+from tests.hosting.approval_helpers import APPROVALS_APP, ledger
 from tests.servers.localhost import LocalHostProcess
 from tests.servers.scripted import Reply, ScriptedToolCall
 

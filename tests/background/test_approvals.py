@@ -1,6 +1,6 @@
 """A background turn that waits for a person's approval, end to end: the local host (a real process) serving HTTP
 and the queue trigger, Azurite's queues, the scripted model and the approvals test app
-(tests/functions/apps/approvals).
+(tests/hosting/apps/approvals).
 
 The turn's status route shows ``awaiting_approval`` with the pending approvals; ``"async": true`` on the decision
 answers 202 and the resumed turn runs on the queue, followed on the same status route under the paused turn's id.
@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.functions.approval_helpers import APPROVALS_APP, app_env, ledger
+from tests.hosting.approval_helpers import APPROVALS_APP, app_env, ledger
 from tests.servers.azurite import AzuriteQueues
 from tests.servers.localhost import LocalHostProcess
 from tests.servers.model_fixtures import model

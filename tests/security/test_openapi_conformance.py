@@ -11,7 +11,7 @@ behaviour is tested by tests/mcp and tests/a2a against the SDKs' own clients).
 
 One rule of the chat route spans two places, which OpenAPI cannot state: the ``Idempotency-Key`` header and the
 body's ``turn_id`` name the same turn, so when both are sent they must be equal (the description says so in
-prose; a mismatch is a 400 tested in tests/functions/test_idempotency_key.py). Valid cases that break only that
+prose; a mismatch is a 400 tested in tests/hosting/test_idempotency_key.py). Valid cases that break only that
 rule are left out of the "valid data is accepted" check.
 """
 
@@ -33,7 +33,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from azurefunctions.agents.functions.openapi import JSON_RPC_GROUPS
+from azurefunctions.agents.hosting.openapi import JSON_RPC_GROUPS
 from tests.servers.localhost import LocalHostProcess
 
 EXAMPLES = 15

@@ -15,8 +15,8 @@ _EXPORTS: dict[str, str] = {
     "Agent": ".agent",
     "ReflectionAgent": ".reflection",
     "Runner": ".runner",
-    "AgentFunctionApp": ".functions.app",
-    "AgentMode": ".functions.modes",
+    "AgentFunctionApp": ".hosting.app",
+    "AgentMode": ".hosting.modes",
     "ApprovalDecision": ".types",
     "ChatRequest": ".types",
     "ChatResponse": ".types",
@@ -51,9 +51,9 @@ if TYPE_CHECKING:
     from .a2a.remote import RemoteA2AAgent
     from .agent import Agent
     from .azure import SecretRef
-    from .functions.app import AgentFunctionApp
-    from .functions.modes import AgentMode
     from .handoff.config import ControlReturn, HandoffConfig, HandoffMode, HandoffStrategy, HandoffTarget
+    from .hosting.app import AgentFunctionApp
+    from .hosting.modes import AgentMode
     from .http.auth import EntraAuth
     from .interrupts import InputRequired, ask_user
     from .mcp.config import (

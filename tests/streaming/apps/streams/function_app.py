@@ -1,4 +1,4 @@
-"""The HTTP tests' Function App in streams mode: the same agents (read from ``tests/functions/apps/basic``),
+"""The HTTP tests' Function App in streams mode: the same agents (read from ``tests/hosting/apps/basic``),
 registered with the HTTP-streams extension's types. Its agents do not stream by default, so every JSON answer
 must be exactly what the classic app gives."""
 

@@ -9,8 +9,8 @@ import pytest
 
 from azurefunctions.agents import Agent, Runner
 from azurefunctions.agents.errors import InvalidRequestError
-from azurefunctions.agents.functions.idempotency import IDEMPOTENCY_HEADER, keyed_request
-from azurefunctions.agents.functions.openapi import build_openapi
+from azurefunctions.agents.hosting.idempotency import IDEMPOTENCY_HEADER, keyed_request
+from azurefunctions.agents.hosting.openapi import build_openapi
 from azurefunctions.agents.http.routes import STANDARD_ROUTES
 from azurefunctions.agents.messages import SESSION_ID_PATTERN
 from azurefunctions.agents.sessions import MemorySessionStore

@@ -55,7 +55,7 @@ class ToolCallReply(BaseModel):
 
 class ChatReply(BaseModel):
     """The chat route's 200 body, ``ChatResponse.to_dict()``; a turn's metadata (``contributions``,
-    ``handoff_stopped``, ``input_required`` ...) comes as further fields. tests/functions/test_openapi_models.py
+    ``handoff_stopped``, ``input_required`` ...) comes as further fields. tests/hosting/test_openapi_models.py
     keeps these models and the ``to_dict`` methods equal."""
 
     model_config = ConfigDict(extra="allow")

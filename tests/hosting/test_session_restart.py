@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.functions.conftest import BASIC_APP
+from tests.hosting.conftest import BASIC_APP
 from tests.servers.localhost import LocalHostProcess
 from tests.servers.openai_server import OpenAIServer
 from tests.servers.scripted import Reply

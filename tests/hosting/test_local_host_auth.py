@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.functions.conftest import BASIC_APP
+from tests.hosting.conftest import BASIC_APP
 from tests.servers.localhost import LocalHostProcess
 
 

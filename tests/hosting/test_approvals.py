@@ -1,6 +1,6 @@
 """Human approval of tool calls over HTTP, with the scripted model and the local host (a real process).
 
-A refund over 100 needs a person's approval (tests/functions/apps/approvals). The turn stops before the call, the
+A refund over 100 needs a person's approval (tests/hosting/apps/approvals). The turn stops before the call, the
 reply lists the pending approval, and ``POST /api/sessions/{id}/turns/{turn_id}/approvals`` resumes it: the
 tool runs (or is refused) and the model goes on. The test app writes every tool run to a ledger file, so the
 tests see what really ran, also across a restart of the host.
@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.functions.approval_helpers import (
+from tests.hosting.approval_helpers import (
     APPROVALS_APP,
     app_env,
     approvals_url,

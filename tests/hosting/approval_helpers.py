@@ -1,5 +1,5 @@
 """Shared steps of the approval tests: start a turn that pauses, decide it, read SSE replies, read the ledger
-of tool runs the test app keeps (tests/functions/apps/approvals)."""
+of tool runs the test app keeps (tests/hosting/apps/approvals)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ import pytest
 
 from azurefunctions.agents import Agent, AgentFunctionApp
 from azurefunctions.agents.errors import InvalidRequestError
-from azurefunctions.agents.functions.app_routes import AppRequest
+from azurefunctions.agents.hosting.app_routes import AppRequest
 from azurefunctions.agents.http.calls import HttpReply
 from azurefunctions.agents.localhost.context import LocalContext
 from azurefunctions.agents.types import LLMConfig

@@ -11,7 +11,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from azurefunctions.agents.errors import InvalidRequestError
-from azurefunctions.agents.functions.openapi import (
+from azurefunctions.agents.hosting.openapi import (
     ChatCall,
     ChatReply,
     ToolCallReply,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from openapi_spec_validator import validate
 from pydantic import BaseModel
 
-from azurefunctions.agents.functions.openapi import build_openapi
+from azurefunctions.agents.hosting.openapi import build_openapi
 from azurefunctions.agents.http.routes import STANDARD_ROUTES
 from azurefunctions.agents.structured_output import StructuredOutput
 
