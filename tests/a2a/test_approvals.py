@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,34 +25,17 @@ from a2a.types.a2a_pb2 import GetTaskRequest, Message, Part, Role, SendMessageRe
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.struct_pb2 import Value
 from tests.a2a.test_sdk_client import DIALECTS, client_for, resolve
-from tests.hosting.approval_helpers import APPROVALS_APP, app_env, ledger
+from tests.hosting.approval_helpers import APPROVALS_APP, app_env, host, ledger, script, state
 from tests.servers.azurite import AzuriteQueues
 from tests.servers.localhost import LocalHostProcess
 from tests.servers.model_fixtures import model
 from tests.servers.openai_server import OpenAIServer
 from tests.servers.scripted import Reply, ScriptedToolCall
 
-__all__ = ["model"]
+__all__ = ["host", "model", "script", "state"]  # the shared fixtures
 
 CARD = "/api/agents/Refunds/.well-known/agent-card.json"
 
-
-@pytest.fixture(scope="module")
-def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("a2a-approvals")
-
-
-@pytest.fixture(scope="module")
-def host(model: OpenAIServer, state: Path) -> Iterator[LocalHostProcess]:
-    with LocalHostProcess(APPROVALS_APP, env=app_env(model.base_url, model.api_key, state)) as process:
-        yield process
-
-
-@pytest.fixture
-def script(model: OpenAIServer, state: Path) -> OpenAIServer:
-    model.script.clear()
-    (state / "ledger.txt").unlink(missing_ok=True)
-    return model
 
 
 def message(*parts: Part, task: Task | None = None) -> SendMessageRequest:

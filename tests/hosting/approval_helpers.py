@@ -4,15 +4,39 @@ of tool runs the test app keeps (tests/hosting/apps/approvals)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.servers.localhost import LocalHostProcess
+from tests.servers.openai_server import OpenAIServer
 
 APPROVALS_APP = Path(__file__).parent / "apps" / "approvals"
 AGENT = "Refunds"
+
+
+@pytest.fixture(scope="module")
+def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test app's files (its SQLite sessions and the ledger of tool runs), one folder per test module."""
+    return tmp_path_factory.mktemp("approvals")
+
+
+@pytest.fixture(scope="module")
+def host(model: OpenAIServer, state: Path) -> Iterator[LocalHostProcess]:
+    """The approvals test app on the local host, for one test module."""
+    with LocalHostProcess(APPROVALS_APP, env=app_env(model.base_url, model.api_key, state)) as process:
+        yield process
+
+
+@pytest.fixture
+def script(model: OpenAIServer, state: Path) -> OpenAIServer:
+    """The scripted model, emptied, and the ledger of tool runs cleared for the test."""
+    model.script.clear()
+    (state / "ledger.txt").unlink(missing_ok=True)
+    return model
 
 
 def app_env(model_base_url: str, api_key: str, state: Path, **extra: str) -> dict[str, str]:

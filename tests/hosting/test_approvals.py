@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.hosting.approval_helpers import (
     APPROVALS_APP,
@@ -24,36 +22,22 @@ from tests.hosting.approval_helpers import (
     chat,
     decide,
     error_code,
+    host,
     ledger,
+    script,
     sse_events,
+    state,
 )
 from tests.servers.localhost import LocalHostProcess
 from tests.servers.model_fixtures import model
 from tests.servers.openai_server import OpenAIServer
 from tests.servers.scripted import Reply, ScriptedToolCall
 
-__all__ = ["model"]
+__all__ = ["host", "model", "script", "state"]  # the shared fixtures
 
 REFUND = ScriptedToolCall("refund", {"order_id": "A1", "amount": 240})
 LOOKUP = ScriptedToolCall("lookup", {"order_id": "A1"})
 
-
-@pytest.fixture(scope="module")
-def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("approvals")
-
-
-@pytest.fixture(scope="module")
-def host(model: OpenAIServer, state: Path) -> Iterator[LocalHostProcess]:
-    with LocalHostProcess(APPROVALS_APP, env=app_env(model.base_url, model.api_key, state)) as process:
-        yield process
-
-
-@pytest.fixture
-def script(model: OpenAIServer, state: Path) -> OpenAIServer:
-    model.script.clear()
-    (state / "ledger.txt").unlink(missing_ok=True)
-    return model
 
 
 def pause(host: LocalHostProcess, script: OpenAIServer, *calls: ScriptedToolCall,

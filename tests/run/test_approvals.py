@@ -194,7 +194,7 @@ async def test_a_new_message_waits_for_the_decision_until_the_approvals_expire(
     paused = await runner.run({"message": "refund order 7", "session_id": "s-6", "user_id": "ana"})
     blocked = await runner.run({"message": "hello?", "session_id": "s-6", "user_id": "ana"})
     assert blocked.status == "error" and blocked.error_code == "approval_pending" and blocked.status_code == 409
-    assert paused.turn_id in (blocked.error or "") and "/approvals" in (blocked.error or "")
+    assert paused.turn_id in (blocked.error or "")  # the HTTP layer adds the decision URL (tests/hosting)
     pending = blocked.to_dict()["pending_turn"]
     assert pending["turn_id"] == paused.turn_id and pending["session_id"] == "s-6"
     assert [a["id"] for a in pending["approvals"]] == [paused.approvals[0]["id"]]

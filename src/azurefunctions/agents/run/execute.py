@@ -241,16 +241,10 @@ class TurnExecutor:
         waiting = approvals.pending(head, now)
         if waiting:
             raise ApprovalPendingError(
-                f"Turn {paused} of session {session_id} waits for approval; decide it first "
-                f"(POST /api/sessions/{session_id}/turns/{paused}/approvals).",
+                f"Turn {paused} of session {session_id} waits for approval; decide it first.",
                 turn_id=paused, session_id=session_id, approvals=[approvals.public_view(a, now) for a in waiting])
-        owner = new_owner()
-        journal.claim(head, owner)
-        head.resumes += 1
-        try:
-            head = await journal.replace(head)
-        except DocumentConflictError:
-            raise SessionBusyError(f"session {session_id} is busy closing turn {paused}; retry") from None
+        head, owner = await _take_over(journal, head, SessionBusyError(
+            f"session {session_id} is busy closing turn {paused}; retry"))
         closing = TurnReplay(journal, head, await journal.steps(head.partition, paused), owner=owner)
         closing.closing = True
         agent = self.agents.get(head.agent, self.agent)
@@ -308,13 +302,8 @@ class TurnExecutor:
             return paused
         if journal.lease_live(head):
             raise TurnInProgressError(f"Turn {head.turn_id} is running now; ask again later.")
-        owner = new_owner()
-        journal.claim(head, owner)
-        head.resumes += 1
-        try:
-            head = await journal.replace(head)
-        except DocumentConflictError:
-            raise TurnInProgressError(f"Turn {head.turn_id} was taken up by another worker.") from None
+        head, owner = await _take_over(journal, head, TurnInProgressError(
+            f"Turn {head.turn_id} was taken up by another worker."))
         return TurnReplay(journal, head, await journal.steps(head.partition, head.turn_id), owner=owner)
 
     def stored_response(self, record: dict[str, Any]) -> ChatResponse:
@@ -492,3 +481,14 @@ async def collect(events: AsyncIterator[AgentEvent]) -> ChatResponse:
 
 
 __all__ = ["TurnExecutor", "collect"]
+
+
+async def _take_over(journal: TurnJournal, head: TurnHead, taken: AgentFrameworkError) -> tuple[TurnHead, str]:
+    """Claim ``head`` for a new owner (one more resume), or raise ``taken`` when another worker changed it first."""
+    owner = new_owner()
+    journal.claim(head, owner)
+    head.resumes += 1
+    try:
+        return await journal.replace(head), owner
+    except DocumentConflictError:
+        raise taken from None
