@@ -123,15 +123,7 @@ class BackgroundTurns:
             if existing is None or not owned_by(existing.user_id, request.user_id):
                 raise SessionNotFoundError.for_id(session_id) from None
             return existing
-        try:
-            await self._send(TurnMessage(session_id, record.turn_id, agent))
-        except Exception as exc:
-            logger.exception("could not enqueue turn %s on %s", record.turn_id, self.queue_name)
-            await self._fail_unsent(record)
-            raise AgentFrameworkError(
-                f"The turn could not be queued ({type(exc).__name__}); check the storage connection "
-                f"{self.connection!r} and the queue {self.queue_name!r}, then retry.",
-                code="queue_unavailable", status=503) from None
+        await self._enqueue(record)
         return record
 
     async def resume_approved(self, agent: str, request: ChatRequest, *, turn_id: str,
@@ -157,15 +149,7 @@ class BackgroundTurns:
         record = await self.turns.update(session_id, turn_id, requeue)
         if record is None or record.status != "queued":
             raise TurnInProgressError(f"Turn {turn_id} is being resumed already; follow it at its status URL.")
-        try:
-            await self._send(TurnMessage(session_id, record.turn_id, agent))
-        except Exception as exc:
-            logger.exception("could not enqueue turn %s on %s", record.turn_id, self.queue_name)
-            await self._fail_unsent(record)
-            raise AgentFrameworkError(
-                f"The turn could not be queued ({type(exc).__name__}); check the storage connection "
-                f"{self.connection!r} and the queue {self.queue_name!r}, then retry.",
-                code="queue_unavailable", status=503) from None
+        await self._enqueue(record)
         return record
 
     async def settle(self, session_id: str, turn_id: str, response: ChatResponse) -> None:
@@ -182,6 +166,18 @@ class BackgroundTurns:
             return True
 
         await self.turns.update(session_id, turn_id, settle)
+
+    async def _enqueue(self, record: TurnRecord) -> None:
+        """Send the turn's work message; a message that cannot be sent fails the turn and answers 503."""
+        try:
+            await self._send(TurnMessage(record.session_id, record.turn_id, record.agent))
+        except Exception as exc:
+            logger.exception("could not enqueue turn %s on %s", record.turn_id, self.queue_name)
+            await self._fail_unsent(record)
+            raise AgentFrameworkError(
+                f"The turn could not be queued ({type(exc).__name__}); check the storage connection "
+                f"{self.connection!r} and the queue {self.queue_name!r}, then retry.",
+                code="queue_unavailable", status=503) from None
 
     async def _fail_unsent(self, record: TurnRecord) -> None:
         def fail(current: TurnRecord) -> bool:
