@@ -59,7 +59,7 @@ def test_a_sigterm_releases_the_running_turn_for_the_next_start(model: OpenAISer
         while status["status"] in ("queued", "running") and time.monotonic() < deadline:
             time.sleep(0.2)
             status = status_of(client, location)
-        assert status["status"] == "completed", (status, second.output[-3000:])
+        assert status["status"] == "completed", (status.get("error"), status.get("attempts"), second.output[-3000:])
         assert status["response"]["response"] == "Answered after the restart."
         assert status["attempts"] == 2
     assert time.monotonic() - started < 60  # nowhere near the 600 s visibility or the 120 s lease

@@ -211,7 +211,7 @@ async def test_unknown_methods_and_bad_tool_params_answer_without_echo(endpoint_
 def test_the_app_route_applies_the_origin_rule(tmp_path: Path) -> None:
     """``POST /api/mcp`` of an ``AgentFunctionApp`` in the local host (offline model): the same rule on the real
     route, with the allow-list read from the app's environment."""
-    app_dir = Path(__file__).resolve().parents[1] / "functions" / "apps" / "basic"
+    app_dir = Path(__file__).resolve().parents[1] / "hosting" / "apps" / "basic"
     env = {**app_env(tmp_path), "MCP_ALLOWED_ORIGINS": "https://portal.contoso.example"}
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
     headers = {"accept": "application/json, text/event-stream"}

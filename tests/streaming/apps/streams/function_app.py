@@ -7,6 +7,6 @@ from pathlib import Path
 
 from azurefunctions.agents import AgentFunctionApp
 
-_basic = runpy.run_path(str(Path(__file__).resolve().parents[3] / "functions" / "apps" / "basic" / "function_app.py"))
+_basic = runpy.run_path(str(Path(__file__).resolve().parents[3] / "hosting" / "apps" / "basic" / "function_app.py"))
 
 app = AgentFunctionApp(agents=[_basic["orders"], _basic["greeter"]], streaming=True)
